@@ -1,0 +1,1 @@
+# cms: see the part's own files; placeholder until the part lands.

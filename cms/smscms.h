@@ -1,0 +1,138 @@
+/*
+ * libsmscms: end-to-end payload protection for the SMS framework.
+ *
+ * Messages are CMS AuthEnvelopedData (RFC 5652, RFC 5083) with AES-GCM
+ * content encryption (RFC 5084) and, per recipient, one-pass ECMQV or
+ * ephemeral-static ECDH key agreement (RFC 5753) with AES key wrap.
+ *
+ * Contract:
+ *  - No global mutable state. Every call takes a smscms_ctx that carries the
+ *    last error message; use one ctx per thread. Identities and verifiers are
+ *    read-only after creation and may be shared between threads, except that
+ *    a verifier's certificate cache is guarded by its own lock.
+ *  - smscms_decrypt releases plaintext only after the GCM tag verified and,
+ *    when a verifier is given, after the originator chain verified.
+ *  - Every failure returns a distinct smscms_status and leaves a one-line
+ *    message with context in the ctx (smscms_ctx_error). Secrets are never
+ *    put in messages. Keys and CEKs are wiped after use.
+ */
+#ifndef SMSCMS_H
+#define SMSCMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <openssl/x509.h>
+#include <openssl/evp.h>
+
+typedef enum {
+	SMSCMS_OK = 0,
+	SMSCMS_ERR_ARGUMENT,     /* caller error: NULL, bad option */
+	SMSCMS_ERR_MEMORY,
+	SMSCMS_ERR_IO,           /* file could not be read */
+	SMSCMS_ERR_TOO_LARGE,    /* input over a configured limit */
+	SMSCMS_ERR_MALFORMED,    /* not DER, truncated, or not the expected ASN.1 */
+	SMSCMS_ERR_UNSUPPORTED,  /* valid CMS, but a content type/algorithm/curve we refuse */
+	SMSCMS_ERR_NOT_RECIPIENT,/* no RecipientEncryptedKey addresses our identity */
+	SMSCMS_ERR_KEY_UNWRAP,   /* key agreement or AES key unwrap failed */
+	SMSCMS_ERR_AUTH,         /* GCM tag did not verify (ciphertext, nonce or authAttrs tampered) */
+	SMSCMS_ERR_ORIGINATOR,   /* originator missing or does not match any certificate carried */
+	SMSCMS_ERR_UNTRUSTED,    /* originator chain does not verify against the trust root */
+	SMSCMS_ERR_REVOKED,      /* originator or an issuing CA is revoked */
+	SMSCMS_ERR_CRYPTO,       /* an OpenSSL primitive failed unexpectedly */
+	SMSCMS_STATUS_COUNT
+} smscms_status;
+
+/* Stable short name ("malformed", "auth", ...) for logs and dead letters. */
+const char *smscms_status_name(smscms_status st);
+
+typedef struct smscms_ctx smscms_ctx;
+smscms_ctx *smscms_ctx_new(void);
+void smscms_ctx_free(smscms_ctx *ctx);
+/* The last error message ("" when none). Valid until the next call on ctx. */
+const char *smscms_ctx_error(const smscms_ctx *ctx);
+
+/* An identity: certificate, private key and (optional) chain up to, not
+ * including, the root. Used both as originator and as recipient. */
+typedef struct smscms_identity smscms_identity;
+smscms_status smscms_identity_load_pem(smscms_ctx *ctx, const char *cert_file,
+                                       const char *key_file, const char *chain_file,
+                                       smscms_identity **out);
+smscms_status smscms_identity_load_p12(smscms_ctx *ctx, const char *p12_file,
+                                       const char *password, smscms_identity **out);
+void smscms_identity_free(smscms_identity *id);
+X509 *smscms_identity_cert(const smscms_identity *id); /* borrowed */
+
+typedef enum { SMSCMS_KA_MQV = 0, SMSCMS_KA_ECDH } smscms_ka;
+typedef enum { SMSCMS_KDF_SHA1 = 0, SMSCMS_KDF_SHA224, SMSCMS_KDF_SHA256,
+               SMSCMS_KDF_SHA384, SMSCMS_KDF_SHA512 } smscms_kdf;
+typedef enum { SMSCMS_AES256_GCM = 0, SMSCMS_AES128_GCM } smscms_cipher;
+typedef enum { SMSCMS_RID_ISSUER_SERIAL = 0, SMSCMS_RID_SKI } smscms_rid;
+
+typedef struct {
+	smscms_ka ka;                 /* default MQV */
+	smscms_kdf kdf;               /* default SHA256 */
+	smscms_cipher cipher;         /* default AES-256-GCM, key wrap matches */
+	smscms_rid rid;               /* default issuerAndSerialNumber */
+	int bc_compat;                /* originatorKey + raw-ukm KDF SharedInfo (BC 1.72) */
+	int originator_info;          /* default 1: chain in originatorInfo */
+	int auth_attrs;               /* default 1: signingTime (+ extra) */
+	/* Extra authenticated attributes: DER of each Attribute, may be NULL. */
+	const unsigned char *const *extra_attrs_der;
+	const size_t *extra_attrs_len;
+	size_t n_extra_attrs;
+} smscms_encrypt_opts;
+
+void smscms_encrypt_opts_init(smscms_encrypt_opts *opts);
+
+/* Encrypts pt for every recipient certificate. *der is OPENSSL_malloc'd. */
+smscms_status smscms_encrypt(smscms_ctx *ctx, const smscms_encrypt_opts *opts,
+                             const smscms_identity *originator,
+                             X509 *const *recipients, size_t n_recipients,
+                             const unsigned char *pt, size_t pt_len,
+                             unsigned char **der, size_t *der_len);
+
+/* Trust root + CRLs + a cache of already-verified originator certificates. */
+typedef struct smscms_verifier smscms_verifier;
+smscms_status smscms_verifier_new(smscms_ctx *ctx, const char *trust_root_file,
+                                  const char *const *crl_files, size_t n_crl_files,
+                                  smscms_verifier **out);
+/* Re-reads the CRL files and empties the cache (e.g. on SIGHUP). */
+smscms_status smscms_verifier_reload(smscms_ctx *ctx, smscms_verifier *v);
+void smscms_verifier_free(smscms_verifier *v);
+
+typedef struct {
+	size_t max_message;           /* default 1 MiB */
+	size_t max_recipients;        /* default 64 */
+	size_t max_certificates;      /* in originatorInfo, default 16 */
+} smscms_limits;
+void smscms_limits_init(smscms_limits *limits);
+
+/* What decrypt learned about the message and its originator. */
+typedef struct {
+	X509 *cert;                   /* originator certificate (owned; NULL if unknown) */
+	STACK_OF(X509) *chain;        /* certificates from originatorInfo (owned, may be NULL) */
+	char subject[512];            /* RFC 2253 subject of cert, "" if unknown */
+	int has_signing_time;
+	time_t signing_time;
+	smscms_ka ka;
+	smscms_kdf kdf;
+	smscms_cipher cipher;
+	int curve_nid;
+	int originator_key_form;      /* 1: originatorKey, 0: issuerAndSerialNumber or SKI */
+	int bc_shared_info;           /* 1: KEK derived with BC's raw-ukm SharedInfo */
+	int chain_verified;           /* 1 when a verifier accepted the chain */
+} smscms_originator;
+
+void smscms_originator_clear(smscms_originator *orig);
+
+/* Decrypts der for recipient. verifier may be NULL (no chain check).
+ * limits may be NULL (defaults). *pt is OPENSSL_malloc'd; orig may be NULL. */
+smscms_status smscms_decrypt(smscms_ctx *ctx, const smscms_limits *limits,
+                             const smscms_identity *recipient,
+                             smscms_verifier *verifier,
+                             const unsigned char *der, size_t der_len,
+                             unsigned char **pt, size_t *pt_len,
+                             smscms_originator *orig);
+
+#endif

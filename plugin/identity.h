@@ -1,0 +1,48 @@
+/*
+ * Certificate subject -> SMS identity (DESIGN.md "Identity").
+ *
+ *   O=ma, OU=acc, serialNumber=eq, CN=...  -> equipment,      scope "ma/acc/eq"
+ *   O=ma, OU=acc, CN=...                   -> account client, scope "ma/acc"
+ *   O=ma, CN=...                           -> master account, scope "ma"
+ *   CN=<role> (no O/OU/serialNumber)       -> role candidate, "role:<role>"
+ *
+ * Pure function of the X509_NAME: no I/O, no global state, usable by the
+ * broker plugin (TLS PKI) and by the services (E2E PKI). Whether a role is
+ * honoured depends on the issuing CA, which the caller decides.
+ * Refused: missing or repeated O/OU/serialNumber/CN, values that are empty,
+ * longer than IDENTITY_VALUE_MAX bytes, or contain '/', '+', '#', '$', NUL,
+ * control characters or whitespace, and any other attribute type.
+ */
+#ifndef SMS_IDENTITY_H
+#define SMS_IDENTITY_H
+
+#include <stddef.h>
+#include <openssl/x509.h>
+
+#define IDENTITY_VALUE_MAX 64
+#define IDENTITY_SCOPE_MAX (3 * IDENTITY_VALUE_MAX + 8)
+
+typedef enum {
+	IDENTITY_EQUIPMENT = 1,
+	IDENTITY_ACCOUNT,
+	IDENTITY_MASTER,
+	IDENTITY_ROLE
+} identity_kind;
+
+typedef struct {
+	identity_kind kind;
+	char master[IDENTITY_VALUE_MAX + 1];
+	char account[IDENTITY_VALUE_MAX + 1];
+	char equipment[IDENTITY_VALUE_MAX + 1];
+	char role[IDENTITY_VALUE_MAX + 1];
+	/* "ma/acc/eq", "ma/acc", "ma", or "role:<name>": the mosquitto username. */
+	char name[IDENTITY_SCOPE_MAX];
+} identity;
+
+/* Returns 0 and fills *out, or -1 with a reason in err ("OU value contains '+'"). */
+int identity_from_subject(const X509_NAME *subject, identity *out, char *err, size_t errlen);
+
+/* The topic prefix an identity's scope grants ("ma/acc/eq"); NULL for roles. */
+const char *identity_scope(const identity *id);
+
+#endif

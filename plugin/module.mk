@@ -1,0 +1,1 @@
+# plugin: see the part's own files; placeholder until the part lands.

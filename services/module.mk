@@ -1,0 +1,1 @@
+# services: see the part's own files; placeholder until the part lands.

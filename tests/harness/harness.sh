@@ -1,0 +1,193 @@
+# tests/harness/harness.sh: sourced by integration, interop and pki tests.
+#
+# Starts private servers for one test script and always tears them down,
+# also when the script fails or is interrupted:
+#   harness_init                  private directory $H_DIR, cleanup trap
+#   harness_pg_start              PostgreSQL: initdb in $H_DIR/pg, 127.0.0.1,
+#                                 free port; exports PGHOST PGPORT PGUSER
+#                                 PGDATABASE and H_PG_CONNINFO
+#   harness_pg_stop / harness_pg_start_again
+#   harness_mosquitto_start FILE  mosquitto on 127.0.0.1:$H_MQ_PORT (free
+#                                 port) with the listener options in FILE
+#   harness_mosquitto_stop / harness_mosquitto_start_again
+#   harness_bg NAME CMD...        background process, killed at cleanup
+#   harness_pki ARGS...           pki/sms-pki on the PKI in $H_DIR/pki
+# and TAP output:
+#   tap_ok / tap_not_ok DESC, tap_check DESC CMD..., tap_check_fails DESC CMD...,
+#   tap_is GOT WANT DESC, tap_done
+# Servers listen on loopback only. SMS_KEEP_TMP=1 keeps $H_DIR for debugging.
+
+H_ROOT=${SMS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+H_BIN=${SMS_BIN:-$H_ROOT/build/asan/bin}
+H_FREE_PORT=${SMS_RELEASE:-$H_ROOT/build/release}/tests/free_port
+H_PIDS=()
+H_TAP_N=0
+H_TAP_FAILED=0
+
+harness_die() { echo "Bail out! $*"; exit 1; }
+
+harness_init() {
+	H_DIR=$(mktemp -d /tmp/sms-test.XXXXXX) || harness_die "mktemp failed"
+	# The PostgreSQL server runs as user postgres when we are root, and
+	# must be able to traverse into its data directory.
+	chmod 755 "$H_DIR"
+	trap harness_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+harness_free_port() {
+	[ -x "$H_FREE_PORT" ] || harness_die "$H_FREE_PORT not built (make helpers)"
+	"$H_FREE_PORT"
+}
+
+# Runs a command as the PostgreSQL server user when we are root.
+harness_as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+harness_pg_bindir() {
+	local d
+	for d in /usr/lib/postgresql/*/bin; do :; done
+	[ -x "$d/initdb" ] || harness_die "no PostgreSQL server binaries in /usr/lib/postgresql"
+	echo "$d"
+}
+
+harness_pg_start() {
+	H_PG_BIN=$(harness_pg_bindir)
+	H_PG_DATA=$H_DIR/pg
+	H_PG_PORT=$(harness_free_port)
+	mkdir -p "$H_PG_DATA"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$H_PG_DATA"
+	harness_as_pg "$H_PG_BIN/initdb" -D "$H_PG_DATA" -U sms -A trust -E UTF8 \
+		--no-locale >"$H_DIR/initdb.log" 2>&1 || {
+		cat "$H_DIR/initdb.log"; harness_die "initdb failed"; }
+	harness_pg_start_again
+	harness_as_pg "$H_PG_BIN/createdb" -h 127.0.0.1 -p "$H_PG_PORT" -U sms sms ||
+		harness_die "createdb failed"
+	export PGHOST=127.0.0.1 PGPORT=$H_PG_PORT PGUSER=sms PGDATABASE=sms
+	export H_PG_CONNINFO="host=127.0.0.1 port=$H_PG_PORT user=sms dbname=sms"
+}
+
+harness_pg_start_again() {
+	harness_as_pg "$H_PG_BIN/pg_ctl" -D "$H_PG_DATA" -l "$H_PG_DATA/server.log" -w -t 60 \
+		-o "-c listen_addresses=127.0.0.1 -p $H_PG_PORT -k $H_PG_DATA" start \
+		>/dev/null || { tail -n 20 "$H_PG_DATA/server.log"; harness_die "PostgreSQL did not start"; }
+}
+
+harness_pg_stop() {
+	[ -n "${H_PG_DATA:-}" ] && [ -f "$H_PG_DATA/postmaster.pid" ] || return 0
+	harness_as_pg "$H_PG_BIN/pg_ctl" -D "$H_PG_DATA" -m "${1:-fast}" -w -t 60 stop >/dev/null 2>&1
+}
+
+# harness_mosquitto_start FILE: FILE holds options for the listener (TLS,
+# plugin, ...); the harness adds the listener line, persistence and logging.
+harness_mosquitto_start() {
+	H_MQ_OPTS=$1
+	H_MQ_PORT=${H_MQ_PORT:-$(harness_free_port)}
+	H_MQ_DIR=$H_DIR/mosquitto
+	mkdir -p "$H_MQ_DIR"
+	{
+		echo "per_listener_settings false"
+		[ "$(id -u)" -eq 0 ] && echo "user root"
+		echo "persistence true"
+		echo "persistence_location $H_MQ_DIR/"
+		echo "autosave_interval 1"
+		echo "log_dest file $H_MQ_DIR/mosquitto.log"
+		echo "log_type all"
+		echo "connection_messages true"
+		echo "listener $H_MQ_PORT 127.0.0.1"
+		cat "$H_MQ_OPTS"
+	} >"$H_MQ_DIR/mosquitto.conf"
+	harness_mosquitto_start_again
+}
+
+harness_mosquitto_start_again() {
+	mosquitto -c "$H_MQ_DIR/mosquitto.conf" >>"$H_MQ_DIR/stdout.log" 2>&1 &
+	H_MQ_PID=$!
+	H_PIDS+=("$H_MQ_PID")
+	local i
+	for i in $(seq 1 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$H_MQ_PORT") 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$H_MQ_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$H_MQ_DIR/mosquitto.log" "$H_MQ_DIR/stdout.log" 2>/dev/null | sed 's/^/# /'
+	harness_die "mosquitto did not start"
+}
+
+harness_mosquitto_stop() {
+	[ -n "${H_MQ_PID:-}" ] || return 0
+	kill -"${1:-TERM}" "$H_MQ_PID" 2>/dev/null
+	wait "$H_MQ_PID" 2>/dev/null
+	H_MQ_PID=
+}
+
+# harness_bg NAME CMD...: starts CMD in the background, output in $H_DIR/NAME.log.
+harness_bg() {
+	local name=$1; shift
+	"$@" >>"$H_DIR/$name.log" 2>&1 &
+	H_LAST_PID=$!
+	H_PIDS+=("$H_LAST_PID")
+}
+
+harness_pki() {
+	"$H_ROOT/pki/sms-pki" --dir "$H_DIR/pki" "$@"
+}
+
+harness_cleanup() {
+	local rc=$? p
+	for p in "${H_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${H_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	harness_pg_stop immediate
+	if [ "$H_TAP_FAILED" -ne 0 ] || [ "$rc" -ne 0 ]; then
+		for p in "$H_DIR"/mosquitto/mosquitto.log "$H_DIR"/pg/server.log "$H_DIR"/*.log; do
+			[ -f "$p" ] || continue
+			echo "# ---- tail of $p"
+			tail -n 40 "$p" | sed 's/^/# /'
+		done
+	fi
+	if [ -n "${SMS_KEEP_TMP:-}" ]; then
+		echo "# kept $H_DIR"
+	else
+		rm -rf "$H_DIR"
+	fi
+	exit "$rc"
+}
+
+tap_ok()     { H_TAP_N=$((H_TAP_N + 1)); echo "ok $H_TAP_N - $*"; }
+tap_not_ok() { H_TAP_N=$((H_TAP_N + 1)); H_TAP_FAILED=$((H_TAP_FAILED + 1)); echo "not ok $H_TAP_N - $*"; }
+
+# tap_check DESC CMD...: ok when CMD succeeds; its output is shown on failure.
+tap_check() {
+	local desc=$1 out; shift
+	if out=$("$@" 2>&1); then tap_ok "$desc"; else
+		tap_not_ok "$desc"; printf '%s\n' "$out" | tail -n 15 | sed 's/^/#   /'; fi
+}
+
+# tap_check_fails DESC CMD...: ok when CMD fails (a refusal we expect).
+tap_check_fails() {
+	local desc=$1 out; shift
+	if out=$("$@" 2>&1); then
+		tap_not_ok "$desc (unexpectedly succeeded)"; printf '%s\n' "$out" | tail -n 15 | sed 's/^/#   /'
+	else tap_ok "$desc"; fi
+}
+
+tap_is() {
+	if [ "$1" = "$2" ]; then tap_ok "$3"; else
+		tap_not_ok "$3"; echo "#   got:  '$1'"; echo "#   want: '$2'"; fi
+}
+
+tap_done() {
+	echo "1..$H_TAP_N"
+	[ "$H_TAP_FAILED" -eq 0 ]
+}

@@ -1,0 +1,7 @@
+# Test helpers shared by every suite. Unit test binaries are declared by the
+# part they test (<part>/module.mk) as $(B)/tests/unit/test_<name>.
+HELPERS += $(B)/tests/free_port
+
+$(B)/tests/free_port: $(B)/obj/tests/harness/free_port.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
