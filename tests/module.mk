@@ -5,3 +5,7 @@ HELPERS += $(B)/tests/free_port
 $(B)/tests/free_port: $(B)/obj/tests/harness/free_port.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# Suites that build their own programs (bench drivers, interop helpers)
+# describe them in tests/<suite>/module.mk.
+include $(wildcard tests/*/module.mk)

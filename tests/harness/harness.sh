@@ -19,10 +19,10 @@
 
 H_ROOT=${SMS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 H_BIN=${SMS_BIN:-$H_ROOT/build/asan/bin}
-H_FREE_PORT=${SMS_RELEASE:-$H_ROOT/build/release}/tests/free_port
 H_PIDS=()
 H_TAP_N=0
 H_TAP_FAILED=0
+source "$H_ROOT/scripts/servers.sh"
 
 harness_die() { echo "Bail out! $*"; exit 1; }
 
@@ -35,96 +35,51 @@ harness_init() {
 	trap 'exit 130' INT TERM
 }
 
-harness_free_port() {
-	[ -x "$H_FREE_PORT" ] || harness_die "$H_FREE_PORT not built (make helpers)"
-	"$H_FREE_PORT"
-}
-
-# Runs a command as the PostgreSQL server user when we are root.
-harness_as_pg() {
-	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
-	else
-		"$@"
-	fi
-}
-
-harness_pg_bindir() {
-	local d
-	for d in /usr/lib/postgresql/*/bin; do :; done
-	[ -x "$d/initdb" ] || harness_die "no PostgreSQL server binaries in /usr/lib/postgresql"
-	echo "$d"
-}
+harness_free_port() { servers_free_port || harness_die "no free port"; }
 
 harness_pg_start() {
-	H_PG_BIN=$(harness_pg_bindir)
 	H_PG_DATA=$H_DIR/pg
 	H_PG_PORT=$(harness_free_port)
-	mkdir -p "$H_PG_DATA"
-	[ "$(id -u)" -eq 0 ] && chown postgres: "$H_PG_DATA"
-	harness_as_pg "$H_PG_BIN/initdb" -D "$H_PG_DATA" -U sms -A trust -E UTF8 \
-		--no-locale >"$H_DIR/initdb.log" 2>&1 || {
-		cat "$H_DIR/initdb.log"; harness_die "initdb failed"; }
+	servers_pg_init "$H_PG_DATA" || harness_die "initdb failed"
 	harness_pg_start_again
-	harness_as_pg "$H_PG_BIN/createdb" -h 127.0.0.1 -p "$H_PG_PORT" -U sms sms ||
-		harness_die "createdb failed"
+	servers_pg_createdb "$H_PG_PORT" sms || harness_die "createdb failed"
 	export PGHOST=127.0.0.1 PGPORT=$H_PG_PORT PGUSER=sms PGDATABASE=sms
 	export H_PG_CONNINFO="host=127.0.0.1 port=$H_PG_PORT user=sms dbname=sms"
 }
 
 harness_pg_start_again() {
-	harness_as_pg "$H_PG_BIN/pg_ctl" -D "$H_PG_DATA" -l "$H_PG_DATA/server.log" -w -t 60 \
-		-o "-c listen_addresses=127.0.0.1 -p $H_PG_PORT -k $H_PG_DATA" start \
-		>/dev/null || { tail -n 20 "$H_PG_DATA/server.log"; harness_die "PostgreSQL did not start"; }
+	servers_pg_start "$H_PG_DATA" "$H_PG_PORT" || harness_die "PostgreSQL did not start"
 }
 
 harness_pg_stop() {
-	[ -n "${H_PG_DATA:-}" ] && [ -f "$H_PG_DATA/postmaster.pid" ] || return 0
-	harness_as_pg "$H_PG_BIN/pg_ctl" -D "$H_PG_DATA" -m "${1:-fast}" -w -t 60 stop >/dev/null 2>&1
+	[ -n "${H_PG_DATA:-}" ] || return 0
+	servers_pg_stop "$H_PG_DATA" "${1:-fast}"
 }
 
 # harness_mosquitto_start FILE: FILE holds options for the listener (TLS,
 # plugin, ...); the harness adds the listener line, persistence and logging.
 harness_mosquitto_start() {
-	H_MQ_OPTS=$1
 	H_MQ_PORT=${H_MQ_PORT:-$(harness_free_port)}
 	H_MQ_DIR=$H_DIR/mosquitto
-	mkdir -p "$H_MQ_DIR"
-	{
-		echo "per_listener_settings false"
-		[ "$(id -u)" -eq 0 ] && echo "user root"
-		echo "persistence true"
-		echo "persistence_location $H_MQ_DIR/"
-		echo "autosave_interval 1"
-		echo "log_dest file $H_MQ_DIR/mosquitto.log"
-		echo "log_type all"
-		echo "connection_messages true"
-		echo "listener $H_MQ_PORT 127.0.0.1"
-		cat "$H_MQ_OPTS"
-	} >"$H_MQ_DIR/mosquitto.conf"
+	servers_mosquitto_conf "$H_MQ_DIR" "$H_MQ_PORT" "$1" || harness_die "cannot write mosquitto.conf"
 	harness_mosquitto_start_again
 }
 
 harness_mosquitto_start_again() {
-	mosquitto -c "$H_MQ_DIR/mosquitto.conf" >>"$H_MQ_DIR/stdout.log" 2>&1 &
-	H_MQ_PID=$!
+	H_MQ_PID=$(servers_mosquitto_start "$H_MQ_DIR" "$H_MQ_PORT") ||
+		harness_die "mosquitto did not start"
 	H_PIDS+=("$H_MQ_PID")
-	local i
-	for i in $(seq 1 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$H_MQ_PORT") 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$H_MQ_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	tail -n 20 "$H_MQ_DIR/mosquitto.log" "$H_MQ_DIR/stdout.log" 2>/dev/null | sed 's/^/# /'
-	harness_die "mosquitto did not start"
 }
 
 harness_mosquitto_stop() {
 	[ -n "${H_MQ_PID:-}" ] || return 0
 	kill -"${1:-TERM}" "$H_MQ_PID" 2>/dev/null
-	wait "$H_MQ_PID" 2>/dev/null
+	# Not our child (started inside a command substitution): poll.
+	local i
+	for i in $(seq 1 100); do
+		servers_pid_running "$H_MQ_PID" || break
+		sleep 0.1
+	done
 	H_MQ_PID=
 }
 
@@ -147,6 +102,7 @@ harness_cleanup() {
 	done
 	for p in "${H_PIDS[@]}"; do
 		wait "$p" 2>/dev/null
+		while servers_pid_running "$p"; do sleep 0.1; done
 	done
 	harness_pg_stop immediate
 	if [ "$H_TAP_FAILED" -ne 0 ] || [ "$rc" -ne 0 ]; then
