@@ -12,6 +12,8 @@
  * Refused: missing or repeated O/OU/serialNumber/CN, values that are empty,
  * longer than IDENTITY_VALUE_MAX bytes, or contain '/', '+', '#', '$', NUL,
  * control characters or whitespace, and any other attribute type.
+ * Also refused: values that are not well-formed UTF-8, "." and "..",
+ * multi-valued RDNs, and ':' in O (so a scope can never read as "role:<x>").
  */
 #ifndef SMS_IDENTITY_H
 #define SMS_IDENTITY_H

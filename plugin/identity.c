@@ -1,0 +1,246 @@
+/*
+ * Certificate subject -> SMS identity. See identity.h for the contract.
+ *
+ * Every value becomes an MQTT topic level (and the broker username), so a
+ * value is accepted only when it cannot change the shape of a topic: no
+ * separators, no wildcards, no '$' (system topics), nothing invisible.
+ */
+#include "plugin/identity.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/objects.h>
+#include <openssl/crypto.h>
+
+__attribute__((format(printf, 3, 4)))
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Well-formed UTF-8 (no overlong forms, no surrogates, <= U+10FFFF) without
+ * C0/C1 controls, DEL, spaces or the Unicode line/paragraph separators, BOM.
+ * Returns NULL when fine, else a short reason.
+ */
+static const char *utf8_problem(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i];
+		unsigned long cp;
+		size_t n, k;
+
+		if (c < 0x80) {
+			if (c == 0)
+				return "contains NUL";
+			if (c < 0x20 || c == 0x7f)
+				return "contains a control character";
+			if (c == ' ')
+				return "contains whitespace";
+			if (c == '/')
+				return "contains '/'";
+			if (c == '+')
+				return "contains '+'";
+			if (c == '#')
+				return "contains '#'";
+			if (c == '$')
+				return "contains '$'";
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1; cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2; cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3; cp = c & 0x07;
+		} else {
+			return "is not valid UTF-8";
+		}
+		if (i + n >= len)
+			return "is not valid UTF-8";
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return "is not valid UTF-8";
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff)
+			return "is not valid UTF-8";
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			return "is not valid UTF-8";
+		if (cp >= 0x80 && cp <= 0x9f)
+			return "contains a control character";
+		if (cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200b) ||
+		    cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+		    cp == 0x3000 || cp == 0xfeff)
+			return "contains whitespace";
+		i += n + 1;
+	}
+	return NULL;
+}
+
+/* Slots for the four attributes an SMS subject may carry. */
+enum { SLOT_O, SLOT_OU, SLOT_SERIAL, SLOT_CN, SLOT_COUNT };
+
+static const char *const slot_label[SLOT_COUNT] = { "O", "OU", "serialNumber", "CN" };
+
+static int slot_of(int nid)
+{
+	switch (nid) {
+	case NID_organizationName: return SLOT_O;
+	case NID_organizationalUnitName: return SLOT_OU;
+	case NID_serialNumber: return SLOT_SERIAL;
+	case NID_commonName: return SLOT_CN;
+	default: return -1;
+	}
+}
+
+/* Copies one checked attribute value into dst (IDENTITY_VALUE_MAX + 1 bytes). */
+static int take_value(const X509_NAME_ENTRY *e, const char *label, char *dst, char *err, size_t errlen)
+{
+	unsigned char *utf8 = NULL;
+	const char *problem;
+	int len, rc = -1;
+
+	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+	if (len < 0) {
+		set_err(err, errlen, "%s value cannot be converted to UTF-8 (bad encoding or string type)", label);
+		goto out;
+	}
+	if (len == 0) {
+		set_err(err, errlen, "%s value is empty", label);
+		goto out;
+	}
+	if (len > IDENTITY_VALUE_MAX) {
+		set_err(err, errlen, "%s value is longer than %d bytes", label, IDENTITY_VALUE_MAX);
+		goto out;
+	}
+	problem = utf8_problem(utf8, (size_t)len);
+	if (problem) {
+		set_err(err, errlen, "%s value %s", label, problem);
+		goto out;
+	}
+	if ((len == 1 && utf8[0] == '.') || (len == 2 && utf8[0] == '.' && utf8[1] == '.')) {
+		set_err(err, errlen, "%s value is '.' or '..'", label);
+		goto out;
+	}
+	memcpy(dst, utf8, (size_t)len);
+	dst[len] = '\0';
+	rc = 0;
+out:
+	OPENSSL_free(utf8);
+	return rc;
+}
+
+int identity_from_subject(const X509_NAME *subject, identity *out, char *err, size_t errlen)
+{
+	char values[SLOT_COUNT][IDENTITY_VALUE_MAX + 1];
+	bool seen[SLOT_COUNT] = { false, false, false, false };
+	int i, count, last_set = -1;
+
+	if (!subject || !out) {
+		set_err(err, errlen, "no subject");
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	count = X509_NAME_entry_count(subject);
+	if (count <= 0) {
+		set_err(err, errlen, "subject is empty");
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(subject, i);
+		int nid, slot, set;
+		char oid[80];
+
+		if (!e) {
+			set_err(err, errlen, "subject entry cannot be read");
+			return -1;
+		}
+		/* "O=a+OU=b" in one RDN is a layout nobody issues; refuse it
+		 * rather than guess which part counts. */
+		set = X509_NAME_ENTRY_set(e);
+		if (set == last_set) {
+			set_err(err, errlen, "subject has a multi-valued RDN");
+			return -1;
+		}
+		last_set = set;
+		nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+		slot = slot_of(nid);
+		if (slot < 0) {
+			if (OBJ_obj2txt(oid, sizeof(oid), X509_NAME_ENTRY_get_object(e), 0) <= 0)
+				snprintf(oid, sizeof(oid), "?");
+			set_err(err, errlen, "subject has an attribute %s that SMS identities do not use", oid);
+			return -1;
+		}
+		if (seen[slot]) {
+			set_err(err, errlen, "subject has more than one %s", slot_label[slot]);
+			return -1;
+		}
+		seen[slot] = true;
+		if (take_value(e, slot_label[slot], values[slot], err, errlen) != 0)
+			return -1;
+	}
+	if (!seen[SLOT_CN]) {
+		set_err(err, errlen, "subject has no CN");
+		return -1;
+	}
+	/* A scope is the username; a master account "role:x" would read as a role. */
+	if (seen[SLOT_O] && strchr(values[SLOT_O], ':')) {
+		set_err(err, errlen, "O value contains ':'");
+		return -1;
+	}
+	if (seen[SLOT_O] && seen[SLOT_OU] && seen[SLOT_SERIAL]) {
+		out->kind = IDENTITY_EQUIPMENT;
+		memcpy(out->master, values[SLOT_O], sizeof(out->master));
+		memcpy(out->account, values[SLOT_OU], sizeof(out->account));
+		memcpy(out->equipment, values[SLOT_SERIAL], sizeof(out->equipment));
+		snprintf(out->name, sizeof(out->name), "%s/%s/%s", out->master, out->account, out->equipment);
+	} else if (seen[SLOT_O] && seen[SLOT_OU] && !seen[SLOT_SERIAL]) {
+		out->kind = IDENTITY_ACCOUNT;
+		memcpy(out->master, values[SLOT_O], sizeof(out->master));
+		memcpy(out->account, values[SLOT_OU], sizeof(out->account));
+		snprintf(out->name, sizeof(out->name), "%s/%s", out->master, out->account);
+	} else if (seen[SLOT_O] && !seen[SLOT_OU] && !seen[SLOT_SERIAL]) {
+		out->kind = IDENTITY_MASTER;
+		memcpy(out->master, values[SLOT_O], sizeof(out->master));
+		snprintf(out->name, sizeof(out->name), "%s", out->master);
+	} else if (!seen[SLOT_O] && !seen[SLOT_OU] && !seen[SLOT_SERIAL]) {
+		out->kind = IDENTITY_ROLE;
+		memcpy(out->role, values[SLOT_CN], sizeof(out->role));
+		snprintf(out->name, sizeof(out->name), "role:%s", out->role);
+	} else {
+		set_err(err, errlen, "subject layout %s%s is not an SMS identity",
+			seen[SLOT_O] ? "O" : "no O", seen[SLOT_OU] ? ", OU" : ", no OU");
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	return 0;
+}
+
+const char *identity_scope(const identity *id)
+{
+	if (!id)
+		return NULL;
+	switch (id->kind) {
+	case IDENTITY_EQUIPMENT:
+	case IDENTITY_ACCOUNT:
+	case IDENTITY_MASTER:
+		return id->name;
+	case IDENTITY_ROLE:
+	default:
+		return NULL;
+	}
+}

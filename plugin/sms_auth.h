@@ -1,0 +1,150 @@
+/*
+ * sms_auth: private interfaces of the broker plugin's modules.
+ *
+ *   sms_auth_acl.c     topic/filter algebra and the access decision (pure)
+ *   sms_auth_config.c  libconfig file -> struct sms_config
+ *   sms_auth_chain.c   trust store, CRLs, chain verification, identity binding
+ *   sms_auth_plugin.c  mosquitto callbacks (the only file that knows mosquitto)
+ *
+ * Everything but the callbacks is testable without a broker. Errors come
+ * back as text in (err, errlen) for the caller to log with its context.
+ */
+#ifndef SMS_AUTH_H
+#define SMS_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "plugin/identity.h"
+
+/* Same values as mosquitto's MOSQ_ACL_* (checked in sms_auth_plugin.c). */
+enum acl_access {
+	ACL_READ = 0x01,
+	ACL_WRITE = 0x02,
+	ACL_SUBSCRIBE = 0x04,
+	ACL_UNSUBSCRIBE = 0x08
+};
+
+#define SMS_ROLE_PREFIX "role:"
+#define SMS_ROLE_PREFIX_LEN 5
+
+/* ------------------------------------------------------------ config */
+
+struct sms_rule {
+	unsigned access;        /* ACL_READ | ACL_WRITE | ACL_SUBSCRIBE */
+	char *filter;           /* valid MQTT filter, never $share */
+};
+
+struct sms_role {
+	char *name;
+	struct sms_rule *rules;
+	size_t nrules;
+};
+
+struct sms_config {
+	char *path;
+	char *trust_anchor;     /* TLS root certificate (PEM) */
+	char *intermediates;    /* PEM file or directory of PEM files; may be NULL */
+	char *service_ca;       /* the only CA whose leaves may hold roles */
+	char **crl_files;
+	size_t ncrl_files;
+	int crl_check_interval; /* seconds, >= 1 */
+	char **public_read;     /* filters every authenticated client may read */
+	size_t npublic_read;
+	struct sms_role *roles;
+	size_t nroles;
+};
+
+/*
+ * Reads and checks the whole file. On error returns -1 with one line in err
+ * naming the file, the line (when known) and the problem. Paths in the file
+ * are relative to the file's directory.
+ */
+int sms_config_load(const char *path, struct sms_config *out, char *err, size_t errlen);
+void sms_config_free(struct sms_config *cfg);
+const struct sms_role *sms_config_role(const struct sms_config *cfg, const char *name);
+
+/* --------------------------------------------------------------- acl */
+
+/* MQTT filter syntax: non-empty, '+' and '#' only as whole levels, '#' last. */
+bool acl_filter_valid(const char *filter);
+/* A topic one may publish to: non-empty, no '+' or '#'. */
+bool acl_topic_valid(const char *topic);
+/* "$share/<group>/<filter>" -> "<filter>"; other filters unchanged; NULL if malformed. */
+const char *acl_share_strip(const char *filter);
+/*
+ * True iff every topic matched by filter is matched by pattern (MQTT
+ * semantics: "a/#" matches "a"; leading wildcards do not match "$..."
+ * topics). Invalid filters or patterns are never within anything.
+ */
+bool acl_filter_within(const char *filter, const char *pattern);
+/* acl_filter_within(filter, "<scope>/#") for a literal scope, without the copy. */
+bool acl_scope_contains(const char *scope, size_t scope_len, const char *filter);
+/*
+ * The decision for one request. username is what sms_auth set at connect
+ * ("ma/acc/eq", "ma/acc", "ma" or "role:<name>"); topic is the topic (READ,
+ * WRITE) or the filter (SUBSCRIBE, UNSUBSCRIBE). No allocation, no I/O.
+ */
+bool acl_allows(const struct sms_config *cfg, const char *username, int access, const char *topic);
+
+/* ------------------------------------------------------------- chain */
+
+struct sms_crl_file {
+	char *path;
+	struct stat st;         /* as it was when loaded: change detection */
+};
+
+struct sms_trust {
+	X509_STORE *store;      /* trust anchor + every CRL, CRL checks on all levels */
+	STACK_OF(X509) *intermediates;
+	X509 *service_ca;
+	struct sms_crl_file *crl_files;
+	size_t ncrl_files;
+	time_t earliest_next_update; /* of all CRLs loaded; 0 if none has one */
+};
+
+/* Loads trust anchor, intermediates, service CA and CRLs named by cfg. */
+int sms_trust_load(const struct sms_config *cfg, struct sms_trust *out, char *err, size_t errlen);
+void sms_trust_free(struct sms_trust *t);
+/* True when a CRL file's stat() differs from when it was loaded (or vanished). */
+bool sms_trust_crls_changed(const struct sms_trust *t);
+/*
+ * A replayed old CRL would un-revoke: -1 (with the issuer in err) when a CRL
+ * in fresh is older (crlNumber, else lastUpdate) than the one the same
+ * issuer has in current.
+ */
+int sms_trust_check_rollback(const struct sms_trust *current, const struct sms_trust *fresh, char *err, size_t errlen);
+/* Appends a one-line summary of CRLs past nextUpdate at now; 0 if none. */
+int sms_trust_expired_crls(const struct sms_trust *t, time_t now, char *buf, size_t buflen);
+
+/*
+ * Connect-time decision: verifies leaf (+ configured intermediates) against
+ * the trust store with CRLs on every level, maps the subject to an
+ * identity, honours roles only when the verified issuer is the service CA
+ * and the role exists in cfg. On success *chain_out is the verified chain
+ * (leaf first) for later re-checks.
+ */
+int sms_authenticate(const struct sms_trust *t, const struct sms_config *cfg, X509 *leaf,
+		     identity *id, STACK_OF(X509) **chain_out, char *err, size_t errlen);
+
+/* What a re-check of a stored chain found. */
+enum sms_recheck {
+	SMS_RECHECK_OK,          /* still valid */
+	SMS_RECHECK_REVOKED,     /* certificate or an issuing CA revoked: disconnect */
+	SMS_RECHECK_EXPIRED,     /* certificate or an issuing CA expired: disconnect */
+	SMS_RECHECK_NOT_ROLE,    /* holds a role but no longer issued by service_ca: disconnect */
+	SMS_RECHECK_UNSURE       /* CRLs unusable (missing, expired, bad): keep, log */
+};
+enum sms_recheck sms_trust_recheck(const struct sms_trust *t, const STACK_OF(X509) *chain,
+				   bool is_role, char *err, size_t errlen);
+/* Earliest notAfter over the chain (0 if unreadable). */
+time_t sms_chain_not_after(const STACK_OF(X509) *chain);
+
+/* RFC 2253 subject with controls and non-ASCII escaped: safe for logs. */
+void sms_subject_string(const X509 *cert, char *buf, size_t buflen);
+
+#endif

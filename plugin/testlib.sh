@@ -1,0 +1,106 @@
+# plugin/testlib.sh: shared by tests/integration/plugin_*.t. Sourced after
+# harness.sh. A real mosquitto loads sms_auth.so; clients are mosquitto_pub /
+# mosquitto_sub with certificates from pki/sms-pki.
+#
+# The plugin comes from the ASan build when there is one. mosquitto itself
+# is not instrumented, so the sanitizer runtimes are preloaded into the
+# broker only (never into the clients).
+
+plugin_pick() {
+	local asan=${SMS_ASAN:-$H_ROOT/build/asan}/lib/sms/sms_auth.so
+	local rel=${SMS_RELEASE:-$H_ROOT/build/release}/lib/sms/sms_auth.so
+	PL_PRELOAD=
+	if [ -f "$asan" ]; then
+		PL_SO=$asan
+		PL_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+	elif [ -f "$rel" ]; then
+		PL_SO=$rel
+	else
+		harness_die "sms_auth.so not built (make all)"
+	fi
+}
+
+# pl_pki ARGS...: sms-pki on the TLS PKI only; the E2E PKI is not used here.
+pl_pki() { harness_pki --pki tls "$@" >>"$H_DIR/pki.log" 2>&1 || harness_die "sms-pki $* failed (see pki.log)"; }
+
+# pl_mint ISSUER_DIR SUBJ OUT_DIR [openssl x509 args]: a client leaf signed
+# directly with openssl, for certificates sms-pki would never issue.
+pl_mint() {
+	local ca=$1 subj=$2 out=$3; shift 3
+	mkdir -p "$out"
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$out/key.pem" 2>/dev/null &&
+	openssl req -new -key "$out/key.pem" -subj "$subj" -out "$out/req.csr" 2>/dev/null &&
+	printf 'basicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature,keyAgreement\nextendedKeyUsage=clientAuth\n' >"$out/ext" &&
+	openssl x509 -req -in "$out/req.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -CAcreateserial \
+		-extfile "$out/ext" -days 30 -out "$out/cert.pem" "$@" 2>/dev/null || harness_die "minting $subj failed"
+	cat "$out/cert.pem" "$ca/ca.crt" >"$out/fullchain.pem"
+	[ ! -f "$ca/../../ca.crt" ] || cat "$ca/../../ca.crt" >>"$out/fullchain.pem"
+}
+
+# pl_conf FILE EXTRA...: the plugin config over the test PKI, crl check every second.
+pl_conf() {
+	local f=$1; shift
+	{
+		echo "trust_anchor = \"$PKI/root/ca.crt\";"
+		echo "intermediates = \"$PKI/cas.pem\";"
+		echo "crl_files = [ \"$PKI/crls.pem\" ];"
+		echo "crl_check_interval = 1;"
+		echo "service_ca = \"$PKI/services/ca.crt\";"
+		echo 'public_read = [ "sms/crl/#" ];'
+		printf '%s\n' "$@"
+	} >"$f"
+}
+
+# pl_start CONF: mosquitto with a TLS listener and the plugin. mosquitto's
+# own crlfile is left out on purpose: revocation must come from the plugin.
+pl_start() {
+	local opts=$H_DIR/listener.conf
+	{
+		echo "cafile $PKI/root/ca.crt"
+		echo "certfile $PKI/broker/fullchain.pem"
+		echo "keyfile $PKI/broker/key.pem"
+		echo "require_certificate true"
+		echo "tls_version tlsv1.2"
+		echo "plugin $PL_SO"
+		echo "plugin_opt_config $1"
+	} >"$opts"
+	LD_PRELOAD=$PL_PRELOAD harness_mosquitto_start "$opts"
+}
+
+# The sanitizer report, if any, lands in mosquitto's stdout.log; leaks are
+# reported when the broker exits, so stop it first.
+PL_SAN_RE='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'
+pl_check_sanitizer() {
+	if [ -z "$PL_PRELOAD" ]; then
+		tap_ok "sanitizer check # SKIP plugin from the release build (no build/asan)"
+	elif grep -qE "$PL_SAN_RE" "$H_MQ_DIR/stdout.log" 2>/dev/null; then
+		tap_not_ok "no sanitizer report from the plugin inside mosquitto"
+		grep -A 30 -E "$PL_SAN_RE" "$H_MQ_DIR/stdout.log" | head -40 | sed 's/^/#   /'
+	else
+		tap_ok "no sanitizer report (ASan+UBSan, leaks) from the plugin inside mosquitto"
+	fi
+}
+
+# cert args for the identity at PKI-relative path $1
+pl_id() { echo "--cafile $PKI/root/ca.crt --cert $PKI/$1/fullchain.pem --key $PKI/$1/key.pem"; }
+pl_id_dir() { echo "--cafile $PKI/root/ca.crt --cert $1/fullchain.pem --key $1/key.pem"; }
+
+# pl_pub ID TOPIC MSG [args]: MQTT 5 QoS 1, so a refusal comes back in the PUBACK.
+pl_pub() {
+	local id=$1 topic=$2 msg=$3; shift 3
+	# shellcheck disable=SC2046
+	mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id "$id") -V mqttv5 -q 1 -t "$topic" -m "$msg" "$@" 2>&1
+}
+
+# pl_sub_once ID FILTER [args]: first message (topic payload) within 2 s, or the refusal text.
+pl_sub_once() {
+	local id=$1 filter=$2; shift 2
+	# shellcheck disable=SC2046
+	mosquitto_sub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id "$id") -V mqttv5 -t "$filter" -C 1 -W 2 -v "$@" 2>&1
+}
+
+# pl_connect CERT_ARGS...: succeeds when the broker accepts the connection.
+pl_connect() {
+	# shellcheck disable=SC2068
+	mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" $@ -V mqttv5 -q 1 -t "probe/none" -n 2>&1
+}

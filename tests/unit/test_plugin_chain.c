@@ -1,0 +1,330 @@
+/*
+ * plugin/sms_auth_chain.c without a broker: chain verification with CRLs on
+ * every level, the services-CA rule for roles, CRL change detection and the
+ * re-check of stored chains. Certificates come from pki/sms-pki, run once
+ * into a private directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <openssl/pem.h>
+
+#include "plugin/sms_auth.h"
+
+static char dir[64];
+static char pkidir[128];
+
+__attribute__((format(printf, 1, 2)))
+static int run(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	return (rc != -1 && WIFEXITED(rc)) ? WEXITSTATUS(rc) : -1;
+}
+
+static const char *root_dir(void)
+{
+	const char *r = getenv("SMS_ROOT");
+
+	return r && *r ? r : ".";
+}
+
+#define PKI(...) run("%s/pki/sms-pki --dir %s/pki --pki tls " __VA_ARGS__ " >/dev/null 2>&1", root_dir(), dir)
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/sms-chain-test.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(pkidir, sizeof(pkidir), "%s/pki/tls", dir);
+	if (PKI("init") || PKI("master 000001") || PKI("account 000001 00002") || PKI("account 000001 00003") ||
+	    PKI("device 000001 00002 EQ1") || PKI("device 000001 00002 EQ2") || PKI("device 000001 00003 EQ1") ||
+	    PKI("service MRO-Admin") || PKI("client 000001 ops")) {
+		fprintf(stderr, "# sms-pki failed\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return run("rm -rf %s", dir) == 0 ? 0 : -1;
+}
+
+/* A config over the test PKI; crls/service may be overridden. */
+static void config(struct sms_config *cfg, const char *crls, const char *service_ca, bool with_role)
+{
+	char path[256], err[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/c.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "trust_anchor = \"pki/tls/root/ca.crt\";\nintermediates = \"pki/tls/cas.pem\";\n"
+		"crl_files = [ \"%s\" ];\nservice_ca = \"%s\";\n", crls ? crls : "pki/tls/crls.pem",
+		service_ca ? service_ca : "pki/tls/services/ca.crt");
+	if (with_role)
+		fprintf(f, "roles = ( { name = \"MRO-Admin\"; rules = ( { access = \"read\"; filter = \"#\"; } ); } );\n");
+	assert_int_equal(fclose(f), 0);
+	if (sms_config_load(path, cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+}
+
+static X509 *cert(const char *rel)
+{
+	char path[256];
+	FILE *f;
+	X509 *x;
+
+	snprintf(path, sizeof(path), "%s/%s/cert.pem", pkidir, rel);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	return x;
+}
+
+/* Authenticates rel; returns 0/-1, fills id, err, optionally keeps the chain. */
+static int auth(const struct sms_trust *t, const struct sms_config *cfg, const char *rel, identity *id,
+		char *err, size_t errlen, STACK_OF(X509) **keep)
+{
+	X509 *leaf = cert(rel);
+	STACK_OF(X509) *chain = NULL;
+	int rc = sms_authenticate(t, cfg, leaf, id, &chain, err, errlen);
+
+	if (rc == 0) {
+		assert_non_null(chain);
+		if (keep)
+			*keep = chain;
+		else
+			sk_X509_pop_free(chain, X509_free);
+	} else {
+		assert_null(chain);
+	}
+	X509_free(leaf);
+	return rc;
+}
+
+static void identities(void **state)
+{
+	struct sms_config cfg;
+	struct sms_trust t;
+	STACK_OF(X509) *chain = NULL;
+	identity id;
+	char err[512];
+
+	(void)state;
+	config(&cfg, NULL, NULL, true);
+	if (sms_trust_load(&cfg, &t, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	if (auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), &chain) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(id.name, "000001/00002/EQ1");
+	assert_int_equal(sk_X509_num(chain), 4);       /* leaf, account CA, master CA, root */
+	assert_true(sms_chain_not_after(chain) > time(NULL));
+	sk_X509_pop_free(chain, X509_free);
+	assert_int_equal(auth(&t, &cfg, "ma/000001/clients/ops", &id, err, sizeof(err), NULL), 0);
+	assert_string_equal(id.name, "000001");
+	assert_int_equal(auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), NULL), 0);
+	assert_string_equal(id.name, "role:MRO-Admin");
+	/* The broker's own certificate is a server certificate, and no identity. */
+	assert_int_equal(auth(&t, &cfg, "broker", &id, err, sizeof(err), NULL), -1);
+	assert_non_null(strstr(err, "certificate chain not valid"));
+	sms_trust_free(&t);
+	sms_config_free(&cfg);
+
+	/* Same certificate, role not configured. */
+	config(&cfg, NULL, NULL, false);
+	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), NULL), -1);
+	assert_string_equal(err, "role 'MRO-Admin' is not configured");
+	sms_trust_free(&t);
+	sms_config_free(&cfg);
+
+	/* service_ca is another CA (same subject layout would not help): roles refused. */
+	config(&cfg, NULL, "pki/tls/ma/000001/ca.crt", true);
+	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), NULL), -1);
+	assert_non_null(strstr(err, "not issued by the services CA"));
+	/* ... and a leaf that CA issued directly is "from the services CA": tenants refused. */
+	assert_int_equal(auth(&t, &cfg, "ma/000001/clients/ops", &id, err, sizeof(err), NULL), -1);
+	assert_non_null(strstr(err, "issues roles only"));
+	sms_trust_free(&t);
+	sms_config_free(&cfg);
+}
+
+static void missing_pieces(void **state)
+{
+	struct sms_config cfg;
+	struct sms_trust t;
+	identity id;
+	char err[512], path[256];
+
+	(void)state;
+	/* Without the intermediates the chain cannot be built. */
+	config(&cfg, NULL, NULL, true);
+	free(cfg.intermediates);
+	cfg.intermediates = NULL;
+	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), NULL), -1);
+	assert_non_null(strstr(err, "issuer certificate"));
+	sms_trust_free(&t);
+	sms_config_free(&cfg);
+
+	/* Only the root's CRL: the account and master CAs have none -> refused. */
+	snprintf(path, sizeof(path), "%s/root/crl.pem", pkidir);
+	config(&cfg, path, NULL, true);
+	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), NULL), -1);
+	assert_non_null(strstr(err, "unable to get certificate CRL"));
+	sms_trust_free(&t);
+	sms_config_free(&cfg);
+
+	/* Files that are not what they should be. */
+	snprintf(path, sizeof(path), "%s/garbage.pem", dir);
+	assert_int_equal(run("echo garbage > %s", path), 0);
+	config(&cfg, path, NULL, true);
+	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, path));
+	sms_config_free(&cfg);
+	config(&cfg, "pki/tls/root/ca.crt", NULL, true);
+	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "holds no CRL"));
+	sms_config_free(&cfg);
+	config(&cfg, NULL, "pki/tls/cas.pem", true);
+	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than one certificate"));
+	sms_config_free(&cfg);
+	config(&cfg, "/nonexistent/crls.pem", NULL, true);
+	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/crls.pem"));
+	sms_config_free(&cfg);
+}
+
+static void revocation(void **state)
+{
+	struct sms_config cfg;
+	struct sms_trust t, fresh;
+	STACK_OF(X509) *eq1 = NULL, *eq2 = NULL, *eq3 = NULL, *admin = NULL;
+	identity id;
+	char err[512], buf[512];
+
+	(void)state;
+	config(&cfg, NULL, NULL, true);
+	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), &eq1), 0);
+	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ2", &id, err, sizeof(err), &eq2), 0);
+	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00003/dev/EQ1", &id, err, sizeof(err), &eq3), 0);
+	assert_int_equal(auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), &admin), 0);
+	assert_false(sms_trust_crls_changed(&t));
+	assert_int_equal(sms_trust_expired_crls(&t, time(NULL), buf, sizeof(buf)), 0);
+	/* Every CRL is past nextUpdate a year from now. */
+	assert_true(sms_trust_expired_crls(&t, time(NULL) + 366 * 86400, buf, sizeof(buf)) >= 4);
+	assert_non_null(strstr(buf, "SMS TLS Root CA"));
+
+	assert_int_equal(run("cp %s/crls.pem %s/crls.old", pkidir, dir), 0);
+	assert_int_equal(PKI("revoke ma/000001/acc/00002/dev/EQ1"), 0);
+	assert_int_equal(PKI("revoke ma/000001/acc/00003"), 0);
+	assert_true(sms_trust_crls_changed(&t));
+	/* The old store still says valid: the CRLs were read at load time. */
+	assert_int_equal(sms_trust_recheck(&t, eq1, false, err, sizeof(err)), SMS_RECHECK_OK);
+	assert_int_equal(sms_trust_load(&cfg, &fresh, err, sizeof(err)), 0);
+	assert_false(sms_trust_crls_changed(&fresh));
+	assert_int_equal(sms_trust_recheck(&fresh, eq1, false, err, sizeof(err)), SMS_RECHECK_REVOKED);
+	assert_int_equal(sms_trust_recheck(&fresh, eq2, false, err, sizeof(err)), SMS_RECHECK_OK);
+	/* A revoked issuing CA revokes the device below it. */
+	assert_int_equal(sms_trust_recheck(&fresh, eq3, false, err, sizeof(err)), SMS_RECHECK_REVOKED);
+	assert_int_equal(sms_trust_recheck(&fresh, admin, true, err, sizeof(err)), SMS_RECHECK_OK);
+	assert_int_equal(auth(&fresh, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), NULL), -1);
+	assert_non_null(strstr(err, "revoked"));
+	assert_int_equal(auth(&fresh, &cfg, "ma/000001/acc/00002/dev/EQ2", &id, err, sizeof(err), NULL), 0);
+	/* Newer CRLs replace older ones; the old file played back is refused. */
+	assert_int_equal(sms_trust_check_rollback(&t, &fresh, err, sizeof(err)), 0);
+	assert_int_equal(sms_trust_check_rollback(&fresh, &fresh, err, sizeof(err)), 0);
+	{
+		struct sms_config oldcfg;
+		struct sms_trust replay;
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/crls.old", dir);
+		config(&oldcfg, path, NULL, true);
+		assert_int_equal(sms_trust_load(&oldcfg, &replay, err, sizeof(err)), 0);
+		assert_int_equal(sms_trust_check_rollback(&fresh, &replay, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "older than the one in use"));
+		sms_trust_free(&replay);
+		sms_config_free(&oldcfg);
+	}
+	sms_trust_free(&fresh);
+
+	/* CRLs that do not cover the chain: not a reason to disconnect, just unsure. */
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/root/crl.pem", pkidir);
+		sms_config_free(&cfg);
+		config(&cfg, path, NULL, true);
+		assert_int_equal(sms_trust_load(&cfg, &fresh, err, sizeof(err)), 0);
+		assert_int_equal(sms_trust_recheck(&fresh, eq2, false, err, sizeof(err)), SMS_RECHECK_UNSURE);
+		assert_non_null(strstr(err, "CRL"));
+		/* A role whose service_ca changed is no longer a role. */
+		sms_trust_free(&fresh);
+		sms_config_free(&cfg);
+		config(&cfg, NULL, "pki/tls/ma/000001/ca.crt", true);
+		assert_int_equal(sms_trust_load(&cfg, &fresh, err, sizeof(err)), 0);
+		assert_int_equal(sms_trust_recheck(&fresh, admin, true, err, sizeof(err)), SMS_RECHECK_NOT_ROLE);
+		sms_trust_free(&fresh);
+	}
+	sk_X509_pop_free(eq1, X509_free);
+	sk_X509_pop_free(eq2, X509_free);
+	sk_X509_pop_free(eq3, X509_free);
+	sk_X509_pop_free(admin, X509_free);
+	sms_trust_free(&t);
+	sms_config_free(&cfg);
+}
+
+static void subject_for_logs(void **state)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	char buf[256];
+
+	(void)state;
+	assert_non_null(x);
+	assert_non_null(n);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+						    (const unsigned char *)"a\nfake line \xc3\xbc", -1, -1, 0), 1);
+	assert_int_equal(X509_set_subject_name(x, n), 1);
+	sms_subject_string(x, buf, sizeof(buf));
+	assert_null(strchr(buf, '\n'));
+	assert_non_null(strstr(buf, "CN=a\\0Afake line \\C3\\BC"));
+	X509_NAME_free(n);
+	X509_free(x);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(identities),
+		cmocka_unit_test(missing_pieces),
+		cmocka_unit_test(revocation),
+		cmocka_unit_test(subject_for_logs),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
