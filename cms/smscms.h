@@ -20,6 +20,7 @@
 #define SMSCMS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <time.h>
 #include <openssl/x509.h>
@@ -62,6 +63,12 @@ smscms_status smscms_identity_load_p12(smscms_ctx *ctx, const char *p12_file,
                                        const char *password, smscms_identity **out);
 void smscms_identity_free(smscms_identity *id);
 X509 *smscms_identity_cert(const smscms_identity *id); /* borrowed */
+/* An identity from objects in memory (references are taken; key may be NULL
+ * for a certificate used only as a recipient). */
+smscms_status smscms_identity_new(smscms_ctx *ctx, X509 *cert, EVP_PKEY *key,
+                                  STACK_OF(X509) *chain, smscms_identity **out);
+/* First certificate of a PEM file (e.g. a recipient). */
+smscms_status smscms_cert_load_pem(smscms_ctx *ctx, const char *file, X509 **out);
 
 typedef enum { SMSCMS_KA_MQV = 0, SMSCMS_KA_ECDH } smscms_ka;
 typedef enum { SMSCMS_KDF_SHA1 = 0, SMSCMS_KDF_SHA224, SMSCMS_KDF_SHA256,
@@ -74,8 +81,9 @@ typedef struct {
 	smscms_kdf kdf;               /* default SHA256 */
 	smscms_cipher cipher;         /* default AES-256-GCM, key wrap matches */
 	smscms_rid rid;               /* default issuerAndSerialNumber */
-	int bc_compat;                /* originatorKey + raw-ukm KDF SharedInfo (BC 1.72) */
-	int originator_info;          /* default 1: chain in originatorInfo */
+	int bc_compat;                /* BC 1.72 peers: MQV originatorKey and raw-ukm KDF SharedInfo
+	                                 (every KDF hash; BC refuses the RFC 5753 form) */
+	int originator_info;          /* default 1: chain in originatorInfo; 0 with MQV sends originatorKey */
 	int auth_attrs;               /* default 1: signingTime (+ extra) */
 	/* Extra authenticated attributes: DER of each Attribute, may be NULL. */
 	const unsigned char *const *extra_attrs_der;
@@ -104,14 +112,16 @@ void smscms_verifier_free(smscms_verifier *v);
 typedef struct {
 	size_t max_message;           /* default 1 MiB */
 	size_t max_recipients;        /* default 64 */
-	size_t max_certificates;      /* in originatorInfo, default 16 */
+	size_t max_certificates;      /* certificates + CRLs in originatorInfo, default 16 */
 } smscms_limits;
 void smscms_limits_init(smscms_limits *limits);
 
 /* What decrypt learned about the message and its originator. */
 typedef struct {
 	X509 *cert;                   /* originator certificate (owned; NULL if unknown) */
-	STACK_OF(X509) *chain;        /* certificates from originatorInfo (owned, may be NULL) */
+	STACK_OF(X509) *chain;        /* originatorInfo certificates decrypt decoded (owned, may be
+	                                 NULL): the originator's, and all after a chain check that
+	                                 was not answered from the verifier's cache */
 	char subject[512];            /* RFC 2253 subject of cert, "" if unknown */
 	int has_signing_time;
 	time_t signing_time;
@@ -127,6 +137,9 @@ typedef struct {
 void smscms_originator_clear(smscms_originator *orig);
 
 /* Decrypts der for recipient. verifier may be NULL (no chain check).
+ * With a verifier, only MQV messages pass: ECDH authenticates no originator
+ * (SMSCMS_ERR_ORIGINATOR), and the MQV originator certificate must be in
+ * originatorInfo and chain to the root through the certificates there.
  * limits may be NULL (defaults). *pt is OPENSSL_malloc'd; orig may be NULL. */
 smscms_status smscms_decrypt(smscms_ctx *ctx, const smscms_limits *limits,
                              const smscms_identity *recipient,
@@ -134,5 +147,11 @@ smscms_status smscms_decrypt(smscms_ctx *ctx, const smscms_limits *limits,
                              const unsigned char *der, size_t der_len,
                              unsigned char **pt, size_t *pt_len,
                              smscms_originator *orig);
+
+/* Writes a readable description of the message structure (content type,
+ * schemes, curves, recipients, originator, attributes, sizes) to out without
+ * decrypting anything. limits may be NULL. */
+smscms_status smscms_inspect(smscms_ctx *ctx, const smscms_limits *limits,
+                             const unsigned char *der, size_t der_len, FILE *out);
 
 #endif

@@ -1,0 +1,261 @@
+/*
+ * Verifier: X509_STORE (root + CRLs) behind a mutex-guarded pointer so a
+ * reload can swap it while other threads verify with their own reference.
+ */
+#include <errno.h>
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include "cms/cms_verifier.h"
+
+struct cache_entry {
+	unsigned char fp[SHA256_DIGEST_LENGTH];
+	time_t expires;
+	int used;
+};
+
+struct smscms_verifier {
+	pthread_mutex_t lock;
+	X509_STORE *store;            /* guarded by lock; users take a reference */
+	char *root_file;
+	char **crl_files;
+	size_t n_crl_files;
+	struct cache_entry cache[CMS_VERIFIER_CACHE];
+	size_t next;                  /* ring position for the next insert */
+};
+
+static smscms_status verifier_load_pem(smscms_ctx *ctx, X509_STORE *store, const char *file,
+                                       int want_certs, int want_crls)
+{
+	STACK_OF(X509_INFO) *infos;
+	BIO *b = BIO_new_file(file, "rb");
+	int i, added = 0;
+	smscms_status st = SMSCMS_OK;
+
+	if (b == NULL)
+		return cms_error(ctx, SMSCMS_ERR_IO, "cannot read %s: %s", file, strerror(errno));
+	infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (infos == NULL)
+		return cms_error(ctx, SMSCMS_ERR_MALFORMED, "%s: bad PEM", file);
+	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
+		X509_INFO *xi = sk_X509_INFO_value(infos, i);
+
+		if (want_certs && xi->x509 != NULL) {
+			if (!X509_STORE_add_cert(store, xi->x509)) {
+				st = cms_error(ctx, SMSCMS_ERR_CRYPTO, "%s: cannot add certificate", file);
+				break;
+			}
+			added++;
+		}
+		if (want_crls && xi->crl != NULL) {
+			if (!X509_STORE_add_crl(store, xi->crl)) {
+				st = cms_error(ctx, SMSCMS_ERR_CRYPTO, "%s: cannot add CRL", file);
+				break;
+			}
+			added++;
+		}
+	}
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	if (st == SMSCMS_OK && added == 0)
+		st = cms_error(ctx, SMSCMS_ERR_MALFORMED, "%s holds no %s", file,
+		               want_certs ? "certificate" : "CRL");
+	return st;
+}
+
+static smscms_status verifier_build(smscms_ctx *ctx, const smscms_verifier *v, X509_STORE **out)
+{
+	X509_STORE *store = X509_STORE_new();
+	smscms_status st;
+	size_t i;
+
+	*out = NULL;
+	if (store == NULL)
+		return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
+	if ((st = verifier_load_pem(ctx, store, v->root_file, 1, 0)) != SMSCMS_OK)
+		goto fail;
+	for (i = 0; i < v->n_crl_files; i++)
+		if ((st = verifier_load_pem(ctx, store, v->crl_files[i], 0, 1)) != SMSCMS_OK)
+			goto fail;
+	/* With CRLs given, every CA on the chain must have one: a missing CRL
+	 * fails closed rather than silently skipping revocation. */
+	if (v->n_crl_files > 0)
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	*out = store;
+	return SMSCMS_OK;
+fail:
+	X509_STORE_free(store);
+	return st;
+}
+
+void smscms_verifier_free(smscms_verifier *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	X509_STORE_free(v->store);
+	OPENSSL_free(v->root_file);
+	for (i = 0; i < v->n_crl_files; i++)
+		OPENSSL_free(v->crl_files[i]);
+	OPENSSL_free(v->crl_files);
+	pthread_mutex_destroy(&v->lock);
+	OPENSSL_free(v);
+}
+
+smscms_status smscms_verifier_new(smscms_ctx *ctx, const char *trust_root_file,
+                                  const char *const *crl_files, size_t n_crl_files,
+                                  smscms_verifier **out)
+{
+	smscms_verifier *v;
+	smscms_status st;
+	size_t i;
+
+	if (ctx == NULL || trust_root_file == NULL || out == NULL || (n_crl_files > 0 && crl_files == NULL))
+		return cms_error(ctx, SMSCMS_ERR_ARGUMENT, "verifier_new: missing argument");
+	*out = NULL;
+	if ((v = OPENSSL_zalloc(sizeof(*v))) == NULL)
+		return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
+	if (pthread_mutex_init(&v->lock, NULL) != 0) {
+		OPENSSL_free(v);
+		return cms_error(ctx, SMSCMS_ERR_MEMORY, "cannot create verifier lock");
+	}
+	if ((v->root_file = OPENSSL_strdup(trust_root_file)) == NULL)
+		goto oom;
+	if (n_crl_files > 0 && (v->crl_files = OPENSSL_zalloc(n_crl_files * sizeof(char *))) == NULL)
+		goto oom;
+	for (i = 0; i < n_crl_files; i++) {
+		if ((v->crl_files[i] = OPENSSL_strdup(crl_files[i])) == NULL)
+			goto oom;
+		v->n_crl_files++;
+	}
+	if ((st = verifier_build(ctx, v, &v->store)) != SMSCMS_OK) {
+		smscms_verifier_free(v);
+		return st;
+	}
+	*out = v;
+	return SMSCMS_OK;
+oom:
+	smscms_verifier_free(v);
+	return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
+}
+
+smscms_status smscms_verifier_reload(smscms_ctx *ctx, smscms_verifier *v)
+{
+	X509_STORE *fresh, *old;
+	smscms_status st;
+
+	if (v == NULL)
+		return cms_error(ctx, SMSCMS_ERR_ARGUMENT, "verifier_reload: no verifier");
+	if ((st = verifier_build(ctx, v, &fresh)) != SMSCMS_OK)
+		return st;
+	pthread_mutex_lock(&v->lock);
+	old = v->store;
+	v->store = fresh;
+	memset(v->cache, 0, sizeof(v->cache));
+	v->next = 0;
+	pthread_mutex_unlock(&v->lock);
+	X509_STORE_free(old);
+	return SMSCMS_OK;
+}
+
+static int verifier_fingerprint(X509 *cert, unsigned char fp[SHA256_DIGEST_LENGTH])
+{
+	unsigned int len = 0;
+
+	return X509_digest(cert, EVP_sha256(), fp, &len) && len == SHA256_DIGEST_LENGTH;
+}
+
+static int verifier_cache_hit(smscms_verifier *v, const unsigned char *fp, time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < CMS_VERIFIER_CACHE; i++) {
+		struct cache_entry *e = &v->cache[i];
+
+		if (e->used && e->expires > now && memcmp(e->fp, fp, SHA256_DIGEST_LENGTH) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void verifier_cache_add(smscms_verifier *v, const unsigned char *fp, X509 *cert, time_t now)
+{
+	struct cache_entry *e = &v->cache[v->next];
+	time_t expires = now + CMS_VERIFIER_TTL, not_after;
+	int days, secs;
+
+	/* notAfter as seconds from now; an unparsable time disables caching. */
+	if (!ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)))
+		return;
+	not_after = now + (time_t)days * 86400 + secs;
+	if (not_after < expires)
+		expires = not_after;
+	memcpy(e->fp, fp, SHA256_DIGEST_LENGTH);
+	e->expires = expires;
+	e->used = 1;
+	v->next = (v->next + 1) % CMS_VERIFIER_CACHE;
+}
+
+smscms_status cms_verifier_check(smscms_ctx *ctx, smscms_verifier *v, X509 *cert,
+                                 STACK_OF(X509) *untrusted)
+{
+	unsigned char fp[SHA256_DIGEST_LENGTH];
+	X509_STORE_CTX *sc = NULL;
+	X509_STORE *store;
+	time_t now = time(NULL);
+	char subject[256];
+	smscms_status st = SMSCMS_OK;
+	int have_fp, err;
+
+	have_fp = verifier_fingerprint(cert, fp);
+	pthread_mutex_lock(&v->lock);
+	if (have_fp && verifier_cache_hit(v, fp, now)) {
+		pthread_mutex_unlock(&v->lock);
+		return SMSCMS_OK;
+	}
+	store = v->store;
+	if (!X509_STORE_up_ref(store))
+		store = NULL;
+	pthread_mutex_unlock(&v->lock);
+	if (store == NULL)
+		return cms_error(ctx, SMSCMS_ERR_CRYPTO, "verifier store unavailable");
+
+	X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+	if ((sc = X509_STORE_CTX_new()) == NULL || !X509_STORE_CTX_init(sc, store, cert, untrusted)) {
+		st = cms_error(ctx, SMSCMS_ERR_MEMORY, "cannot set up chain verification");
+		goto out;
+	}
+	if (X509_verify_cert(sc) != 1) {
+		err = X509_STORE_CTX_get_error(sc);
+		st = err == X509_V_ERR_CERT_REVOKED ? SMSCMS_ERR_REVOKED : SMSCMS_ERR_UNTRUSTED;
+		st = cms_error(ctx, st, "originator %s: %s (depth %d)", subject,
+		               X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(sc));
+		goto out;
+	}
+	if (have_fp) {
+		pthread_mutex_lock(&v->lock);
+		/* A reload in between made this result stale: do not cache it. */
+		if (v->store == store)
+			verifier_cache_add(v, fp, cert, now);
+		pthread_mutex_unlock(&v->lock);
+	}
+out:
+	X509_STORE_CTX_free(sc);
+	X509_STORE_free(store);
+	return st;
+}
+
+int cms_verifier_cached(smscms_verifier *v, X509 *cert)
+{
+	unsigned char fp[SHA256_DIGEST_LENGTH];
+	int hit;
+
+	if (!verifier_fingerprint(cert, fp))
+		return 0;
+	pthread_mutex_lock(&v->lock);
+	hit = verifier_cache_hit(v, fp, time(NULL));
+	pthread_mutex_unlock(&v->lock);
+	return hit;
+}
