@@ -453,10 +453,30 @@ static STACK_OF(X509) *untrusted_for(const struct sms_trust *t, const STACK_OF(X
 	return sk;
 }
 
+/*
+ * A tenant owns everything below its master account's level. If that level
+ * is also the first level of a public_read filter (a master account named
+ * "sms" next to "sms/crl/#"), the tenant could write into the namespace every
+ * client reads, such as the CRL channel: such an identity is refused.
+ */
+static const char *public_namespace_taken(const struct sms_config *cfg, const identity *id)
+{
+	size_t i, len = strlen(id->master);
+
+	for (i = 0; i < cfg->npublic_read; i++) {
+		const char *p = cfg->public_read[i];
+
+		if (strncmp(p, id->master, len) == 0 && (p[len] == '/' || p[len] == '\0'))
+			return p;
+	}
+	return NULL;
+}
+
 int sms_authenticate(const struct sms_trust *t, const struct sms_config *cfg, X509 *leaf,
 		     identity *id, STACK_OF(X509) **chain_out, char *err, size_t errlen)
 {
 	STACK_OF(X509) *chain = NULL;
+	const char *taken;
 	char why[160];
 	bool from_service_ca;
 	int verr;
@@ -482,6 +502,12 @@ int sms_authenticate(const struct sms_trust *t, const struct sms_config *cfg, X5
 	if (id->kind == IDENTITY_ROLE && !sms_config_role(cfg, id->role)) {
 		sk_X509_pop_free(chain, X509_free);
 		return fail(err, errlen, "role '%s' is not configured", id->role);
+	}
+	taken = id->kind == IDENTITY_ROLE ? NULL : public_namespace_taken(cfg, id);
+	if (taken) {
+		sk_X509_pop_free(chain, X509_free);
+		return fail(err, errlen, "master account '%s' collides with public_read filter '%s'",
+			    id->master, taken);
 	}
 	*chain_out = chain;
 	return 0;

@@ -299,6 +299,38 @@ static void revocation(void **state)
 	sms_config_free(&cfg);
 }
 
+/* A master account whose level is a public_read namespace is refused. */
+static void public_namespace_collision(void **state)
+{
+	struct sms_config cfg;
+	struct sms_trust t;
+	identity id;
+	char path[256], err[512];
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/public.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "trust_anchor = \"pki/tls/root/ca.crt\";\nintermediates = \"pki/tls/cas.pem\";\n"
+		"crl_files = [ \"pki/tls/crls.pem\" ];\nservice_ca = \"pki/tls/services/ca.crt\";\n"
+		"public_read = [ \"sms/crl/#\", \"000001/crl/#\" ];\n"
+		"roles = ( { name = \"MRO-Admin\"; rules = ( { access = \"read\"; filter = \"#\"; } ); } );\n");
+	assert_int_equal(fclose(f), 0);
+	if (sms_config_load(path, &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	if (sms_trust_load(&cfg, &t, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), NULL), -1);
+	assert_non_null(strstr(err, "collides with public_read filter '000001/crl/#'"));
+	assert_int_equal(auth(&t, &cfg, "ma/000001/clients/ops", &id, err, sizeof(err), NULL), -1);
+	/* Roles are not tenants: the public namespace does not concern them. */
+	if (auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), NULL) != 0)
+		fail_msg("%s", err);
+	sms_trust_free(&t);
+	sms_config_free(&cfg);
+}
+
 static void subject_for_logs(void **state)
 {
 	X509 *x = X509_new();
@@ -323,6 +355,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(identities),
 		cmocka_unit_test(missing_pieces),
+		cmocka_unit_test(public_namespace_collision),
 		cmocka_unit_test(revocation),
 		cmocka_unit_test(subject_for_logs),
 	};
