@@ -35,6 +35,9 @@ ALL_CFLAGS  = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -g -fPIC 
               $(WARN) $(SAN_FLAGS) -I. $(MODULE_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
+# Sub-builds of check/demo/bench use every core unless the caller chose -j.
+JOBS := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
+
 .PHONY: all check demo stop bench fuzz install clean unit-tests helpers
 all:
 
@@ -53,8 +56,8 @@ $(B)/obj/%.o: %.c
 # make check: both builds, then every suite; tests/run prints the totals.
 check:
 	scripts/bootstrap
-	$(MAKE) --no-print-directory B=build/asan SAN=1 all unit-tests helpers
-	$(MAKE) --no-print-directory B=build/release all unit-tests helpers
+	$(MAKE) $(JOBS) --no-print-directory B=build/asan SAN=1 all unit-tests helpers
+	$(MAKE) $(JOBS) --no-print-directory B=build/release all unit-tests helpers
 	tests/run
 
 ifneq ($(filter stop,$(MAKECMDGOALS)),)
@@ -65,7 +68,7 @@ stop:
 else
 demo:
 	scripts/bootstrap
-	$(MAKE) --no-print-directory B=build/release all helpers
+	$(MAKE) $(JOBS) --no-print-directory B=build/release all helpers
 	scripts/demo start
 stop:
 	scripts/demo stop
@@ -73,7 +76,7 @@ endif
 
 bench:
 	scripts/bootstrap
-	$(MAKE) --no-print-directory B=build/release all unit-tests helpers
+	$(MAKE) $(JOBS) --no-print-directory B=build/release all unit-tests helpers
 	tests/bench/run
 
 fuzz:
