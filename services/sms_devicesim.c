@@ -1,0 +1,457 @@
+/*
+ * sms-devicesim: reference device agent. Builds snapshots, encrypts them
+ * with libsmscms for the vendor (and any other recipient) and publishes
+ * them at QoS 1 on <ma>/<acc>/<eq>/snapshots with a persistent session, so
+ * a broker restart or a full inflight window loses nothing. Waits until the
+ * broker acknowledged every message.
+ *
+ * Values are a deterministic function of (seq, channel index) so a test can
+ * check what arrived: channel i is group "g<i/10>", channel "c<i>"; every
+ * 17th channel (i % 17 == 5) is text ("ok" for even seq, "check" for odd),
+ * the others are numbers seq*1000 + i + 0.25 with unit "h".
+ *
+ * --write DIR stores the encrypted payloads as DIR/<seq>.cms instead of
+ * publishing; --from DIR publishes such files (sorted by name) unchanged.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <mosquitto.h>
+#include <cJSON.h>
+#include <openssl/pem.h>
+
+#include "cms/smscms.h"
+#include "plugin/identity.h"
+
+#define MAX_RECIPIENTS 8
+#define MAX_PAYLOAD (4 * 1024 * 1024)
+
+typedef struct {
+	const char *host, *cafile, *cert, *key, *client_id, *topic;
+	int port, qos, max_inflight, timeout;
+	const char *e2e_cert, *e2e_key, *e2e_chain;
+	const char *recipients[MAX_RECIPIENTS];
+	size_t n_recipients;
+	const char *equipment, *device_type, *write_dir, *from_dir;
+	long long count, seq_start, taken_at;
+	int values, interval_ms, ecdh;
+} options;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t acked_cond = PTHREAD_COND_INITIALIZER;
+static long long n_acked;
+static int connected;
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sms-devicesim: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: sms-devicesim [options]\n"
+	        "  --e2e-cert F --e2e-key F [--e2e-chain F]  device E2E identity (originator)\n"
+	        "  --recipient F          recipient certificate (repeatable, at least one)\n"
+	        "  --host H --port P --cafile F --cert F --key F   broker and device TLS identity\n"
+	        "  --topic T              default: <ma>/<acc>/<eq>/snapshots from the E2E certificate\n"
+	        "  --client-id ID         default: devsim-<eq> (persistent session)\n"
+	        "  --equipment EQ         \"equipment\" in the JSON (default: from the certificate)\n"
+	        "  --device-type T        default FM\n"
+	        "  --count N              snapshots (default 1)\n"
+	        "  --values V             values per snapshot (default 10)\n"
+	        "  --seq-start S          first seq (default 1)\n"
+	        "  --taken-at EPOCH       taken_at of the first snapshot (default now); +1 s each\n"
+	        "  --interval-ms MS       pause between publishes (default 0)\n"
+	        "  --max-inflight N       unacknowledged messages at once (default 20)\n"
+	        "  --qos Q                0 or 1 (default 1)\n"
+	        "  --ecdh                 ephemeral-static ECDH instead of ECMQV\n"
+	        "  --timeout S            give up waiting for acks after S seconds (default 120)\n"
+	        "  --write DIR            write DIR/<seq>.cms instead of publishing\n"
+	        "  --from DIR             publish the *.cms files of DIR as they are\n"
+	        "  --help\n");
+}
+
+static char *build_json(const options *o, const char *eq, long long seq, time_t taken)
+{
+	cJSON *root = cJSON_CreateObject(), *vals, *v;
+	char ts[32], name[32];
+	struct tm tm;
+	char *out = NULL;
+	int i;
+
+	if (root == NULL)
+		return NULL;
+	gmtime_r(&taken, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (cJSON_AddStringToObject(root, "equipment", eq) == NULL ||
+	    cJSON_AddStringToObject(root, "device_type", o->device_type) == NULL ||
+	    cJSON_AddStringToObject(root, "taken_at", ts) == NULL ||
+	    cJSON_AddNumberToObject(root, "seq", (double)seq) == NULL ||
+	    (vals = cJSON_AddArrayToObject(root, "values")) == NULL)
+		goto out;
+	for (i = 0; i < o->values; i++) {
+		v = cJSON_CreateObject();
+		if (v == NULL || !cJSON_AddItemToArray(vals, v))
+			goto out;
+		snprintf(name, sizeof name, "g%d", i / 10);
+		if (cJSON_AddStringToObject(v, "group", name) == NULL)
+			goto out;
+		snprintf(name, sizeof name, "c%d", i);
+		if (cJSON_AddStringToObject(v, "channel", name) == NULL)
+			goto out;
+		if (i % 17 == 5) {
+			if (cJSON_AddStringToObject(v, "value", seq % 2 == 0 ? "ok" : "check") == NULL)
+				goto out;
+		} else if (cJSON_AddStringToObject(v, "unit", "h") == NULL ||
+		           cJSON_AddNumberToObject(v, "value", (double)seq * 1000 + i + 0.25) == NULL) {
+			goto out;
+		}
+	}
+	out = cJSON_PrintUnformatted(root);
+out:
+	cJSON_Delete(root);
+	return out;
+}
+
+static void on_connect(struct mosquitto *m, void *ud, int rc)
+{
+	(void)m;
+	(void)ud;
+	if (rc != 0) {
+		fprintf(stderr, "sms-devicesim: broker refused connection: %s\n", mosquitto_connack_string(rc));
+		return;
+	}
+	pthread_mutex_lock(&lock);
+	connected = 1;
+	pthread_mutex_unlock(&lock);
+}
+
+static void on_publish(struct mosquitto *m, void *ud, int mid)
+{
+	(void)m;
+	(void)ud;
+	(void)mid;
+	pthread_mutex_lock(&lock);
+	n_acked++;
+	pthread_cond_broadcast(&acked_cond);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Waits until at most `limit` messages are unacknowledged (or timeout). */
+static int wait_acked(long long sent, long long limit, int timeout_s)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_s;
+	pthread_mutex_lock(&lock);
+	while (sent - n_acked > limit && rc == 0)
+		rc = pthread_cond_timedwait(&acked_cond, &lock, &until);
+	pthread_mutex_unlock(&lock);
+	return rc == 0 ? 0 : -1;
+}
+
+static struct mosquitto *mqtt_start(const options *o, const char *client_id)
+{
+	struct mosquitto *m = mosquitto_new(client_id, false, NULL);
+	int rc, i;
+
+	if (m == NULL)
+		die("out of memory");
+	rc = mosquitto_tls_set(m, o->cafile, NULL, o->cert, o->key, NULL);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_max_inflight_messages_set(m, (unsigned int)o->max_inflight);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_reconnect_delay_set(m, 1, 5, false);
+	if (rc != MOSQ_ERR_SUCCESS)
+		die("MQTT setup (TLS files %s): %s", o->cert, mosquitto_strerror(rc));
+	mosquitto_connect_callback_set(m, on_connect);
+	mosquitto_publish_callback_set(m, on_publish);
+	rc = mosquitto_connect_async(m, o->host, o->port, 30);
+	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO)
+		die("connect to %s: %s", o->host, mosquitto_strerror(rc));
+	rc = mosquitto_loop_start(m);
+	if (rc != MOSQ_ERR_SUCCESS)
+		die("loop start: %s", mosquitto_strerror(rc));
+	for (i = 0; i < o->timeout * 10; i++) {
+		pthread_mutex_lock(&lock);
+		rc = connected;
+		pthread_mutex_unlock(&lock);
+		if (rc)
+			return m;
+		usleep(100000);
+	}
+	die("no connection to %s within the timeout", o->host);
+}
+
+static void publish_one(struct mosquitto *m, const options *o, long long sent, const void *der, size_t len)
+{
+	int rc, tries = 0;
+
+	if (o->qos > 0 && wait_acked(sent, o->max_inflight - 1, o->timeout) != 0)
+		die("broker did not acknowledge within %d s", o->timeout);
+	for (;;) {
+		rc = mosquitto_publish(m, NULL, o->topic, (int)len, der, o->qos, false);
+		/* While disconnected (broker restart) libmosquitto 2.0 queues a QoS 1
+		 * message, reports NO_CONN and sends it after reconnecting: retrying
+		 * would publish it twice. A QoS 0 message is dropped: retry. */
+		if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && o->qos > 0))
+			break;
+		if (++tries > o->timeout * 10)
+			die("publish: %s", mosquitto_strerror(rc));
+		usleep(100000);
+	}
+	if (o->qos == 0)
+		on_publish(m, NULL, 0);
+	if (o->interval_ms > 0)
+		usleep((useconds_t)o->interval_ms * 1000);
+}
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf;
+
+	if (f == NULL)
+		die("cannot open %s: %s", path, strerror(errno));
+	buf = malloc(MAX_PAYLOAD);
+	if (buf == NULL)
+		die("out of memory");
+	*len = fread(buf, 1, MAX_PAYLOAD, f);
+	if (ferror(f))
+		die("cannot read %s", path);
+	fclose(f);
+	return buf;
+}
+
+static int cms_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return n > 4 && strcmp(d->d_name + n - 4, ".cms") == 0;
+}
+
+static long long publish_dir(struct mosquitto *m, const options *o)
+{
+	struct dirent **names;
+	char path[4096];
+	long long sent = 0;
+	int n, i;
+
+	n = scandir(o->from_dir, &names, cms_file, alphasort);
+	if (n < 0)
+		die("cannot list %s: %s", o->from_dir, strerror(errno));
+	for (i = 0; i < n; i++) {
+		unsigned char *buf;
+		size_t len;
+
+		snprintf(path, sizeof path, "%s/%s", o->from_dir, names[i]->d_name);
+		buf = read_all(path, &len);
+		publish_one(m, o, sent, buf, len);
+		sent++;
+		free(buf);
+		free(names[i]);
+	}
+	free(names);
+	return sent;
+}
+
+static X509 *load_cert(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x;
+
+	if (f == NULL)
+		die("cannot open %s: %s", path, strerror(errno));
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL)
+		die("%s: not a PEM certificate", path);
+	return x;
+}
+
+static void write_payload(const char *dir, long long seq, const unsigned char *der, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%012lld.cms", dir, seq);
+	f = fopen(path, "wb");
+	if (f == NULL || fwrite(der, 1, len, f) != len || fclose(f) != 0)
+		die("cannot write %s: %s", path, strerror(errno));
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+	static const struct option longopts[] = {
+		{ "host", required_argument, NULL, 'H' }, { "port", required_argument, NULL, 'p' },
+		{ "cafile", required_argument, NULL, 'A' }, { "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' }, { "client-id", required_argument, NULL, 'i' },
+		{ "topic", required_argument, NULL, 't' }, { "e2e-cert", required_argument, NULL, 'e' },
+		{ "e2e-key", required_argument, NULL, 'k' }, { "e2e-chain", required_argument, NULL, 'c' },
+		{ "recipient", required_argument, NULL, 'r' }, { "equipment", required_argument, NULL, 'E' },
+		{ "device-type", required_argument, NULL, 'T' }, { "count", required_argument, NULL, 'n' },
+		{ "values", required_argument, NULL, 'v' }, { "seq-start", required_argument, NULL, 's' },
+		{ "taken-at", required_argument, NULL, 'a' }, { "interval-ms", required_argument, NULL, 'I' },
+		{ "max-inflight", required_argument, NULL, 'm' }, { "qos", required_argument, NULL, 'q' },
+		{ "timeout", required_argument, NULL, 'o' }, { "write", required_argument, NULL, 'w' },
+		{ "from", required_argument, NULL, 'f' }, { "ecdh", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+	};
+	int opt;
+
+	memset(o, 0, sizeof *o);
+	o->host = "127.0.0.1";
+	o->port = 8883;
+	o->qos = 1;
+	o->max_inflight = 20;
+	o->timeout = 120;
+	o->device_type = "FM";
+	o->count = 1;
+	o->values = 10;
+	o->seq_start = 1;
+	o->taken_at = (long long)time(NULL);
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'H': o->host = optarg; break;
+		case 'p': o->port = atoi(optarg); break;
+		case 'A': o->cafile = optarg; break;
+		case 'C': o->cert = optarg; break;
+		case 'K': o->key = optarg; break;
+		case 'i': o->client_id = optarg; break;
+		case 't': o->topic = optarg; break;
+		case 'e': o->e2e_cert = optarg; break;
+		case 'k': o->e2e_key = optarg; break;
+		case 'c': o->e2e_chain = optarg; break;
+		case 'r':
+			if (o->n_recipients == MAX_RECIPIENTS)
+				die("at most %d recipients", MAX_RECIPIENTS);
+			o->recipients[o->n_recipients++] = optarg;
+			break;
+		case 'E': o->equipment = optarg; break;
+		case 'T': o->device_type = optarg; break;
+		case 'n': o->count = atoll(optarg); break;
+		case 'v': o->values = atoi(optarg); break;
+		case 's': o->seq_start = atoll(optarg); break;
+		case 'a': o->taken_at = atoll(optarg); break;
+		case 'I': o->interval_ms = atoi(optarg); break;
+		case 'm': o->max_inflight = atoi(optarg); break;
+		case 'q': o->qos = atoi(optarg); break;
+		case 'o': o->timeout = atoi(optarg); break;
+		case 'w': o->write_dir = optarg; break;
+		case 'f': o->from_dir = optarg; break;
+		case 'D': o->ecdh = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind != argc)
+		die("unexpected argument '%s'; see --help", argv[optind]);
+	if (o->count < 0 || o->values < 1 || o->max_inflight < 1 || (o->qos != 0 && o->qos != 1) || o->timeout < 1)
+		die("bad --count, --values, --max-inflight, --qos or --timeout");
+	if (o->from_dir == NULL && (o->e2e_cert == NULL || o->e2e_key == NULL || o->n_recipients == 0))
+		die("--e2e-cert, --e2e-key and at least one --recipient are required");
+	if (o->write_dir == NULL && (o->cafile == NULL || o->cert == NULL || o->key == NULL))
+		die("--cafile, --cert and --key are required to publish");
+	if (o->from_dir != NULL && o->topic == NULL)
+		die("--from needs --topic");
+}
+
+int main(int argc, char **argv)
+{
+	static char topic_buf[IDENTITY_SCOPE_MAX + 16], client_buf[IDENTITY_VALUE_MAX + 16];
+	options o;
+	smscms_ctx *ctx = NULL;
+	smscms_identity *me = NULL;
+	smscms_encrypt_opts eo;
+	X509 *rcpt[MAX_RECIPIENTS];
+	struct mosquitto *m = NULL;
+	identity id;
+	char err[200];
+	long long i, sent = 0;
+	size_t r;
+
+	parse_args(argc, argv, &o);
+	/* A broker restart must show up as a write error, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	mosquitto_lib_init();
+	if (o.from_dir != NULL) {
+		snprintf(client_buf, sizeof client_buf, "devsim-replay-%ld", (long)getpid());
+		m = mqtt_start(&o, o.client_id ? o.client_id : client_buf);
+		sent = publish_dir(m, &o);
+		goto finish;
+	}
+	ctx = smscms_ctx_new();
+	if (ctx == NULL || smscms_identity_load_pem(ctx, o.e2e_cert, o.e2e_key, o.e2e_chain, &me) != SMSCMS_OK)
+		die("loading %s: %s", o.e2e_cert, ctx ? smscms_ctx_error(ctx) : "out of memory");
+	if (identity_from_subject(X509_get_subject_name(smscms_identity_cert(me)), &id, err, sizeof err) != 0 ||
+	    id.kind != IDENTITY_EQUIPMENT)
+		die("%s is not an equipment certificate: %s", o.e2e_cert, err);
+	if (o.topic == NULL) {
+		snprintf(topic_buf, sizeof topic_buf, "%s/snapshots", id.name);
+		o.topic = topic_buf;
+	}
+	if (o.equipment == NULL)
+		o.equipment = id.equipment;
+	for (r = 0; r < o.n_recipients; r++)
+		rcpt[r] = load_cert(o.recipients[r]);
+	smscms_encrypt_opts_init(&eo);
+	if (o.ecdh)
+		eo.ka = SMSCMS_KA_ECDH;
+	if (o.write_dir == NULL) {
+		snprintf(client_buf, sizeof client_buf, "devsim-%s", id.equipment);
+		m = mqtt_start(&o, o.client_id ? o.client_id : client_buf);
+	}
+	for (i = 0; i < o.count; i++) {
+		long long seq = o.seq_start + i;
+		char *json = build_json(&o, o.equipment, seq, (time_t)(o.taken_at + i));
+		unsigned char *der = NULL;
+		size_t der_len = 0;
+
+		if (json == NULL)
+			die("out of memory building snapshot");
+		if (smscms_encrypt(ctx, &eo, me, rcpt, o.n_recipients, (unsigned char *)json, strlen(json),
+		                   &der, &der_len) != SMSCMS_OK)
+			die("encrypt: %s", smscms_ctx_error(ctx));
+		free(json);
+		if (o.write_dir != NULL)
+			write_payload(o.write_dir, seq, der, der_len);
+		else
+			publish_one(m, &o, sent++, der, der_len);
+		OPENSSL_free(der);
+	}
+	for (r = 0; r < o.n_recipients; r++)
+		X509_free(rcpt[r]);
+finish:
+	if (m != NULL) {
+		if (wait_acked(sent, 0, o.timeout) != 0)
+			die("broker did not acknowledge every message within %d s", o.timeout);
+		mosquitto_disconnect(m);
+		mosquitto_loop_stop(m, false);
+		mosquitto_destroy(m);
+		fprintf(stderr, "sms-devicesim: %lld message(s) published and acknowledged on %s\n", sent, o.topic);
+	}
+	smscms_identity_free(me);
+	smscms_ctx_free(ctx);
+	mosquitto_lib_cleanup();
+	return 0;
+}

@@ -1,0 +1,111 @@
+/* Decrypt, verify, bind and parse one snapshot; contract in snapshot_ingest.h. */
+#include "services/snapshot_ingest.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include "plugin/identity.h"
+
+void ingest_sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
+static int reject(ingest_result *r, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int reject(ingest_result *r, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(r->reason, sizeof r->reason, "%s", reason);
+	va_start(ap, fmt);
+	vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+	va_end(ap);
+	ingest_sanitize(r->detail);
+	return -1;
+}
+
+/* The originator certificate must name exactly the equipment of the topic. */
+static int bind_originator(const smscms_originator *orig, ingest_result *r)
+{
+	identity id;
+	char err[160];
+
+	if (identity_from_subject(X509_get_subject_name(orig->cert), &id, err, sizeof err) != 0)
+		return reject(r, "originator_identity", "originator %.300s is not an SMS identity: %s",
+		              orig->subject, err);
+	if (id.kind != IDENTITY_EQUIPMENT || strcmp(id.master, r->topic.master) != 0 ||
+	    strcmp(id.account, r->topic.account) != 0 || strcmp(id.equipment, r->topic.equipment) != 0) {
+		char topic[3 * TOPIC_LEVEL_MAX + 4];
+		snprintf(topic, sizeof topic, "%s/%s/%s", r->topic.master, r->topic.account, r->topic.equipment);
+		return reject(r, "originator_mismatch", "originator %.200s does not own topic %s", id.name, topic);
+	}
+	return 0;
+}
+
+int snapshot_ingest(smscms_ctx *ctx, const ingest_keys *keys, const char *topic,
+                    const unsigned char *payload, size_t len, ingest_result *r)
+{
+	smscms_originator orig;
+	smscms_limits limits;
+	smscms_status st;
+	snapshot_status js;
+	char err[256];
+	int rc = -1;
+
+	memset(r, 0, sizeof *r);
+	memset(&orig, 0, sizeof orig);
+	if (len > keys->max_payload) {
+		return reject(r, "too_large", "payload of %zu bytes, limit %zu", len, keys->max_payload);
+	}
+	if (snapshot_topic_parse(topic, &r->topic, err, sizeof err) != 0)
+		return reject(r, "bad_topic", "%s", err);
+	smscms_limits_init(&limits);
+	limits.max_message = keys->max_payload;
+	st = smscms_decrypt(ctx, &limits, keys->recipient, keys->verifier, payload, len,
+	                    &r->plaintext, &r->plaintext_len, &orig);
+	if (st != SMSCMS_OK) {
+		char *p;
+		reject(r, smscms_status_name(st), "%s", smscms_ctx_error(ctx));
+		/* Reason codes are snake_case throughout ("not-recipient" -> "not_recipient"). */
+		for (p = r->reason; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		goto out;
+	}
+	if (orig.cert == NULL || !orig.chain_verified) {
+		reject(r, "untrusted", "originator certificate %s", orig.cert == NULL ? "missing" : "not verified");
+		goto out;
+	}
+	snprintf(r->originator, sizeof r->originator, "%s", orig.subject);
+	if (bind_originator(&orig, r) != 0)
+		goto out;
+	js = snapshot_parse((const char *)r->plaintext, r->plaintext_len, keys->max_values, &r->snap,
+	                    err, sizeof err);
+	if (js != SNAPSHOT_OK) {
+		reject(r, snapshot_status_name(js), "%s", err);
+		goto out;
+	}
+	if (strcmp(r->snap.equipment, r->topic.equipment) != 0) {
+		reject(r, "equipment_mismatch", "snapshot names equipment %.64s, topic %.64s",
+		       r->snap.equipment, r->topic.equipment);
+		goto out;
+	}
+	rc = 0;
+out:
+	smscms_originator_clear(&orig);
+	return rc;
+}
+
+void ingest_result_clear(ingest_result *r)
+{
+	snapshot_free(&r->snap);
+	if (r->plaintext != NULL)
+		OPENSSL_clear_free(r->plaintext, r->plaintext_len);
+	memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,49 @@
+/*
+ * From an MQTT message to a snapshot ready to store: size limit, topic,
+ * CMS decryption with the E2E recipient identity, originator chain check
+ * (smscms verifier: E2E root + CRLs), binding of the originator to the
+ * topic (its certificate must be equipment ma/acc/eq of the topic), JSON
+ * parsing and the "equipment" field check. Pure with respect to the
+ * database; the caller stores or dead-letters the result.
+ *
+ * Reason codes (stable, stored in t_dead_letter.reason):
+ *   too_large, bad_topic, <smscms status name with '-' as '_'> (malformed,
+ *   not_recipient, auth, untrusted, revoked, ...), originator_identity, originator_mismatch,
+ *   bad_json, schema, equipment_mismatch.
+ */
+#ifndef SMS_SNAPSHOT_INGEST_H
+#define SMS_SNAPSHOT_INGEST_H
+
+#include <stddef.h>
+#include "cms/smscms.h"
+#include "services/snapshot_json.h"
+#include "services/snapshot_topic.h"
+
+typedef struct {
+	const smscms_identity *recipient;
+	smscms_verifier *verifier;
+	size_t max_payload;
+	size_t max_values;
+} ingest_keys;
+
+typedef struct {
+	char reason[32];          /* "" when accepted */
+	char detail[320];         /* printable ASCII only, safe for logs and the database */
+	snapshot_topic topic;
+	snapshot snap;
+	char originator[512];     /* RFC 2253 subject of the originator certificate */
+	unsigned char *plaintext; /* OPENSSL_malloc'd, owned */
+	size_t plaintext_len;
+} ingest_result;
+
+/* 0: accepted, r->snap valid. -1: rejected, r->reason and r->detail set.
+ * Always release r with ingest_result_clear. */
+int snapshot_ingest(smscms_ctx *ctx, const ingest_keys *keys, const char *topic,
+                    const unsigned char *payload, size_t len, ingest_result *r);
+
+void ingest_result_clear(ingest_result *r);
+
+/* Replaces every byte outside printable ASCII with '?', in place. */
+void ingest_sanitize(char *s);
+
+#endif

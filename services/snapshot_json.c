@@ -1,0 +1,359 @@
+/* Snapshot JSON parsing and validation; contract in snapshot_json.h. */
+#include "services/snapshot_json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cJSON.h>
+
+#include "services/snapshot_topic.h"
+
+#define SEQ_MAX 9007199254740992.0 /* 2^53: larger integers are not exact in a double */
+
+const char *snapshot_status_name(snapshot_status st)
+{
+	switch (st) {
+	case SNAPSHOT_OK: return "ok";
+	case SNAPSHOT_BAD_JSON: return "bad_json";
+	case SNAPSHOT_SCHEMA: return "schema";
+	case SNAPSHOT_TOO_LARGE: return "too_large";
+	}
+	return "unknown";
+}
+
+/* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+static int utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0, n, k;
+	unsigned long cp;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1; cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2; cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3; cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (len - i <= n)
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* Text that may go into a log line or a dimension name: no control characters. */
+static int text_valid(const char *s, size_t min, size_t max)
+{
+	size_t len = strlen(s), i;
+
+	if (len < min || len > max)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Every string in the tree is valid UTF-8 and no object repeats a key. */
+static int tree_clean(const cJSON *node, int depth)
+{
+	const cJSON *c, *d;
+
+	if (depth > 8)
+		return 0;
+	if (cJSON_IsString(node) && !utf8_valid((const unsigned char *)node->valuestring,
+	                                        strlen(node->valuestring)))
+		return 0;
+	for (c = node->child; c != NULL; c = c->next) {
+		if (c->string != NULL) {
+			if (!utf8_valid((const unsigned char *)c->string, strlen(c->string)))
+				return 0;
+			for (d = node->child; d != c; d = d->next)
+				if (strcmp(d->string, c->string) == 0)
+					return 0;
+		}
+		if (!tree_clean(c, depth + 1))
+			return 0;
+	}
+	return 1;
+}
+
+static int only_keys(const cJSON *obj, const char *const *keys, size_t n, char *err, size_t errlen,
+                     const char *where)
+{
+	const cJSON *c;
+	size_t i;
+
+	for (c = obj->child; c != NULL; c = c->next) {
+		for (i = 0; i < n; i++)
+			if (strcmp(c->string, keys[i]) == 0)
+				break;
+		if (i == n) {
+			snprintf(err, errlen, "%s: unknown key \"%.40s\"", where, c->string);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+	int i, v = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 1;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.f+]Z" -> UTC time. */
+static int parse_utc_time(const char *s, time_t *out)
+{
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	struct tm tm;
+	int y, mo, d, h, mi, sec;
+	const char *p;
+
+	if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    !digits(s + 8, 2, &d) || s[10] != 'T' || !digits(s + 11, 2, &h) || s[13] != ':' ||
+	    !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+		return 0;
+	p = s + 19;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return 0;
+		while (*p >= '0' && *p <= '9' && p - s < 32)
+			p++;
+	}
+	if (strcmp(p, "Z") != 0)
+		return 0;
+	if (y < 2000 || y > 2199 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
+	    sec > 59)
+		return 0;
+	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 0;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*out = timegm(&tm);
+	return 1;
+}
+
+static const char *string_member(const cJSON *obj, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+	const snapshot_value *x = a, *y = b;
+	int c = strcmp(x->group, y->group);
+
+	return c != 0 ? c : strcmp(x->channel, y->channel);
+}
+
+static snapshot_status parse_value(const cJSON *item, size_t i, snapshot_value *v, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "group", "channel", "unit", "value" };
+	const cJSON *val;
+	char where[48];
+
+	snprintf(where, sizeof where, "values[%zu]", i);
+	if (!cJSON_IsObject(item)) {
+		snprintf(err, errlen, "%s is not an object", where);
+		return SNAPSHOT_SCHEMA;
+	}
+	if (!only_keys(item, keys, 4, err, errlen, where))
+		return SNAPSHOT_SCHEMA;
+	v->group = string_member(item, "group");
+	v->channel = string_member(item, "channel");
+	v->unit = cJSON_GetObjectItemCaseSensitive(item, "unit") != NULL ? string_member(item, "unit") : "";
+	if (v->group == NULL || !text_valid(v->group, 1, SNAPSHOT_NAME_MAX) || v->channel == NULL ||
+	    !text_valid(v->channel, 1, SNAPSHOT_NAME_MAX)) {
+		snprintf(err, errlen, "%s: group and channel must be strings of 1..%d bytes without control characters",
+		         where, SNAPSHOT_NAME_MAX);
+		return SNAPSHOT_SCHEMA;
+	}
+	if (v->unit == NULL || !text_valid(v->unit, 0, SNAPSHOT_UNIT_MAX)) {
+		snprintf(err, errlen, "%s: unit must be a string of at most %d bytes", where, SNAPSHOT_UNIT_MAX);
+		return SNAPSHOT_SCHEMA;
+	}
+	val = cJSON_GetObjectItemCaseSensitive(item, "value");
+	if (cJSON_IsNumber(val)) {
+		if (!isfinite(val->valuedouble)) {
+			snprintf(err, errlen, "%s: value is not a finite number", where);
+			return SNAPSHOT_SCHEMA;
+		}
+		v->num = val->valuedouble;
+	} else if (cJSON_IsString(val)) {
+		if (strlen(val->valuestring) > SNAPSHOT_TEXT_MAX) {
+			snprintf(err, errlen, "%s: text value longer than %d bytes", where, SNAPSHOT_TEXT_MAX);
+			return SNAPSHOT_SCHEMA;
+		}
+		v->is_text = 1;
+		v->text = val->valuestring;
+	} else if (cJSON_IsBool(val)) {
+		v->is_text = 1;
+		v->text = cJSON_IsTrue(val) ? "true" : "false";
+	} else {
+		snprintf(err, errlen, "%s: value must be a number, a string or a boolean", where);
+		return SNAPSHOT_SCHEMA;
+	}
+	return SNAPSHOT_OK;
+}
+
+static snapshot_status parse_values(const cJSON *arr, size_t max_values, snapshot *out, char *err,
+                                    size_t errlen)
+{
+	snapshot_value *sorted = NULL;
+	const cJSON *item;
+	snapshot_status st = SNAPSHOT_OK;
+	size_t n, i = 0;
+
+	if (!cJSON_IsArray(arr)) {
+		snprintf(err, errlen, "\"values\" is missing or not an array");
+		return SNAPSHOT_SCHEMA;
+	}
+	n = (size_t)cJSON_GetArraySize(arr);
+	if (n == 0) {
+		snprintf(err, errlen, "\"values\" is empty");
+		return SNAPSHOT_SCHEMA;
+	}
+	if (n > max_values) {
+		snprintf(err, errlen, "%zu values, limit %zu", n, max_values);
+		return SNAPSHOT_TOO_LARGE;
+	}
+	out->values = calloc(n, sizeof *out->values);
+	sorted = calloc(n, sizeof *sorted);
+	if (out->values == NULL || sorted == NULL) {
+		snprintf(err, errlen, "out of memory for %zu values", n);
+		st = SNAPSHOT_TOO_LARGE;
+		goto out;
+	}
+	cJSON_ArrayForEach(item, arr) {
+		st = parse_value(item, i, &out->values[i], err, errlen);
+		if (st != SNAPSHOT_OK)
+			goto out;
+		i++;
+	}
+	out->n_values = n;
+	memcpy(sorted, out->values, n * sizeof *sorted);
+	qsort(sorted, n, sizeof *sorted, pair_cmp);
+	for (i = 1; i < n; i++) {
+		if (pair_cmp(&sorted[i - 1], &sorted[i]) == 0) {
+			snprintf(err, errlen, "channel %.64s/%.64s appears twice", sorted[i].group, sorted[i].channel);
+			st = SNAPSHOT_SCHEMA;
+			goto out;
+		}
+	}
+out:
+	free(sorted);
+	return st;
+}
+
+snapshot_status snapshot_parse(const char *json, size_t len, size_t max_values,
+                               snapshot *out, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "equipment", "device_type", "taken_at", "seq", "values" };
+	const char *end = NULL;
+	cJSON *root;
+	const cJSON *seq;
+	snapshot_status st = SNAPSHOT_SCHEMA;
+	size_t i;
+
+	memset(out, 0, sizeof *out);
+	if (!utf8_valid((const unsigned char *)json, len)) {
+		snprintf(err, errlen, "payload is not valid UTF-8");
+		return SNAPSHOT_BAD_JSON;
+	}
+	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	if (root == NULL) {
+		/* cJSON_GetErrorPtr() is a global shared by the worker threads: not used. */
+		snprintf(err, errlen, "payload is not JSON");
+		return SNAPSHOT_BAD_JSON;
+	}
+	out->tree = root;
+	for (i = (size_t)(end - json); i < len; i++) {
+		if (json[i] != ' ' && json[i] != '\n' && json[i] != '\r' && json[i] != '\t') {
+			snprintf(err, errlen, "bytes after the JSON value at byte %zu", i);
+			st = SNAPSHOT_BAD_JSON;
+			goto fail;
+		}
+	}
+	if (!tree_clean(root, 0)) {
+		snprintf(err, errlen, "repeated key, invalid UTF-8 in a string, or nested too deep");
+		st = SNAPSHOT_BAD_JSON;
+		goto fail;
+	}
+	if (!cJSON_IsObject(root)) {
+		snprintf(err, errlen, "snapshot is not a JSON object");
+		goto fail;
+	}
+	if (!only_keys(root, keys, 5, err, errlen, "snapshot"))
+		goto fail;
+	out->equipment = string_member(root, "equipment");
+	if (out->equipment == NULL || !snapshot_topic_level_valid(out->equipment, strlen(out->equipment))) {
+		snprintf(err, errlen, "\"equipment\" is missing or not a valid identifier");
+		goto fail;
+	}
+	out->device_type = string_member(root, "device_type");
+	if (out->device_type == NULL || !text_valid(out->device_type, 1, SNAPSHOT_NAME_MAX)) {
+		snprintf(err, errlen, "\"device_type\" is missing or not 1..%d bytes of text", SNAPSHOT_NAME_MAX);
+		goto fail;
+	}
+	out->taken_at = string_member(root, "taken_at");
+	if (out->taken_at == NULL || !parse_utc_time(out->taken_at, &out->taken_at_time)) {
+		snprintf(err, errlen, "\"taken_at\" is missing or not YYYY-MM-DDTHH:MM:SSZ (UTC, 2000..2199)");
+		goto fail;
+	}
+	seq = cJSON_GetObjectItemCaseSensitive(root, "seq");
+	if (!cJSON_IsNumber(seq) || seq->valuedouble < 0 || seq->valuedouble > SEQ_MAX ||
+	    seq->valuedouble != floor(seq->valuedouble)) {
+		snprintf(err, errlen, "\"seq\" is missing or not an integer in 0..2^53");
+		goto fail;
+	}
+	out->seq = (long long)seq->valuedouble;
+	st = parse_values(cJSON_GetObjectItemCaseSensitive(root, "values"), max_values, out, err, errlen);
+	if (st != SNAPSHOT_OK)
+		goto fail;
+	return SNAPSHOT_OK;
+fail:
+	snapshot_free(out);
+	return st;
+}
+
+void snapshot_free(snapshot *s)
+{
+	if (s == NULL)
+		return;
+	free(s->values);
+	cJSON_Delete(s->tree);
+	memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,287 @@
+/*
+ * sms-snapshotd: subscribes to equipment snapshots, decrypts and verifies
+ * them, and stores them in PostgreSQL exactly once (see snapshotd_worker.h
+ * for the acknowledgement rule, snapshot_ingest.h for the checks).
+ *
+ * Signals: SIGTERM/SIGINT finish the current message, disconnect cleanly and
+ * exit 0; SIGHUP re-reads the E2E CRLs.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libpq-fe.h>
+#include <mosquitto.h>
+
+#include "services/db_migrate.h"
+#include "services/snapshotd_config.h"
+#include "services/snapshotd_log.h"
+#include "services/snapshotd_worker.h"
+
+#define PARTITION_CHECK_SECONDS 3600
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: sms-snapshotd --config FILE [--migrate] [--verbose]\n"
+	        "\n"
+	        "Stores the snapshots equipment publishes on <ma>/<acc>/<eq>/snapshots in\n"
+	        "PostgreSQL, after decrypting them and checking that the originator\n"
+	        "certificate is that equipment. Rejected messages go to t_dead_letter.\n"
+	        "\n"
+	        "  --config FILE  libconfig file (see services/snapshotd.conf.example)\n"
+	        "  --migrate      apply pending schema migrations (database.sql_dir) first\n"
+	        "  --verbose      debug logging\n"
+	        "  --help         this text\n"
+	        "\n"
+	        "Signals: TERM/INT finish the current message and exit; HUP reloads CRLs.\n");
+}
+
+static int run_migrations(const snapshotd_config *cfg)
+{
+	char err[512];
+	PGconn *conn = PQconnectdb(cfg->db_conninfo);
+	int n, rc = -1;
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snapshotd_log(LOG_LEVEL_ERROR, "migrate: cannot connect to PostgreSQL: %s", PQerrorMessage(conn));
+		goto out;
+	}
+	PQclear(PQexec(conn, "SET client_min_messages = warning"));
+	n = db_migrate(conn, cfg->sql_dir, err, sizeof err);
+	if (n < 0) {
+		snapshotd_log(LOG_LEVEL_ERROR, "migrate: %s", err);
+		goto out;
+	}
+	snapshotd_log(LOG_LEVEL_INFO, "migrate: %d migration(s) applied from %s", n, cfg->sql_dir);
+	rc = 0;
+out:
+	PQfinish(conn);
+	return rc;
+}
+
+static int load_keys(smscms_ctx *ctx, const snapshotd_config *cfg, smscms_identity **id, smscms_verifier **v)
+{
+	if (smscms_identity_load_pem(ctx, cfg->e2e_cert, cfg->e2e_key, cfg->e2e_chain, id) != SMSCMS_OK) {
+		snapshotd_log(LOG_LEVEL_ERROR, "loading E2E identity %s: %s", cfg->e2e_cert, smscms_ctx_error(ctx));
+		return -1;
+	}
+	if (smscms_verifier_new(ctx, cfg->e2e_trust_root, (const char *const *)cfg->e2e_crls, cfg->n_e2e_crls,
+	                        v) != SMSCMS_OK) {
+		snapshotd_log(LOG_LEVEL_ERROR, "loading E2E trust root %s and CRLs: %s", cfg->e2e_trust_root,
+		              smscms_ctx_error(ctx));
+		return -1;
+	}
+	return 0;
+}
+
+static void reload_crls(snapshotd_shared *sh, smscms_ctx *ctx)
+{
+	smscms_status st;
+
+	pthread_rwlock_wrlock(&sh->verifier_lock);
+	st = smscms_verifier_reload(ctx, sh->keys.verifier);
+	pthread_rwlock_unlock(&sh->verifier_lock);
+	if (st != SMSCMS_OK)
+		snapshotd_log(LOG_LEVEL_ERROR, "SIGHUP: CRL reload failed, keeping the previous CRLs: %s",
+		              smscms_ctx_error(ctx));
+	else
+		snapshotd_log(LOG_LEVEL_INFO, "SIGHUP: CRLs reloaded");
+}
+
+typedef struct {
+	unsigned long long stored, values, duplicates, rejected, db_retries;
+} totals;
+
+static totals sum_counters(const snapshotd_worker *w, int n)
+{
+	totals t = { 0 };
+	int i;
+
+	for (i = 0; i < n; i++) {
+		t.stored += atomic_load(&w[i].n.stored);
+		t.values += atomic_load(&w[i].n.values);
+		t.duplicates += atomic_load(&w[i].n.duplicates);
+		t.rejected += atomic_load(&w[i].n.rejected);
+		t.db_retries += atomic_load(&w[i].n.db_retries);
+	}
+	return t;
+}
+
+static void log_rates(const totals *now, const totals *before, double secs)
+{
+	if (secs <= 0)
+		return;
+	snapshotd_log(LOG_LEVEL_INFO, "rate: %.1f snapshots/s, %.0f values/s over %.0f s; totals: %llu stored, "
+	              "%llu values, %llu duplicate, %llu rejected, %llu database retries",
+	              (double)(now->stored - before->stored) / secs, (double)(now->values - before->values) / secs,
+	              secs, now->stored, now->values, now->duplicates, now->rejected, now->db_retries);
+}
+
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Partitions for the coming months; the ingest function creates missing
+ * ones too, this keeps DDL out of the message path. */
+static void ensure_partitions(const snapshotd_config *cfg)
+{
+	char err[512];
+	snapshot_store *s = snapshot_store_new(cfg->db_conninfo, "sms-snapshotd/maintenance");
+
+	if (s == NULL)
+		return;
+	if (snapshot_store_ensure_partitions(s, err, sizeof err) != STORE_OK)
+		snapshotd_log(LOG_LEVEL_WARNING, "partition maintenance: %s", err);
+	snapshot_store_free(s);
+}
+
+/* Waits for signals with the other threads blocking them. Returns at SIGTERM/SIGINT. */
+static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, smscms_ctx *ctx)
+{
+	const snapshotd_config *cfg = sh->cfg;
+	struct timespec tick = { 1, 0 };
+	double last_stats = monotonic_seconds(), last_parts = last_stats, now;
+	totals before = { 0 }, cur;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			snapshotd_log(LOG_LEVEL_INFO, "%s: finishing current messages and disconnecting",
+			              sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			break;
+		}
+		if (sig == SIGHUP)
+			reload_crls(sh, ctx);
+		now = monotonic_seconds();
+		if (cfg->stats_interval > 0 && now - last_stats >= cfg->stats_interval) {
+			cur = sum_counters(workers, n);
+			log_rates(&cur, &before, now - last_stats);
+			before = cur;
+			last_stats = now;
+		}
+		if (now - last_parts >= PARTITION_CHECK_SECONDS) {
+			ensure_partitions(cfg);
+			last_parts = now;
+		}
+	}
+	atomic_store(&sh->stop, 1);
+	for (sig = 0; sig < n; sig++)
+		snapshotd_worker_stop(&workers[sig]);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "migrate", no_argument, NULL, 'm' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	snapshotd_config cfg;
+	snapshotd_shared sh;
+	snapshotd_worker workers[SNAPSHOTD_MAX_WORKERS];
+	smscms_identity *id = NULL;
+	smscms_verifier *verifier = NULL;
+	smscms_ctx *ctx = NULL;
+	const char *config_path = NULL;
+	char err[600];
+	sigset_t set;
+	int opt, migrate = 0, verbose = 0, rc = 1, i, started = 0, lock_ok = 0;
+	totals t;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'm': migrate = 1; break;
+		case 'v': verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (config_path == NULL || optind != argc) {
+		fprintf(stderr, "sms-snapshotd: --config FILE is required (and nothing else); see --help\n");
+		return 2;
+	}
+	if (snapshotd_config_load(config_path, &cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "sms-snapshotd: %s\n", err);
+		return 1;
+	}
+	snapshotd_log_init("sms-snapshotd", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	memset(&sh, 0, sizeof sh);
+	sh.cfg = &cfg;
+	/* Every thread inherits this mask; only supervise() takes the signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+		fprintf(stderr, "sms-snapshotd: cannot block signals\n");
+		goto out;
+	}
+	if (migrate && run_migrations(&cfg) != 0)
+		goto out;
+	ctx = smscms_ctx_new();
+	if (ctx == NULL || load_keys(ctx, &cfg, &id, &verifier) != 0)
+		goto out;
+	if (pthread_rwlock_init(&sh.verifier_lock, NULL) != 0) {
+		snapshotd_log(LOG_LEVEL_ERROR, "pthread_rwlock_init failed");
+		goto out;
+	}
+	lock_ok = 1;
+	sh.keys.recipient = id;
+	sh.keys.verifier = verifier;
+	sh.keys.max_payload = cfg.max_payload;
+	sh.keys.max_values = cfg.max_values;
+	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
+		snapshotd_log(LOG_LEVEL_ERROR, "mosquitto_lib_init failed");
+		goto out;
+	}
+	ensure_partitions(&cfg);
+	for (i = 0; i < cfg.workers; i++) {
+		if (snapshotd_worker_start(&workers[i], &sh, i, err, sizeof err) != 0) {
+			snapshotd_log(LOG_LEVEL_ERROR, "%s", err);
+			started = i + 1; /* the failed one holds partial state to free */
+			atomic_store(&sh.stop, 1);
+			for (i = 0; i < started; i++)
+				snapshotd_worker_stop(&workers[i]);
+			goto join;
+		}
+	}
+	started = cfg.workers;
+	snapshotd_log(LOG_LEVEL_INFO, "started: %d worker(s), broker %s:%d, subscription %s", cfg.workers,
+	              cfg.broker_host, cfg.broker_port, cfg.subscription);
+	supervise(&sh, workers, started, ctx);
+	rc = 0;
+join:
+	for (i = 0; i < started; i++)
+		snapshotd_worker_join(&workers[i]);
+	mosquitto_lib_cleanup();
+	if (rc == 0) {
+		t = sum_counters(workers, started);
+		snapshotd_log(LOG_LEVEL_INFO, "stopped cleanly: %llu stored, %llu values, %llu duplicate, %llu rejected",
+		              t.stored, t.values, t.duplicates, t.rejected);
+	}
+out:
+	if (lock_ok)
+		pthread_rwlock_destroy(&sh.verifier_lock);
+	smscms_verifier_free(verifier);
+	smscms_identity_free(id);
+	smscms_ctx_free(ctx);
+	snapshotd_config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,54 @@
+/*
+ * One ingest worker: its own MQTT session (libmosquitto, persistent session,
+ * QoS 1), its own PostgreSQL connection and its own smscms_ctx, driven by
+ * one thread. Several workers share the load through a $share subscription.
+ *
+ * Acknowledgement rule: libmosquitto 2.0 queues the PUBACK of a QoS 1
+ * message before it calls on_message and, with threaded mode set, writes
+ * it only after on_message returned. So on_message returns only once the
+ * message's effect (snapshot or dead letter, plus its digest) is committed.
+ * When that cannot happen (database down at shutdown, out of memory) the
+ * callback shuts the socket down first, so the queued PUBACK can never be
+ * sent and the broker redelivers the message to the session later.
+ */
+#ifndef SMS_SNAPSHOTD_WORKER_H
+#define SMS_SNAPSHOTD_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "services/snapshot_ingest.h"
+#include "services/snapshot_store.h"
+#include "services/snapshotd_config.h"
+
+typedef struct {
+	const snapshotd_config *cfg;
+	ingest_keys keys;
+	pthread_rwlock_t verifier_lock;  /* read: decrypt; write: CRL reload */
+	atomic_int stop;
+} snapshotd_shared;
+
+typedef struct {
+	atomic_ullong stored, values, duplicates, rejected, db_retries;
+} snapshotd_counters;
+
+typedef struct {
+	int index;
+	snapshotd_shared *sh;
+	struct mosquitto *mosq;
+	snapshot_store *store;
+	smscms_ctx *ctx;
+	pthread_t thread;
+	int started;
+	char client_id[96];
+	snapshotd_counters n;
+} snapshotd_worker;
+
+/* Creates the clients and starts the thread; 0 or -1 with err. */
+int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index, char *err, size_t errlen);
+/* Asks the worker to finish its current message and disconnect. */
+void snapshotd_worker_stop(snapshotd_worker *w);
+/* Waits for the thread and frees everything. */
+void snapshotd_worker_join(snapshotd_worker *w);
+
+#endif

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# sql/ migrations through sms-db, and the storage functions they define,
+# against a private PostgreSQL.
+source "$(dirname "$0")/../harness/harness.sh"
+harness_init
+harness_pg_start
+DB="$H_BIN/sms-db"
+[ -x "$DB" ] || harness_die "$DB not built"
+q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
+
+out=$("$DB" migrate --conninfo "$H_PG_CONNINFO" --sql-dir "$H_ROOT/sql" 2>&1)
+tap_is "$?" 0 "sms-db migrate applies the migrations ($out)"
+nfiles=$(ls "$H_ROOT"/sql/[0-9][0-9][0-9]_*.sql | wc -l)
+tap_is "$("$DB" version --conninfo "$H_PG_CONNINFO")" "$nfiles" "schema version is the number of migration files"
+out=$("$DB" migrate --conninfo "$H_PG_CONNINFO" --sql-dir "$H_ROOT/sql" 2>&1)
+tap_is "$out" "sms-db: 0 migrations applied, schema version $nfiles" "re-running migrate is a no-op"
+tap_is "$(q "select count(*) from schema_migrations")" "$nfiles" "one schema_migrations row per file"
+
+# A migration edited after it was applied is refused, not silently skipped.
+tmp=$H_DIR/sql; mkdir -p "$tmp"; cp "$H_ROOT"/sql/*.sql "$tmp"/
+echo "-- edited" >>"$tmp/001_snapshot_schema.sql"
+tap_check_fails "an applied migration whose file changed is refused" \
+	"$DB" migrate --conninfo "$H_PG_CONNINFO" --sql-dir "$tmp"
+out=$("$DB" migrate --conninfo "$H_PG_CONNINFO" --sql-dir "$tmp" 2>&1)
+case "$out" in *"001_snapshot_schema.sql was changed"*) tap_ok "the refusal names the file";;
+	*) tap_not_ok "the refusal names the file: $out";; esac
+# A failing migration rolls back completely.
+cp "$H_ROOT"/sql/*.sql "$tmp"/
+n2=$(printf '%03d' $((nfiles + 1)))
+printf 'CREATE TABLE t_half_done (x int);\nSELECT 1/0;\n' >"$tmp/${n2}_broken.sql"
+tap_check_fails "a failing migration makes sms-db fail" "$DB" migrate --conninfo "$H_PG_CONNINFO" --sql-dir "$tmp"
+tap_is "$(q "select to_regclass('t_half_done') is null")" t "a failing migration leaves nothing behind"
+tap_is "$("$DB" version --conninfo "$H_PG_CONNINFO")" "$nfiles" "version unchanged after a failing migration"
+tap_check_fails "sms-db without --conninfo fails" "$DB" migrate
+tap_check "sms-db --help" "$DB" --help
+
+# The ingest function: one call stores a snapshot with its dimensions.
+ingest() { # digest-hex seq eq units...
+	q "select outcome || ':' || (snapshot_id is not null) from sms_ingest_snapshot('\\x$1'::bytea, 'm/a/$3/snapshots',
+	   'm', 'a', '$3', 'FM', '2026-11-21T10:00:0${2}Z', $2, 'CN=$3',
+	   array['engine','filter'], array['hours','state'], array['$4',''],
+	   array[12345.5, null]::float8[], array[null, 'ok'])"
+}
+d1=$(printf 'a%.0s' $(seq 64)); d2=$(printf 'b%.0s' $(seq 64)); d3=$(printf 'c%.0s' $(seq 64))
+d4=$(printf 'd%.0s' $(seq 64))
+tap_is "$(ingest "$d1" 1 EQ1 h)" "stored:true" "sms_ingest_snapshot stores a snapshot"
+tap_is "$(ingest "$d1" 1 EQ1 h)" "duplicate:true" "the same digest again is a duplicate"
+tap_is "$(ingest "$d2" 1 EQ1 h)" "duplicate:true" "a new digest for the same device, taken_at and seq is a duplicate"
+tap_is "$(ingest "$d3" 2 EQ1 h)" "stored:true" "the next snapshot is stored"
+tap_is "$(q "select count(*) from t_snapshot")" 2 "two snapshots"
+tap_is "$(q "select string_agg(coalesce(value_num::text, value_text), ',' order by channel_id) from t_snapshot_values v
+            join t_snapshot s on s.id = v.snapshot_id where s.seq = 2")" "12345.5,ok" "values stored typed"
+tap_is "$(q "select count(*) from t_ingest_log where snapshot_id is not null")" 3 "each digest points at its snapshot"
+out=$(ingest "$d4" 3 EQ1 bar 2>&1)
+case "$out" in *"unit mismatch"*) tap_ok "a unit that contradicts the channel is refused (SMS01)";;
+	*) tap_not_ok "unit mismatch refused: $out";; esac
+tap_is "$(q "select count(*) from t_ingest_log where digest = '\\x$d4'")" 0 "a refused snapshot leaves no ingest-log row"
+tap_is "$(q "select relname from pg_class c join pg_inherits i on i.inhrelid = c.oid
+            join t_snapshot s on true join t_snapshot_values v on v.snapshot_id = s.id and v.tableoid = c.oid
+            where s.seq = 2 limit 1")" "t_snapshot_values_202611" "values land in their monthly partition"
+
+# Dead letters are recorded once per digest.
+dl() { q "select sms_dead_letter('\\x$1'::bytea, 'm/a/EQ1/snapshots', '\\x0102'::bytea, 'schema', 'x') is not null"; }
+e1=$(printf 'e%.0s' $(seq 64))
+tap_is "$(dl "$e1")" t "sms_dead_letter records a rejection"
+tap_is "$(dl "$e1")" f "the same rejected payload again is not recorded twice"
+tap_is "$(q "select reason || ':' || encode(payload, 'hex') from t_dead_letter")" "schema:0102" "dead letter keeps reason and raw payload"
+
+# Partitions: a month far away is created on demand; old months drop cheaply.
+tap_is "$(q "select sms_ensure_partition('2031-05-17T00:00:00Z')")" t "sms_ensure_partition creates a month"
+tap_is "$(q "select to_regclass('t_snapshot_values_203105') is not null")" t "partition t_snapshot_values_203105 exists"
+tap_check "a month partition can be dropped" q "drop table t_snapshot_values_203105"
+tap_done

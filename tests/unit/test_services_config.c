@@ -1,0 +1,123 @@
+/* Unit tests: sms-snapshotd configuration loading. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "services/snapshotd_config.h"
+
+static char path[64];
+
+static void write_config(const char *text)
+{
+	int fd;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/tmp/test_services_config.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+#define REQUIRED \
+	"broker = { host = \"127.0.0.1\"; cafile = \"ca\"; cert = \"c\"; key = \"k\"; };\n" \
+	"e2e = { cert = \"ec\"; key = \"ek\"; trust_root = \"root\"; crls = [ \"a.pem\", \"b.pem\" ]; };\n" \
+	"database = { conninfo = \"dbname=sms\"; };\n"
+
+static void config_defaults(void **state)
+{
+	snapshotd_config c;
+	char err[300];
+
+	(void)state;
+	write_config(REQUIRED);
+	assert_int_equal(snapshotd_config_load(path, &c, err, sizeof err), 0);
+	unlink(path);
+	assert_string_equal(c.broker_host, "127.0.0.1");
+	assert_int_equal(c.broker_port, 8883);
+	assert_string_equal(c.subscription, "+/+/+/snapshots");
+	assert_string_equal(c.client_id, "sms-snapshotd");
+	assert_int_equal(c.workers, 1);
+	assert_int_equal(c.n_e2e_crls, 2);
+	assert_string_equal(c.e2e_crls[1], "b.pem");
+	assert_null(c.e2e_chain);
+	assert_int_equal(c.max_payload, 1024 * 1024);
+	assert_int_equal(c.max_values, 4096);
+	snapshotd_config_free(&c);
+}
+
+static void config_full(void **state)
+{
+	snapshotd_config c;
+	char err[300];
+
+	(void)state;
+	write_config(REQUIRED
+	             "broker: { port = 18883; client_id = \"ingest\"; subscription = \"$share/g/+/+/+/snapshots\";"
+	             " keepalive = 30; };\n"
+	             "limits = { max_payload = 65536; max_values = 400; };\nworkers = 4;\nstats_interval = 5;\n");
+	/* libconfig refuses a repeated group: this must fail with a line number. */
+	assert_int_equal(snapshotd_config_load(path, &c, err, sizeof err), -1);
+	assert_non_null(strstr(err, ":4:"));
+	unlink(path);
+	write_config("broker = { host = \"h\"; cafile = \"ca\"; cert = \"c\"; key = \"k\"; port = 18883;"
+	             " client_id = \"ingest\"; subscription = \"$share/g/+/+/+/snapshots\"; };\n"
+	             "e2e = { cert = \"ec\"; key = \"ek\"; trust_root = \"root\"; chain = \"ch\"; };\n"
+	             "database = { conninfo = \"dbname=sms\"; sql_dir = \"/x\"; };\n"
+	             "limits = { max_payload = 65536; max_values = 400; };\nworkers = 4;\nstats_interval = 5;\n");
+	assert_int_equal(snapshotd_config_load(path, &c, err, sizeof err), 0);
+	unlink(path);
+	assert_int_equal(c.broker_port, 18883);
+	assert_int_equal(c.workers, 4);
+	assert_int_equal(c.max_payload, 65536);
+	assert_int_equal(c.max_values, 400);
+	assert_string_equal(c.e2e_chain, "ch");
+	assert_string_equal(c.sql_dir, "/x");
+	assert_int_equal(c.n_e2e_crls, 0);
+	snapshotd_config_free(&c);
+}
+
+static void config_errors(void **state)
+{
+	static const struct { const char *text, *want; } cases[] = {
+		{ "broker = { cafile = \"ca\"; cert = \"c\"; key = \"k\"; };", "broker.host is required" },
+		{ REQUIRED "workers = 2;", "$share" },
+		{ REQUIRED "workers = 0;", "workers" },
+		{ REQUIRED "limits = { max_payload = 10; };", "limits.max_payload" },
+		{ REQUIRED "stats_interval = \"x\";", "must be an integer" },
+		{ "broker = { host = 5; };", "broker.host must be a string" },
+		{ "broker = { host = \"h\" ", ":1:" },
+	};
+	snapshotd_config c;
+	char err[300];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		write_config(cases[i].text);
+		assert_int_equal(snapshotd_config_load(path, &c, err, sizeof err), -1);
+		unlink(path);
+		if (strstr(err, cases[i].want) == NULL)
+			fail_msg("case %zu: error '%s' does not mention '%s'", i, err, cases[i].want);
+	}
+	assert_int_equal(snapshotd_config_load("/nonexistent/sms.conf", &c, err, sizeof err), -1);
+	assert_non_null(strstr(err, "cannot read"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(config_defaults),
+		cmocka_unit_test(config_full),
+		cmocka_unit_test(config_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
