@@ -9,7 +9,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
-#include "cms/cms_internal.h"
+#include "cms/cms_certcache.h"
 
 static const char *const status_names[SMSCMS_STATUS_COUNT] = {
 	[SMSCMS_OK] = "ok",
@@ -42,6 +42,16 @@ smscms_ctx *smscms_ctx_new(void)
 
 void smscms_ctx_free(smscms_ctx *ctx)
 {
+	if (ctx == NULL)
+		return;
+	cms_certcache_free(ctx->certs);
+	for (size_t i = 0; i < 5; i++)
+		EVP_MD_free(ctx->alg.md[i]);
+	EVP_KDF_free(ctx->alg.x963);
+	EVP_CIPHER_free(ctx->alg.wrap128);
+	EVP_CIPHER_free(ctx->alg.wrap256);
+	EVP_CIPHER_free(ctx->alg.gcm128);
+	EVP_CIPHER_free(ctx->alg.gcm256);
 	OPENSSL_free(ctx);
 }
 
@@ -127,6 +137,49 @@ const EVP_MD *cms_kdf_md(smscms_kdf kdf)
 	case SMSCMS_KDF_SHA384: return EVP_sha384();
 	case SMSCMS_KDF_SHA512: return EVP_sha512();
 	}
+	return NULL;
+}
+
+const EVP_MD *cms_ctx_md(smscms_ctx *ctx, smscms_kdf kdf)
+{
+	static const char *const names[] = { "SHA1", "SHA2-224", "SHA2-256", "SHA2-384", "SHA2-512" };
+
+	if ((unsigned)kdf >= 5)
+		return NULL;
+	if (ctx->alg.md[kdf] == NULL)
+		ctx->alg.md[kdf] = EVP_MD_fetch(NULL, names[kdf], NULL);
+	return ctx->alg.md[kdf];
+}
+
+EVP_KDF *cms_ctx_x963(smscms_ctx *ctx)
+{
+	if (ctx->alg.x963 == NULL)
+		ctx->alg.x963 = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_X963KDF, NULL);
+	return ctx->alg.x963;
+}
+
+static const EVP_CIPHER *ctx_cipher(EVP_CIPHER **slot, const char *name)
+{
+	if (*slot == NULL)
+		*slot = EVP_CIPHER_fetch(NULL, name, NULL);
+	return *slot;
+}
+
+const EVP_CIPHER *cms_ctx_wrap(smscms_ctx *ctx, size_t kek_len)
+{
+	if (kek_len == 16)
+		return ctx_cipher(&ctx->alg.wrap128, "AES-128-WRAP");
+	if (kek_len == 32)
+		return ctx_cipher(&ctx->alg.wrap256, "AES-256-WRAP");
+	return NULL;
+}
+
+const EVP_CIPHER *cms_ctx_gcm(smscms_ctx *ctx, size_t key_len)
+{
+	if (key_len == 16)
+		return ctx_cipher(&ctx->alg.gcm128, "AES-128-GCM");
+	if (key_len == 32)
+		return ctx_cipher(&ctx->alg.gcm256, "AES-256-GCM");
 	return NULL;
 }
 

@@ -12,6 +12,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 #include "cms/cms_asn1.h"
+#include "cms/cms_certcache.h"
 #include "cms/cms_gcm.h"
 #include "cms/cms_kek.h"
 #include "cms/cms_key.h"
@@ -34,10 +35,12 @@ struct dec_state {
 	int originator_key_form;
 	int bc_shared_info;
 	unsigned char cek[40];
-	EVP_PKEY *orig_static;        /* MQV: originator's static public key */
-	EVP_PKEY *eph;                /* ephemeral public key */
+	EC_POINT *orig_static;        /* MQV: originator's static public key */
+	EC_POINT *eph_point;          /* MQV: ephemeral public key */
+	EVP_PKEY *eph;                /* ECDH: ephemeral public key */
 	X509 *orig_cert;              /* from originatorInfo, NULL if unknown */
-	X509 **certs;                 /* originatorInfo certificates, decoded on demand */
+	/* originatorInfo certificates, decoded on demand through the ctx's cache */
+	struct cms_cert_info *certs;
 	int n_certs;
 	CMSX_MQV_UKM *mqv_ukm;
 	X509_ALGOR *wrap;
@@ -52,11 +55,12 @@ static void dec_state_free(struct dec_state *s)
 	CMSX_AUTHENV_free(s->env);
 	CMSX_GCM_PARAMS_free(s->gcm);
 	OPENSSL_cleanse(s->cek, sizeof(s->cek));
-	EVP_PKEY_free(s->orig_static);
+	EC_POINT_free(s->orig_static);
+	EC_POINT_free(s->eph_point);
 	EVP_PKEY_free(s->eph);
 	X509_free(s->orig_cert);
 	for (int i = 0; i < s->n_certs; i++)
-		X509_free(s->certs[i]);
+		X509_free(s->certs[i].cert);
 	OPENSSL_free(s->certs);
 	CMSX_MQV_UKM_free(s->mqv_ukm);
 	X509_ALGOR_free(s->wrap);
@@ -123,7 +127,7 @@ static smscms_status dec_parse(smscms_ctx *ctx, const smscms_limits *lim,
 			                 "originatorInfo holds %zu certificates and CRLs, limit %zu",
 			                 n_certs, lim->max_certificates);
 		s->n_certs = sk_ASN1_TYPE_num(s->env->originator_info->certs);
-		if (s->n_certs > 0 && (s->certs = OPENSSL_zalloc((size_t)s->n_certs * sizeof(X509 *))) == NULL)
+		if (s->n_certs > 0 && (s->certs = OPENSSL_zalloc((size_t)s->n_certs * sizeof(*s->certs))) == NULL)
 			return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
 		if (s->n_certs < 0)
 			s->n_certs = 0;
@@ -219,48 +223,77 @@ static smscms_status dec_find_recipient(smscms_ctx *ctx, const smscms_limits *li
 
 /* Certificate i of originatorInfo, decoded on first use; NULL when it is
  * not a DER X.509 certificate. */
-static X509 *dec_cert(struct dec_state *s, int i)
+static const struct cms_cert_info *dec_cert(smscms_ctx *ctx, struct dec_state *s, int i)
 {
-	if (s->certs[i] == NULL)
-		s->certs[i] = cms_asn1_cert_decode(sk_ASN1_TYPE_value(s->env->originator_info->certs, i));
-	return s->certs[i];
+	const ASN1_TYPE *t = sk_ASN1_TYPE_value(s->env->originator_info->certs, i);
+
+	if (s->certs[i].cert != NULL)
+		return &s->certs[i];
+	if (t == NULL || t->type != V_ASN1_SEQUENCE || t->value.sequence == NULL ||
+	    t->value.sequence->length <= 0)
+		return NULL;
+	if (!cms_certcache_decode(ctx, t->value.sequence->data, (size_t)t->value.sequence->length,
+	                          &s->certs[i]))
+		return NULL;
+	return &s->certs[i];
 }
 
-static X509 *dec_find_cert(struct dec_state *s, const CMSX_ORIGINATOR *og, const EVP_PKEY *key)
+/* 1 when the certificate's key is the point p on group. */
+static int dec_cert_has_point(const struct cms_cert_info *ci, const EC_GROUP *group, const EC_POINT *p)
+{
+	EC_POINT *q = NULL;
+	int eq;
+
+	if (ci->nid != EC_GROUP_get_curve_name(group) ||
+	    !cms_point_from_oct(group, ci->pub, ci->pub_len, &q))
+		return 0;
+	eq = EC_POINT_cmp(group, q, p, NULL) == 0;
+	EC_POINT_free(q);
+	return eq;
+}
+
+static const struct cms_cert_info *dec_find_cert(smscms_ctx *ctx, struct dec_state *s,
+                                                 const CMSX_ORIGINATOR *og,
+                                                 const EC_GROUP *group, const EC_POINT *key)
 {
 	int i;
 
 	for (i = 0; i < s->n_certs; i++) {
-		X509 *x = dec_cert(s, i);
+		const struct cms_cert_info *ci = dec_cert(ctx, s, i);
 		const ASN1_OCTET_STRING *ski;
+		X509 *x;
 
-		if (x == NULL)
+		if (ci == NULL)
 			continue;
+		x = ci->cert;
 		switch (og->type) {
 		case CMSX_ORIG_IAS:
 			if (X509_NAME_cmp(og->d.ias->issuer, X509_get_issuer_name(x)) == 0 &&
 			    ASN1_INTEGER_cmp(og->d.ias->serial, X509_get0_serialNumber(x)) == 0)
-				return x;
+				return ci;
 			break;
 		case CMSX_ORIG_SKI:
 			ski = X509_get0_subject_key_id(x);
 			if (ski != NULL && ASN1_OCTET_STRING_cmp(og->d.ski, ski) == 0)
-				return x;
+				return ci;
 			break;
 		case CMSX_ORIG_KEY:
-			if (cms_key_equal(X509_get0_pubkey(x), key))
-				return x;
+			if (dec_cert_has_point(ci, group, key))
+				return ci;
 			break;
 		}
 	}
 	return NULL;
 }
 
-/* Originator keys: the ephemeral and, for MQV, the static key. */
-static smscms_status dec_originator_keys(smscms_ctx *ctx, const CMSX_KARI *kari, struct dec_state *s)
+/* Originator keys: the ephemeral and, for MQV, the static key. MQV works on
+ * points of the recipient's group directly, which skips building EVP_PKEYs
+ * (provider decoder look-ups) for every message. */
+static smscms_status dec_originator_keys(smscms_ctx *ctx, const smscms_identity *rcpt,
+                                         const CMSX_KARI *kari, struct dec_state *s)
 {
 	const CMSX_ORIGINATOR *og = kari->originator;
-	X509 *x;
+	const struct cms_cert_info *ci;
 
 	s->originator_key_form = og->type == CMSX_ORIG_KEY;
 	if (s->ka == SMSCMS_KA_ECDH) {
@@ -275,34 +308,35 @@ static smscms_status dec_originator_keys(smscms_ctx *ctx, const CMSX_KARI *kari,
 	    (s->mqv_ukm = dec_item(kari->ukm->data, (size_t)kari->ukm->length,
 	                           ASN1_ITEM_rptr(CMSX_MQV_UKM))) == NULL)
 		return cms_error(ctx, SMSCMS_ERR_MALFORMED, "MQV ukm is not a DER MQVuserKeyingMaterial");
-	if (!cms_key_from_origpub(s->nid, s->mqv_ukm->ephemeral, &s->eph))
+	if (!cms_point_from_origpub(rcpt->group, s->mqv_ukm->ephemeral, &s->eph_point))
 		return cms_error(ctx, SMSCMS_ERR_MALFORMED, "MQV ephemeral key is not a valid point on %s",
 		                 OBJ_nid2sn(s->nid));
 	if (og->type == CMSX_ORIG_KEY) {
-		if (!cms_key_from_origpub(s->nid, og->d.key, &s->orig_static))
+		if (!cms_point_from_origpub(rcpt->group, og->d.key, &s->orig_static))
 			return cms_error(ctx, SMSCMS_ERR_MALFORMED, "MQV originatorKey is not a valid point on %s",
 			                 OBJ_nid2sn(s->nid));
-		if ((x = dec_find_cert(s, og, s->orig_static)) != NULL && X509_up_ref(x))
-			s->orig_cert = x;
+		if ((ci = dec_find_cert(ctx, s, og, rcpt->group, s->orig_static)) != NULL &&
+		    X509_up_ref(ci->cert))
+			s->orig_cert = ci->cert;
 		return SMSCMS_OK;
 	}
-	if ((x = dec_find_cert(s, og, NULL)) == NULL)
+	if ((ci = dec_find_cert(ctx, s, og, NULL, NULL)) == NULL)
 		return cms_error(ctx, SMSCMS_ERR_ORIGINATOR, "MQV originator %s not among the %d certificates carried",
 		                 og->type == CMSX_ORIG_IAS ? "issuerAndSerialNumber" : "subjectKeyIdentifier",
 		                 s->n_certs);
-	if (cms_key_curve(X509_get0_pubkey(x)) != s->nid)
+	if (ci->nid != s->nid)
 		return cms_error(ctx, SMSCMS_ERR_ORIGINATOR, "MQV originator certificate is not on %s",
 		                 OBJ_nid2sn(s->nid));
-	if (!X509_up_ref(x))
+	if (!X509_up_ref(ci->cert))
 		return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
-	s->orig_cert = x;
-	if (!EVP_PKEY_up_ref(X509_get0_pubkey(x)))
-		return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
-	s->orig_static = X509_get0_pubkey(x);
+	s->orig_cert = ci->cert;
+	if (!cms_point_from_oct(rcpt->group, ci->pub, ci->pub_len, &s->orig_static))
+		return cms_error(ctx, SMSCMS_ERR_CRYPTO, "MQV originator certificate key is not a valid point on %s",
+		                 OBJ_nid2sn(s->nid));
 	return SMSCMS_OK;
 }
 
-static int dec_unwrap(struct dec_state *s, const unsigned char *z, size_t z_len, int wrap_nid,
+static int dec_unwrap(smscms_ctx *ctx, struct dec_state *s, const unsigned char *z, size_t z_len, int wrap_nid,
                       size_t kek_len, const ASN1_OCTET_STRING *ukm, int bc_form,
                       const ASN1_OCTET_STRING *wrapped)
 {
@@ -312,10 +346,10 @@ static int dec_unwrap(struct dec_state *s, const unsigned char *z, size_t z_len,
 
 	if ((size_t)wrapped->length > sizeof(s->cek))
 		return 0;
-	ok = cms_kek_from_z(cms_kdf_md(s->kdf), z, z_len, wrap_nid,
+	ok = cms_kek_from_z(cms_ctx_x963(ctx), cms_ctx_md(ctx, s->kdf), z, z_len, wrap_nid,
 	                    ukm != NULL ? ukm->data : NULL, ukm != NULL ? (size_t)ukm->length : 0,
 	                    bc_form, kek, kek_len) &&
-	     cms_kek_unwrap(kek, kek_len, wrapped->data, (size_t)wrapped->length, s->cek, &cek_len) &&
+	     cms_kek_unwrap_with(cms_ctx_wrap(ctx, kek_len), kek, kek_len, wrapped->data, (size_t)wrapped->length, s->cek, &cek_len) &&
 	     cek_len == s->key_len;
 	OPENSSL_cleanse(kek, sizeof(kek));
 	return ok;
@@ -329,7 +363,6 @@ static smscms_status dec_key(smscms_ctx *ctx, const smscms_identity *rcpt, const
 	const void *pval;
 	ASN1_TYPE param;
 	const ASN1_OCTET_STRING *ukm;
-	EC_POINT *a = NULL, *e = NULL;
 	size_t z_len, kek_len;
 	int ptype, wrap_nid, ok;
 	smscms_status st = SMSCMS_OK;
@@ -353,13 +386,13 @@ static smscms_status dec_key(smscms_ctx *ctx, const smscms_identity *rcpt, const
 		return cms_error(ctx, SMSCMS_ERR_UNSUPPORTED, "key wrap algorithm %s is not supported",
 		                 wrap_nid != NID_undef ? OBJ_nid2sn(wrap_nid) : "(unknown)");
 	s->nid = EC_GROUP_get_curve_name(rcpt->group);
-	if ((st = dec_originator_keys(ctx, kari, s)) != SMSCMS_OK)
+	if ((st = dec_originator_keys(ctx, rcpt, kari, s)) != SMSCMS_OK)
 		return st;
 
 	z_len = cms_mqv_field_len(rcpt->group);
 	if (s->ka == SMSCMS_KA_MQV) {
-		ok = cms_key_point(rcpt->group, s->orig_static, &a) && cms_key_point(rcpt->group, s->eph, &e) &&
-		     cms_mqv_shared(rcpt->group, rcpt->priv, rcpt->priv, rcpt->pub, a, e, z, z_len);
+		ok = cms_mqv_shared(rcpt->group, rcpt->priv, rcpt->priv, rcpt->pub,
+		                    s->orig_static, s->eph_point, z, z_len);
 		ukm = s->mqv_ukm->added_ukm;
 	} else {
 		ok = cms_ecdh_shared(rcpt->key, s->eph, z, z_len);
@@ -369,9 +402,9 @@ static smscms_status dec_key(smscms_ctx *ctx, const smscms_identity *rcpt, const
 		st = cms_error(ctx, SMSCMS_ERR_KEY_UNWRAP, "%s key agreement failed", cms_ka_name(s->ka));
 		goto out;
 	}
-	if (!dec_unwrap(s, z, z_len, wrap_nid, kek_len, ukm, 0, rek->encrypted_key)) {
+	if (!dec_unwrap(ctx, s, z, z_len, wrap_nid, kek_len, ukm, 0, rek->encrypted_key)) {
 		/* Bouncy Castle 1.72 feeds the raw addedukm to the KDF for MQV. */
-		if (s->ka != SMSCMS_KA_MQV || !dec_unwrap(s, z, z_len, wrap_nid, kek_len, ukm, 1, rek->encrypted_key)) {
+		if (s->ka != SMSCMS_KA_MQV || !dec_unwrap(ctx, s, z, z_len, wrap_nid, kek_len, ukm, 1, rek->encrypted_key)) {
 			st = cms_error(ctx, SMSCMS_ERR_KEY_UNWRAP,
 			               "%s-%s: key unwrap failed (wrong key, tampered key or ukm)",
 			               cms_ka_name(s->ka), cms_kdf_name(s->kdf));
@@ -381,8 +414,6 @@ static smscms_status dec_key(smscms_ctx *ctx, const smscms_identity *rcpt, const
 	}
 out:
 	OPENSSL_cleanse(z, sizeof(z));
-	EC_POINT_free(a);
-	EC_POINT_free(e);
 	return st;
 }
 
@@ -398,7 +429,7 @@ static smscms_status dec_content(smscms_ctx *ctx, struct dec_state *s)
 	if ((s->pt = OPENSSL_malloc((size_t)ct->length + 1)) == NULL)
 		return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
 	s->pt_len = (size_t)ct->length;
-	if (!cms_gcm_decrypt(s->cek, s->key_len, s->gcm->nonce->data, (size_t)s->gcm->nonce->length,
+	if (!cms_gcm_decrypt(cms_ctx_gcm(ctx, s->key_len), s->cek, s->key_len, s->gcm->nonce->data, (size_t)s->gcm->nonce->length,
 	                     s->aad, (size_t)aad_len, ct->data, (size_t)ct->length,
 	                     s->env->mac->data, s->tag_len, s->pt)) {
 		OPENSSL_cleanse(s->pt, s->pt_len);
@@ -450,7 +481,7 @@ static smscms_status dec_describe(smscms_ctx *ctx, struct dec_state *s, smscms_o
 		if ((orig->chain = sk_X509_new_null()) == NULL)
 			return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
 		for (i = 0; i < s->n_certs; i++) {
-			X509 *x = s->certs[i];
+			X509 *x = s->certs[i].cert;
 
 			if (x == NULL)
 				continue;
@@ -490,14 +521,14 @@ static smscms_status dec_verify(smscms_ctx *ctx, smscms_verifier *v, struct dec_
 	if ((untrusted = sk_X509_new_null()) == NULL)
 		return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
 	for (i = 0; i < s->n_certs; i++) {
-		X509 *x = dec_cert(s, i);
+		const struct cms_cert_info *ci = dec_cert(ctx, s, i);
 
-		if (x == NULL) {
+		if (ci == NULL) {
 			sk_X509_free(untrusted);
 			return cms_error(ctx, SMSCMS_ERR_MALFORMED,
 			                 "originatorInfo certificate %d is not a DER X.509 certificate", i + 1);
 		}
-		if (!sk_X509_push(untrusted, x)) {
+		if (!sk_X509_push(untrusted, ci->cert)) {
 			sk_X509_free(untrusted);
 			return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
 		}

@@ -26,7 +26,8 @@
 struct enc_state {
 	int nid;
 	size_t key_len;
-	EC_GROUP *group;
+	const EC_GROUP *group;        /* the originator's (MQV) or group_owned */
+	EC_GROUP *group_owned;
 	EVP_PKEY *eph;
 	BIGNUM *eph_priv;
 	BIGNUM *orig_priv;
@@ -45,7 +46,7 @@ struct enc_state {
 
 static void enc_state_free(struct enc_state *s)
 {
-	EC_GROUP_free(s->group);
+	EC_GROUP_free(s->group_owned);
 	EVP_PKEY_free(s->eph);
 	BN_clear_free(s->eph_priv);
 	BN_clear_free(s->orig_priv);
@@ -205,7 +206,7 @@ static smscms_status enc_content(smscms_ctx *ctx, const smscms_encrypt_opts *o, 
 		return cms_error(ctx, SMSCMS_ERR_TOO_LARGE, "plaintext of %zu bytes is too large", pt_len);
 	if ((s->ct = OPENSSL_malloc(pt_len + 16)) == NULL)
 		return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
-	if (!cms_gcm_encrypt(s->cek, s->key_len, s->nonce, sizeof(s->nonce), s->aad,
+	if (!cms_gcm_encrypt(cms_ctx_gcm(ctx, s->key_len), s->cek, s->key_len, s->nonce, sizeof(s->nonce), s->aad,
 	                     s->aad_len > 0 ? (size_t)s->aad_len : 0, pt, pt_len, s->ct, s->tag, ENC_TAG_LEN))
 		return cms_error(ctx, SMSCMS_ERR_CRYPTO, "AES-GCM encryption failed");
 	ASN1_OBJECT_free(ec->content_type);
@@ -268,7 +269,7 @@ static smscms_status enc_kari_originator(smscms_ctx *ctx, const smscms_encrypt_o
 	 * issuer/serial or SKI names, so the static key itself is sent. */
 	if (o->bc_compat || !o->originator_info) {
 		og->type = CMSX_ORIG_KEY;
-		if (!cms_key_to_origpub(originator->key, &og->d.key))
+		if (!cms_point_to_origpub(originator->group, originator->pub, &og->d.key))
 			return cms_error(ctx, SMSCMS_ERR_CRYPTO, "cannot encode the originator key");
 	} else if (o->rid == SMSCMS_RID_SKI && ski != NULL) {
 		og->type = CMSX_ORIG_SKI;
@@ -285,7 +286,7 @@ static smscms_status enc_kari_originator(smscms_ctx *ctx, const smscms_encrypt_o
 	}
 	CMSX_ORIG_PUBKEY_free(ukm->ephemeral);
 	ukm->ephemeral = NULL;
-	if (!cms_key_to_origpub(s->eph, &ukm->ephemeral) || (len = i2d_CMSX_MQV_UKM(ukm, &der)) <= 0 ||
+	if (!cms_point_to_origpub(s->group, s->eph_pub, &ukm->ephemeral) || (len = i2d_CMSX_MQV_UKM(ukm, &der)) <= 0 ||
 	    (s->kari->ukm = ASN1_OCTET_STRING_new()) == NULL ||
 	    !ASN1_OCTET_STRING_set(s->kari->ukm, der, len)) {
 		st = cms_error(ctx, SMSCMS_ERR_CRYPTO, "cannot encode MQVuserKeyingMaterial");
@@ -312,7 +313,7 @@ static smscms_status enc_recipient(smscms_ctx *ctx, const smscms_encrypt_opts *o
 	int ok;
 
 	if (o->ka == SMSCMS_KA_MQV) {
-		ok = cms_key_point(s->group, X509_get0_pubkey(rcert), &rpub) &&
+		ok = cms_cert_point(s->group, rcert, &rpub) &&
 		     cms_mqv_shared(s->group, s->orig_priv, s->eph_priv, s->eph_pub, rpub, rpub, z, z_len);
 	} else {
 		ok = cms_ecdh_shared(s->eph, X509_get0_pubkey(rcert), z, z_len);
@@ -321,8 +322,8 @@ static smscms_status enc_recipient(smscms_ctx *ctx, const smscms_encrypt_opts *o
 		st = cms_error(ctx, SMSCMS_ERR_CRYPTO, "recipient %zu: key agreement failed", idx);
 		goto out;
 	}
-	if (!cms_kek_from_z(cms_kdf_md(o->kdf), z, z_len, wrap_nid, NULL, 0, bc_form, kek, s->key_len) ||
-	    !cms_kek_wrap(kek, s->key_len, s->cek, s->key_len, wrapped, &wrapped_len)) {
+	if (!cms_kek_from_z(cms_ctx_x963(ctx), cms_ctx_md(ctx, o->kdf), z, z_len, wrap_nid, NULL, 0, bc_form, kek, s->key_len) ||
+	    !cms_kek_wrap_with(cms_ctx_wrap(ctx, s->key_len), kek, s->key_len, s->cek, s->key_len, wrapped, &wrapped_len)) {
 		st = cms_error(ctx, SMSCMS_ERR_CRYPTO, "recipient %zu: key derivation or wrap failed", idx);
 		goto out;
 	}
@@ -406,8 +407,13 @@ static smscms_status enc_kari(smscms_ctx *ctx, const smscms_encrypt_opts *o,
 static smscms_status enc_keys(smscms_ctx *ctx, const smscms_encrypt_opts *o,
                               const smscms_identity *originator, struct enc_state *s)
 {
-	if ((s->group = EC_GROUP_new_by_curve_name(s->nid)) == NULL ||
-	    (s->eph = cms_key_generate(s->nid)) == NULL)
+	/* MQV: the originator's group is on the same curve (checked) and is
+	 * only read, so it is borrowed instead of built per message. */
+	if (o->ka == SMSCMS_KA_MQV)
+		s->group = originator->group;
+	else
+		s->group = s->group_owned = EC_GROUP_new_by_curve_name(s->nid);
+	if (s->group == NULL || (s->eph = cms_key_generate(s->nid)) == NULL)
 		return cms_error(ctx, SMSCMS_ERR_CRYPTO, "cannot generate the ephemeral key");
 	if (o->ka == SMSCMS_KA_MQV &&
 	    (!cms_key_priv(s->eph, &s->eph_priv) || !cms_key_point(s->group, s->eph, &s->eph_pub) ||

@@ -14,14 +14,15 @@ static const EVP_CIPHER *gcm_cipher(size_t key_len)
 	return NULL;
 }
 
-static int gcm_init(EVP_CIPHER_CTX *cc, int enc, const unsigned char *key, size_t key_len,
+static int gcm_init(EVP_CIPHER_CTX *cc, const EVP_CIPHER *cipher, int enc,
+                    const unsigned char *key, size_t key_len,
                     const unsigned char *nonce, size_t nonce_len,
                     const unsigned char *aad, size_t aad_len)
 {
-	const EVP_CIPHER *c = gcm_cipher(key_len);
+	const EVP_CIPHER *c = cipher != NULL ? cipher : gcm_cipher(key_len);
 	int n;
 
-	if (c == NULL || nonce_len == 0 || nonce_len > 64 || aad_len > INT_MAX)
+	if (c == NULL || (size_t)EVP_CIPHER_get_key_length(c) != key_len || nonce_len == 0 || nonce_len > 64 || aad_len > INT_MAX)
 		return 0;
 	if (!EVP_CipherInit_ex(cc, c, NULL, NULL, NULL, enc) ||
 	    !EVP_CIPHER_CTX_ctrl(cc, EVP_CTRL_GCM_SET_IVLEN, (int)nonce_len, NULL) ||
@@ -47,7 +48,7 @@ static int gcm_update(EVP_CIPHER_CTX *cc, const unsigned char *in, size_t len, u
 	return 1;
 }
 
-int cms_gcm_encrypt(const unsigned char *key, size_t key_len,
+int cms_gcm_encrypt(const EVP_CIPHER *cipher, const unsigned char *key, size_t key_len,
                     const unsigned char *nonce, size_t nonce_len,
                     const unsigned char *aad, size_t aad_len,
                     const unsigned char *pt, size_t pt_len,
@@ -58,7 +59,7 @@ int cms_gcm_encrypt(const unsigned char *key, size_t key_len,
 
 	if (cc == NULL)
 		return 0;
-	if (!gcm_init(cc, 1, key, key_len, nonce, nonce_len, aad, aad_len) ||
+	if (!gcm_init(cc, cipher, 1, key, key_len, nonce, nonce_len, aad, aad_len) ||
 	    !gcm_update(cc, pt, pt_len, ct) ||
 	    !EVP_EncryptFinal_ex(cc, ct + pt_len, &n) ||
 	    !EVP_CIPHER_CTX_ctrl(cc, EVP_CTRL_GCM_GET_TAG, (int)tag_len, tag))
@@ -69,7 +70,7 @@ out:
 	return ok;
 }
 
-int cms_gcm_decrypt(const unsigned char *key, size_t key_len,
+int cms_gcm_decrypt(const EVP_CIPHER *cipher, const unsigned char *key, size_t key_len,
                     const unsigned char *nonce, size_t nonce_len,
                     const unsigned char *aad, size_t aad_len,
                     const unsigned char *ct, size_t ct_len,
@@ -83,7 +84,7 @@ int cms_gcm_decrypt(const unsigned char *key, size_t key_len,
 		return 0;
 	if (tag_len < 12 || tag_len > 16)
 		goto out;
-	if (!gcm_init(cc, 0, key, key_len, nonce, nonce_len, aad, aad_len) ||
+	if (!gcm_init(cc, cipher, 0, key, key_len, nonce, nonce_len, aad, aad_len) ||
 	    !EVP_CIPHER_CTX_ctrl(cc, EVP_CTRL_GCM_SET_TAG, (int)tag_len, (void *)tag) ||
 	    !gcm_update(cc, ct, ct_len, pt))
 		goto out;

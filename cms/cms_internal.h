@@ -7,12 +7,28 @@
 
 #include <pthread.h>
 #include <openssl/ec.h>
+#include <openssl/kdf.h>
 #include "cms/smscms.h"
 
 #define CMS_ERR_MAX 384
 
+struct cms_certcache;
+
+/* Algorithms fetched once per ctx: the implicit fetch behind EVP_sha256(),
+ * EVP_aes_256_gcm() or EVP_KDF_fetch() per message takes provider locks and
+ * allocates every time. NULL until first use. */
+struct cms_algs {
+	EVP_MD *md[5];                /* indexed by smscms_kdf */
+	EVP_KDF *x963;
+	EVP_CIPHER *wrap128, *wrap256, *gcm128, *gcm256;
+};
+
 struct smscms_ctx {
 	char err[CMS_ERR_MAX];
+	struct cms_algs alg;
+	/* Decoded originatorInfo certificates, created on first decrypt
+	 * (cms_certcache.h). Owned by the ctx like its error buffer. */
+	struct cms_certcache *certs;
 };
 
 struct smscms_identity {
@@ -34,6 +50,12 @@ int cms_key_curve(const EVP_PKEY *pkey);
 
 /* Digest of a KDF hash choice. */
 const EVP_MD *cms_kdf_md(smscms_kdf kdf);
+/* The same algorithms fetched once and held by ctx. Each returns NULL when
+ * the fetch fails (callers then fail as for any crypto error). */
+const EVP_MD *cms_ctx_md(smscms_ctx *ctx, smscms_kdf kdf);
+EVP_KDF *cms_ctx_x963(smscms_ctx *ctx);
+const EVP_CIPHER *cms_ctx_wrap(smscms_ctx *ctx, size_t kek_len);
+const EVP_CIPHER *cms_ctx_gcm(smscms_ctx *ctx, size_t key_len);
 const char *cms_kdf_name(smscms_kdf kdf);
 const char *cms_ka_name(smscms_ka ka);
 const char *cms_cipher_name(smscms_cipher c);

@@ -65,12 +65,20 @@ int cms_kek_derive(const EVP_MD *md, const unsigned char *z, size_t z_len,
                    const unsigned char *info, size_t info_len,
                    unsigned char *kek, size_t kek_len)
 {
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_X963KDF, NULL);
+	return cms_kek_derive_with(NULL, md, z, z_len, info, info_len, kek, kek_len);
+}
+
+int cms_kek_derive_with(EVP_KDF *given, const EVP_MD *md, const unsigned char *z, size_t z_len,
+                        const unsigned char *info, size_t info_len,
+                        unsigned char *kek, size_t kek_len)
+{
+	EVP_KDF *fetched = given == NULL ? EVP_KDF_fetch(NULL, OSSL_KDF_NAME_X963KDF, NULL) : NULL;
+	EVP_KDF *kdf = given != NULL ? given : fetched;
 	EVP_KDF_CTX *kc = NULL;
 	OSSL_PARAM params[4], *p = params;
 	int ok = 0;
 
-	if (kdf == NULL || (kc = EVP_KDF_CTX_new(kdf)) == NULL)
+	if (kdf == NULL || md == NULL || (kc = EVP_KDF_CTX_new(kdf)) == NULL)
 		goto out;
 	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
 	                                        (char *)EVP_MD_get0_name(md), 0);
@@ -83,7 +91,7 @@ int cms_kek_derive(const EVP_MD *md, const unsigned char *z, size_t z_len,
 	ok = EVP_KDF_derive(kc, kek, kek_len, params) > 0;
 out:
 	EVP_KDF_CTX_free(kc);
-	EVP_KDF_free(kdf);
+	EVP_KDF_free(fetched);
 	return ok;
 }
 
@@ -96,15 +104,15 @@ static const EVP_CIPHER *kek_wrap_cipher(size_t kek_len)
 	return NULL;
 }
 
-static int kek_wrap_run(int enc, const unsigned char *kek, size_t kek_len,
+static int kek_wrap_run(const EVP_CIPHER *given, int enc, const unsigned char *kek, size_t kek_len,
                         const unsigned char *in, size_t in_len,
                         unsigned char *out, size_t *out_len)
 {
-	const EVP_CIPHER *c = kek_wrap_cipher(kek_len);
+	const EVP_CIPHER *c = given != NULL ? given : kek_wrap_cipher(kek_len);
 	EVP_CIPHER_CTX *cc = NULL;
 	int n1 = 0, n2 = 0, ok = 0;
 
-	if (c == NULL || in_len > INT_MAX || in_len % 8 != 0 || in_len < 16)
+	if (c == NULL || (size_t)EVP_CIPHER_get_key_length(c) != kek_len || in_len > INT_MAX || in_len % 8 != 0 || in_len < 16)
 		return 0;
 	if ((cc = EVP_CIPHER_CTX_new()) == NULL)
 		return 0;
@@ -126,19 +134,33 @@ int cms_kek_wrap(const unsigned char *kek, size_t kek_len,
                  const unsigned char *cek, size_t cek_len,
                  unsigned char *out, size_t *out_len)
 {
-	return kek_wrap_run(1, kek, kek_len, cek, cek_len, out, out_len);
+	return kek_wrap_run(NULL, 1, kek, kek_len, cek, cek_len, out, out_len);
+}
+
+int cms_kek_wrap_with(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
+                      const unsigned char *cek, size_t cek_len,
+                      unsigned char *out, size_t *out_len)
+{
+	return kek_wrap_run(c, 1, kek, kek_len, cek, cek_len, out, out_len);
 }
 
 int cms_kek_unwrap(const unsigned char *kek, size_t kek_len,
                    const unsigned char *in, size_t in_len,
                    unsigned char *cek, size_t *cek_len)
 {
-	if (in_len < 24)
-		return 0;
-	return kek_wrap_run(0, kek, kek_len, in, in_len, cek, cek_len);
+	return cms_kek_unwrap_with(NULL, kek, kek_len, in, in_len, cek, cek_len);
 }
 
-int cms_kek_from_z(const EVP_MD *md, const unsigned char *z, size_t z_len,
+int cms_kek_unwrap_with(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
+                        const unsigned char *in, size_t in_len,
+                        unsigned char *cek, size_t *cek_len)
+{
+	if (in_len < 24)
+		return 0;
+	return kek_wrap_run(c, 0, kek, kek_len, in, in_len, cek, cek_len);
+}
+
+int cms_kek_from_z(EVP_KDF *kdf, const EVP_MD *md, const unsigned char *z, size_t z_len,
                    int wrap_nid, const unsigned char *ukm, size_t ukm_len,
                    int bc_form, unsigned char *kek, size_t kek_len)
 {
@@ -147,10 +169,10 @@ int cms_kek_from_z(const EVP_MD *md, const unsigned char *z, size_t z_len,
 	int ok;
 
 	if (bc_form)
-		return cms_kek_derive(md, z, z_len, ukm, ukm != NULL ? ukm_len : 0, kek, kek_len);
+		return cms_kek_derive_with(kdf, md, z, z_len, ukm, ukm != NULL ? ukm_len : 0, kek, kek_len);
 	if (!cms_kek_shared_info(wrap_nid, ukm, ukm_len, kek_len, &info, &info_len))
 		return 0;
-	ok = cms_kek_derive(md, z, z_len, info, info_len, kek, kek_len);
+	ok = cms_kek_derive_with(kdf, md, z, z_len, info, info_len, kek, kek_len);
 	OPENSSL_free(info);
 	return ok;
 }

@@ -14,12 +14,23 @@
 
 #include <stddef.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 
 int cms_kek_shared_info(int wrap_nid, const unsigned char *ukm, size_t ukm_len,
                         size_t kek_len, unsigned char **der, size_t *der_len);
 int cms_kek_derive(const EVP_MD *md, const unsigned char *z, size_t z_len,
                    const unsigned char *info, size_t info_len,
                    unsigned char *kek, size_t kek_len);
+/* The same with algorithms the caller fetched once (NULL: fetch here). */
+int cms_kek_derive_with(EVP_KDF *kdf, const EVP_MD *md, const unsigned char *z, size_t z_len,
+                        const unsigned char *info, size_t info_len,
+                        unsigned char *kek, size_t kek_len);
+int cms_kek_wrap_with(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
+                      const unsigned char *cek, size_t cek_len,
+                      unsigned char *out, size_t *out_len);
+int cms_kek_unwrap_with(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
+                        const unsigned char *in, size_t in_len,
+                        unsigned char *cek, size_t *cek_len);
 int cms_kek_wrap(const unsigned char *kek, size_t kek_len,
                  const unsigned char *cek, size_t cek_len,
                  unsigned char *out, size_t *out_len);
@@ -34,8 +45,9 @@ size_t cms_kek_len_for_nid(int wrap_nid);
 
 
 /* KEK for one recipient from Z: SharedInfo is DER(ECC-CMS-SharedInfo) or,
- * with bc_form, the raw ukm bytes (Bouncy Castle 1.72's MQV form). */
-int cms_kek_from_z(const EVP_MD *md, const unsigned char *z, size_t z_len,
+ * with bc_form, the raw ukm bytes (Bouncy Castle 1.72's MQV form). kdf is
+ * the fetched X963KDF or NULL. */
+int cms_kek_from_z(EVP_KDF *kdf, const EVP_MD *md, const unsigned char *z, size_t z_len,
                    int wrap_nid, const unsigned char *ukm, size_t ukm_len,
                    int bc_form, unsigned char *kek, size_t kek_len);
 #endif

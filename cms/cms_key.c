@@ -89,6 +89,51 @@ out:
 	return ok;
 }
 
+static int origpub_from_oct(const unsigned char *oct, size_t len, CMSX_ORIG_PUBKEY **out)
+{
+	CMSX_ORIG_PUBKEY *opk = CMSX_ORIG_PUBKEY_new();
+	int ok = 0;
+
+	*out = NULL;
+	if (opk == NULL || len > INT_MAX)
+		goto out;
+	if (!X509_ALGOR_set0(opk->algorithm, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_UNDEF, NULL))
+		goto out;
+	if (!ASN1_BIT_STRING_set(opk->public_key, (unsigned char *)oct, (int)len))
+		goto out;
+	opk->public_key->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+	opk->public_key->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+	*out = opk;
+	opk = NULL;
+	ok = 1;
+out:
+	CMSX_ORIG_PUBKEY_free(opk);
+	return ok;
+}
+
+int cms_point_to_origpub(const EC_GROUP *group, const EC_POINT *p, CMSX_ORIG_PUBKEY **out)
+{
+	unsigned char oct[133];
+	size_t len;
+
+	*out = NULL;
+	len = EC_POINT_point2oct(group, p, POINT_CONVERSION_UNCOMPRESSED, oct, sizeof(oct), NULL);
+	if (len == 0)
+		return 0;
+	return origpub_from_oct(oct, len, out);
+}
+
+int cms_cert_point(const EC_GROUP *group, X509 *cert, EC_POINT **out)
+{
+	const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(cert);
+
+	*out = NULL;
+	if (bits == NULL || bits->length <= 0 ||
+	    ((bits->flags & ASN1_STRING_FLAG_BITS_LEFT) && (bits->flags & 0x07)))
+		return 0;
+	return cms_point_from_oct(group, bits->data, (size_t)bits->length, out);
+}
+
 int cms_key_to_origpub(const EVP_PKEY *pkey, CMSX_ORIG_PUBKEY **out)
 {
 	CMSX_ORIG_PUBKEY *opk = CMSX_ORIG_PUBKEY_new();
@@ -115,13 +160,14 @@ out:
 	return ok;
 }
 
-int cms_key_from_origpub(int nid, const CMSX_ORIG_PUBKEY *opk, EVP_PKEY **out)
+/* id-ecPublicKey with parameters absent, NULL or the named curve nid, and a
+ * BIT STRING without unused bits. */
+static int origpub_check(int nid, const CMSX_ORIG_PUBKEY *opk)
 {
 	const ASN1_OBJECT *oid;
 	const void *pval;
 	int ptype;
 
-	*out = NULL;
 	X509_ALGOR_get0(&oid, &ptype, &pval, opk->algorithm);
 	if (OBJ_obj2nid(oid) != NID_X9_62_id_ecPublicKey)
 		return 0;
@@ -133,7 +179,41 @@ int cms_key_from_origpub(int nid, const CMSX_ORIG_PUBKEY *opk, EVP_PKEY **out)
 	}
 	if ((opk->public_key->flags & ASN1_STRING_FLAG_BITS_LEFT) && (opk->public_key->flags & 0x07))
 		return 0;
+	return 1;
+}
+
+int cms_key_from_origpub(int nid, const CMSX_ORIG_PUBKEY *opk, EVP_PKEY **out)
+{
+	*out = NULL;
+	if (!origpub_check(nid, opk))
+		return 0;
 	return cms_key_from_oct(nid, opk->public_key->data, (size_t)opk->public_key->length, out);
+}
+
+int cms_point_from_oct(const EC_GROUP *group, const unsigned char *oct, size_t len, EC_POINT **out)
+{
+	EC_POINT *p = NULL;
+
+	*out = NULL;
+	if (oct == NULL || len == 0)
+		return 0;
+	if ((p = EC_POINT_new(group)) == NULL)
+		return 0;
+	if (!EC_POINT_oct2point(group, p, oct, len, NULL) || EC_POINT_is_at_infinity(group, p) ||
+	    EC_POINT_is_on_curve(group, p, NULL) != 1) {
+		EC_POINT_free(p);
+		return 0;
+	}
+	*out = p;
+	return 1;
+}
+
+int cms_point_from_origpub(const EC_GROUP *group, const CMSX_ORIG_PUBKEY *opk, EC_POINT **out)
+{
+	*out = NULL;
+	if (!origpub_check(EC_GROUP_get_curve_name(group), opk))
+		return 0;
+	return cms_point_from_oct(group, opk->public_key->data, (size_t)opk->public_key->length, out);
 }
 
 int cms_key_equal(const EVP_PKEY *a, const EVP_PKEY *b)

@@ -2,7 +2,7 @@
 # smscms tool, their unit tests. The fuzz target is built by tests/fuzz/run
 # with clang so the gcc trees stay untouched.
 
-CMS_LIB_SRC := cms/cms_asn1.c cms/cms_ctx.c cms/cms_decrypt.c cms/cms_encrypt.c cms/cms_gcm.c \
+CMS_LIB_SRC := cms/cms_asn1.c cms/cms_certcache.c cms/cms_ctx.c cms/cms_decrypt.c cms/cms_encrypt.c cms/cms_gcm.c \
 	cms/cms_identity.c cms/cms_inspect.c cms/cms_kek.c cms/cms_key.c cms/cms_mqv.c \
 	cms/cms_scheme.c cms/cms_verifier.c
 SMSCMS_LIB := $(B)/lib/libsmscms.a
@@ -21,7 +21,7 @@ $(B)/bin/smscms: $(B)/obj/cms/smscms_main.o $(SMSCMS_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SMSCMS_LDLIBS)
 
-CMS_UNIT := mqv kdf roundtrip negative
+CMS_UNIT := mqv kdf roundtrip negative certcache
 UNIT_TESTS += $(patsubst %,$(B)/tests/unit/test_cms_%,$(CMS_UNIT))
 
 $(patsubst %,$(B)/tests/unit/test_cms_%,$(CMS_UNIT)): $(B)/tests/unit/test_cms_%: \

@@ -10,6 +10,11 @@
  *    last error message; use one ctx per thread. Identities and verifiers are
  *    read-only after creation and may be shared between threads, except that
  *    a verifier's certificate cache is guarded by its own lock.
+ *  - A ctx also holds the OpenSSL algorithms it fetched and a small bounded
+ *    cache of parsed originatorInfo certificates (exact DER match, parse
+ *    results only: no trust or revocation verdict). Keep one ctx per stream
+ *    of messages to benefit; certificates handed out in smscms_originator
+ *    may be shared with that cache and are to be treated as read-only.
  *  - smscms_decrypt releases plaintext only after the GCM tag verified and,
  *    when a verifier is given, after the originator chain verified.
  *  - Every failure returns a distinct smscms_status and leaves a one-line
