@@ -3,6 +3,7 @@
  * RFC 5652 (IMPLICIT TAGS), RFC 5083, RFC 5084 and RFC 5753 (EXPLICIT TAGS
  * for ECC-CMS-SharedInfo and MQVuserKeyingMaterial).
  */
+#include <limits.h>
 #include <string.h>
 #include <openssl/objects.h>
 #include "cms/cms_asn1.h"
@@ -194,12 +195,27 @@ X509 *cms_asn1_cert_decode(const ASN1_TYPE *t)
 	return x;
 }
 
-ASN1_TYPE *cms_asn1_cert_encode(X509 *x)
+void *cms_asn1_decode_exact(const unsigned char *p, size_t len, const ASN1_ITEM *it)
+{
+	const unsigned char *q = p;
+	ASN1_VALUE *v;
+
+	if (len == 0 || len > LONG_MAX)
+		return NULL;
+	v = ASN1_item_d2i(NULL, &q, (long)len, it);
+	if (v != NULL && q != p + len) {
+		ASN1_item_free(v, it);
+		return NULL;
+	}
+	return v;
+}
+
+ASN1_TYPE *cms_asn1_any_sequence(const void *val, const ASN1_ITEM *it)
 {
 	ASN1_STRING *str = NULL;
 	ASN1_TYPE *t;
 
-	if (ASN1_item_pack(x, ASN1_ITEM_rptr(X509), &str) == NULL)
+	if (ASN1_item_pack((void *)val, it, &str) == NULL)
 		return NULL;
 	if ((t = ASN1_TYPE_new()) == NULL) {
 		ASN1_STRING_free(str);
@@ -207,4 +223,9 @@ ASN1_TYPE *cms_asn1_cert_encode(X509 *x)
 	}
 	ASN1_TYPE_set(t, V_ASN1_SEQUENCE, str);
 	return t;
+}
+
+ASN1_TYPE *cms_asn1_cert_encode(X509 *x)
+{
+	return cms_asn1_any_sequence(x, ASN1_ITEM_rptr(X509));
 }

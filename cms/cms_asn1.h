@@ -153,6 +153,12 @@ int cms_asn1_attrs_aad(STACK_OF(X509_ATTRIBUTE) *attrs, unsigned char **der);
 /* Same attributes DER-sorted, as the encoder puts them into the message. */
 int cms_asn1_attrs_der(STACK_OF(X509_ATTRIBUTE) *attrs, unsigned char **der);
 
+/* Decodes a whole buffer as one item; trailing bytes make it malformed
+ * (NULL). Every parse of untrusted input goes through this. */
+void *cms_asn1_decode_exact(const unsigned char *p, size_t len, const ASN1_ITEM *it);
+/* The DER of an item wrapped as an ASN1_TYPE of type SEQUENCE (ANY fields). */
+ASN1_TYPE *cms_asn1_any_sequence(const void *val, const ASN1_ITEM *it);
+
 /* A CertificateChoices element as X509 (NULL unless a DER certificate),
  * and an X509 as an element. */
 X509 *cms_asn1_cert_decode(const ASN1_TYPE *t);

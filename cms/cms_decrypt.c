@@ -68,27 +68,11 @@ static void dec_state_free(struct dec_state *s)
 	OPENSSL_clear_free(s->pt, s->pt_len);
 }
 
-/* Decodes a whole buffer as one item; trailing bytes are malformed. */
-static void *dec_item(const unsigned char *p, size_t len, const ASN1_ITEM *it)
-{
-	const unsigned char *q = p;
-	ASN1_VALUE *v;
-
-	if (len == 0 || len > LONG_MAX)
-		return NULL;
-	v = ASN1_item_d2i(NULL, &q, (long)len, it);
-	if (v != NULL && q != p + len) {
-		ASN1_item_free(v, it);
-		return NULL;
-	}
-	return v;
-}
-
 static void *dec_any_sequence(const ASN1_TYPE *t, const ASN1_ITEM *it)
 {
 	if (t == NULL || t->type != V_ASN1_SEQUENCE || t->value.sequence == NULL)
 		return NULL;
-	return dec_item(t->value.sequence->data, (size_t)t->value.sequence->length, it);
+	return cms_asn1_decode_exact(t->value.sequence->data, (size_t)t->value.sequence->length, it);
 }
 
 static smscms_status dec_parse(smscms_ctx *ctx, const smscms_limits *lim,
@@ -100,7 +84,7 @@ static smscms_status dec_parse(smscms_ctx *ctx, const smscms_limits *lim,
 	if (der_len > lim->max_message)
 		return cms_error(ctx, SMSCMS_ERR_TOO_LARGE, "message of %zu bytes exceeds the limit of %zu",
 		                 der_len, lim->max_message);
-	if ((s->ci = dec_item(der, der_len, ASN1_ITEM_rptr(CMSX_CONTENTINFO))) == NULL)
+	if ((s->ci = cms_asn1_decode_exact(der, der_len, ASN1_ITEM_rptr(CMSX_CONTENTINFO))) == NULL)
 		return cms_error(ctx, SMSCMS_ERR_MALFORMED, "message is not a DER ContentInfo");
 	if (OBJ_obj2nid(s->ci->content_type) != NID_id_smime_ct_authEnvelopedData) {
 		char oid[80];
@@ -305,7 +289,7 @@ static smscms_status dec_originator_keys(smscms_ctx *ctx, const smscms_identity 
 		return SMSCMS_OK;
 	}
 	if (kari->ukm == NULL ||
-	    (s->mqv_ukm = dec_item(kari->ukm->data, (size_t)kari->ukm->length,
+	    (s->mqv_ukm = cms_asn1_decode_exact(kari->ukm->data, (size_t)kari->ukm->length,
 	                           ASN1_ITEM_rptr(CMSX_MQV_UKM))) == NULL)
 		return cms_error(ctx, SMSCMS_ERR_MALFORMED, "MQV ukm is not a DER MQVuserKeyingMaterial");
 	if (!cms_point_from_origpub(rcpt->group, s->mqv_ukm->ephemeral, &s->eph_point))

@@ -60,22 +60,6 @@ static void enc_state_free(struct enc_state *s)
 	OPENSSL_free(s->env_der);
 }
 
-/* Puts DER of an item into an ASN1_TYPE of type SEQUENCE (for ANY fields). */
-static ASN1_TYPE *enc_any_sequence(const void *val, const ASN1_ITEM *it)
-{
-	ASN1_STRING *str = NULL;
-	ASN1_TYPE *t;
-
-	if (ASN1_item_pack((void *)val, it, &str) == NULL)
-		return NULL;
-	if ((t = ASN1_TYPE_new()) == NULL) {
-		ASN1_STRING_free(str);
-		return NULL;
-	}
-	ASN1_TYPE_set(t, V_ASN1_SEQUENCE, str);
-	return t;
-}
-
 static int enc_algor_set_seq(X509_ALGOR *alg, ASN1_OBJECT *oid, const void *params, const ASN1_ITEM *it)
 {
 	ASN1_STRING *str = NULL;
@@ -463,7 +447,7 @@ smscms_status smscms_encrypt(smscms_ctx *ctx, const smscms_encrypt_opts *opts,
 		goto out;
 	if ((s.ci = CMSX_CONTENTINFO_new()) != NULL) {
 		ASN1_TYPE_free(s.ci->content);
-		s.ci->content = enc_any_sequence(s.env, ASN1_ITEM_rptr(CMSX_AUTHENV));
+		s.ci->content = cms_asn1_any_sequence(s.env, ASN1_ITEM_rptr(CMSX_AUTHENV));
 	}
 	if (s.ci == NULL || s.ci->content == NULL) {
 		st = cms_error(ctx, SMSCMS_ERR_MEMORY, "cannot encode AuthEnvelopedData");

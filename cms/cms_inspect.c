@@ -9,28 +9,13 @@
 #include "cms/cms_internal.h"
 #include "cms/cms_scheme.h"
 
-static void *insp_item(const unsigned char *p, size_t len, const ASN1_ITEM *it)
-{
-	const unsigned char *q = p;
-	ASN1_VALUE *v;
-
-	if (len == 0 || len > LONG_MAX)
-		return NULL;
-	v = ASN1_item_d2i(NULL, &q, (long)len, it);
-	if (v != NULL && q != p + len) {
-		ASN1_item_free(v, it);
-		return NULL;
-	}
-	return v;
-}
-
 static void *insp_any(int type, const void *val, const ASN1_ITEM *it)
 {
 	const ASN1_STRING *s = val;
 
 	if (type != V_ASN1_SEQUENCE || s == NULL)
 		return NULL;
-	return insp_item(s->data, (size_t)s->length, it);
+	return cms_asn1_decode_exact(s->data, (size_t)s->length, it);
 }
 
 static void insp_oid(FILE *out, const char *label, const ASN1_OBJECT *oid)
@@ -105,7 +90,7 @@ static void insp_kari(FILE *out, const CMSX_KARI *kari)
 		insp_pubkey(out, "    originator: originatorKey", kari->originator->d.key);
 	}
 	if (kari->ukm != NULL) {
-		ukm = insp_item(kari->ukm->data, (size_t)kari->ukm->length, ASN1_ITEM_rptr(CMSX_MQV_UKM));
+		ukm = cms_asn1_decode_exact(kari->ukm->data, (size_t)kari->ukm->length, ASN1_ITEM_rptr(CMSX_MQV_UKM));
 		if (ukm != NULL) {
 			insp_pubkey(out, "    ukm: MQVuserKeyingMaterial, ephemeral", ukm->ephemeral);
 			if (ukm->added_ukm != NULL)
@@ -176,7 +161,7 @@ smscms_status smscms_inspect(smscms_ctx *ctx, const smscms_limits *limits,
 	if (der_len > limits->max_message)
 		return cms_error(ctx, SMSCMS_ERR_TOO_LARGE, "message of %zu bytes exceeds the limit of %zu",
 		                 der_len, limits->max_message);
-	if ((ci = insp_item(der, der_len, ASN1_ITEM_rptr(CMSX_CONTENTINFO))) == NULL)
+	if ((ci = cms_asn1_decode_exact(der, der_len, ASN1_ITEM_rptr(CMSX_CONTENTINFO))) == NULL)
 		return cms_error(ctx, SMSCMS_ERR_MALFORMED, "message is not a DER ContentInfo");
 	fprintf(out, "size: %zu bytes\n", der_len);
 	insp_oid(out, "content type", ci->content_type);

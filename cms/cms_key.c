@@ -101,6 +101,7 @@ static int origpub_from_oct(const unsigned char *oct, size_t len, CMSX_ORIG_PUBK
 		goto out;
 	if (!ASN1_BIT_STRING_set(opk->public_key, (unsigned char *)oct, (int)len))
 		goto out;
+	/* No unused bits: clear the flags so the encoder writes 0 unused bits. */
 	opk->public_key->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
 	opk->public_key->flags |= ASN1_STRING_FLAG_BITS_LEFT;
 	*out = opk;
@@ -136,27 +137,15 @@ int cms_cert_point(const EC_GROUP *group, X509 *cert, EC_POINT **out)
 
 int cms_key_to_origpub(const EVP_PKEY *pkey, CMSX_ORIG_PUBKEY **out)
 {
-	CMSX_ORIG_PUBKEY *opk = CMSX_ORIG_PUBKEY_new();
 	unsigned char *oct = NULL;
 	size_t len = 0;
-	int ok = 0;
+	int ok;
 
 	*out = NULL;
-	if (opk == NULL || !key_pub_oct(pkey, &oct, &len) || len > INT_MAX)
-		goto out;
-	if (!X509_ALGOR_set0(opk->algorithm, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_UNDEF, NULL))
-		goto out;
-	if (!ASN1_BIT_STRING_set(opk->public_key, oct, (int)len))
-		goto out;
-	/* No unused bits: clear the flags so the encoder writes 0 unused bits. */
-	opk->public_key->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
-	opk->public_key->flags |= ASN1_STRING_FLAG_BITS_LEFT;
-	*out = opk;
-	opk = NULL;
-	ok = 1;
-out:
+	if (!key_pub_oct(pkey, &oct, &len))
+		return 0;
+	ok = origpub_from_oct(oct, len, out);
 	OPENSSL_free(oct);
-	CMSX_ORIG_PUBKEY_free(opk);
 	return ok;
 }
 
