@@ -6,6 +6,7 @@
  * separators, no wildcards, no '$' (system topics), nothing invisible.
  */
 #include "plugin/identity.h"
+#include "plugin/utf8.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -36,57 +37,27 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 static const char *utf8_problem(const unsigned char *s, size_t len)
 {
 	size_t i = 0;
+	unsigned long cp;
 
 	while (i < len) {
-		unsigned c = s[i];
-		unsigned long cp;
-		size_t n, k;
-
-		if (c < 0x80) {
-			if (c == 0)
-				return "contains NUL";
-			if (c < 0x20 || c == 0x7f)
-				return "contains a control character";
-			if (c == ' ')
-				return "contains whitespace";
-			if (c == '/')
-				return "contains '/'";
-			if (c == '+')
-				return "contains '+'";
-			if (c == '#')
-				return "contains '#'";
-			if (c == '$')
-				return "contains '$'";
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1; cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2; cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3; cp = c & 0x07;
-		} else {
+		if (!utf8_decode(s, len, &i, &cp))
 			return "is not valid UTF-8";
-		}
-		if (i + n >= len)
-			return "is not valid UTF-8";
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return "is not valid UTF-8";
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff)
-			return "is not valid UTF-8";
-		if (cp >= 0xd800 && cp <= 0xdfff)
-			return "is not valid UTF-8";
-		if (cp >= 0x80 && cp <= 0x9f)
+		if (cp == 0)
+			return "contains NUL";
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
 			return "contains a control character";
-		if (cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200b) ||
+		if (cp == ' ' || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200b) ||
 		    cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
 		    cp == 0x3000 || cp == 0xfeff)
 			return "contains whitespace";
-		i += n + 1;
+		if (cp == '/')
+			return "contains '/'";
+		if (cp == '+')
+			return "contains '+'";
+		if (cp == '#')
+			return "contains '#'";
+		if (cp == '$')
+			return "contains '$'";
 	}
 	return NULL;
 }

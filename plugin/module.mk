@@ -1,7 +1,7 @@
-# plugin: sms_auth.so (mosquitto auth + ACL plugin) and plugin/identity.o,
+# plugin: sms_auth.so (mosquitto auth + ACL plugin) and plugin/identity.o + utf8.o,
 # which the services link to map E2E certificate subjects.
 
-PLUGIN_CORE_SRC := plugin/identity.c plugin/sms_auth_acl.c plugin/sms_auth_config.c plugin/sms_auth_chain.c
+PLUGIN_CORE_SRC := plugin/identity.c plugin/utf8.c plugin/sms_auth_acl.c plugin/sms_auth_config.c plugin/sms_auth_chain.c
 PLUGIN_SRC      := $(PLUGIN_CORE_SRC) plugin/sms_auth_plugin.c
 PLUGIN_CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(PLUGIN_CORE_SRC))
 PLUGIN_LIBS     := -lconfig -lcrypto
@@ -18,7 +18,7 @@ $(SMS_AUTH_SO): $(patsubst %.c,$(B)/obj/%.o,$(PLUGIN_SRC)) plugin/sms_auth.map
 UNIT_TESTS += $(B)/tests/unit/test_identity $(B)/tests/unit/test_plugin_acl $(B)/tests/unit/test_plugin_config \
 	      $(B)/tests/unit/test_plugin_chain
 
-$(B)/tests/unit/test_identity: $(B)/obj/tests/unit/test_identity.o $(B)/obj/plugin/identity.o
+$(B)/tests/unit/test_identity: $(B)/obj/tests/unit/test_identity.o $(B)/obj/plugin/identity.o $(B)/obj/plugin/utf8.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto
 

@@ -25,11 +25,11 @@ $(B)/bin/sms-db: $(patsubst %.c,$(B)/obj/%.o,$(SMS_DB_SRC))
 ifneq ($(and $(SMSCMS_LIB),$(wildcard plugin/identity.c)),)
 BINS += $(B)/bin/sms-snapshotd $(B)/bin/sms-devicesim
 
-$(B)/bin/sms-snapshotd: $(patsubst %.c,$(B)/obj/%.o,$(SNAPSHOTD_SRC)) $(B)/obj/plugin/identity.o $(SMSCMS_LIB)
+$(B)/bin/sms-snapshotd: $(patsubst %.c,$(B)/obj/%.o,$(SNAPSHOTD_SRC)) $(B)/obj/plugin/identity.o $(B)/obj/plugin/utf8.o $(SMSCMS_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SERVICES_LIBS)
 
-$(B)/bin/sms-devicesim: $(patsubst %.c,$(B)/obj/%.o,$(DEVICESIM_SRC)) $(B)/obj/plugin/identity.o $(SMSCMS_LIB)
+$(B)/bin/sms-devicesim: $(patsubst %.c,$(B)/obj/%.o,$(DEVICESIM_SRC)) $(B)/obj/plugin/identity.o $(B)/obj/plugin/utf8.o $(SMSCMS_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SERVICES_LIBS)
 endif
@@ -37,7 +37,7 @@ endif
 UNIT_TESTS += $(B)/tests/unit/test_services_parse $(B)/tests/unit/test_services_config
 
 $(B)/tests/unit/test_services_parse: $(B)/obj/tests/unit/test_services_parse.o \
-		$(B)/obj/services/snapshot_json.o $(B)/obj/services/snapshot_topic.o
+		$(B)/obj/services/snapshot_json.o $(B)/obj/services/snapshot_topic.o $(B)/obj/plugin/utf8.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lm
 

@@ -1,5 +1,6 @@
 /* Snapshot JSON parsing and validation; contract in snapshot_json.h. */
 #include "services/snapshot_json.h"
+#include "plugin/utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,42 +21,6 @@ const char *snapshot_status_name(snapshot_status st)
 	case SNAPSHOT_TOO_LARGE: return "too_large";
 	}
 	return "unknown";
-}
-
-/* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-static int utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0, n, k;
-	unsigned long cp;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1; cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2; cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3; cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (len - i <= n)
-			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
 }
 
 /* Text that may go into a log line or a dimension name: no control characters. */
