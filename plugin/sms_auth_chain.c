@@ -60,41 +60,6 @@ static int read_pem(const char *path, STACK_OF(X509_INFO) **out, char *err, size
 	return 0;
 }
 
-static int load_one_cert(const char *path, X509 **out, char *err, size_t errlen)
-{
-	STACK_OF(X509_INFO) *infos;
-	int i, rc = -1;
-
-	*out = NULL;
-	if (read_pem(path, &infos, err, errlen) != 0)
-		return -1;
-	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
-		X509_INFO *xi = sk_X509_INFO_value(infos, i);
-
-		if (!xi->x509)
-			continue;
-		if (*out) {
-			X509_free(*out);
-			*out = NULL;
-			fail(err, errlen, "%s: holds more than one certificate; name exactly one", path);
-			goto out;
-		}
-		if (!X509_up_ref(xi->x509)) {
-			fail(err, errlen, "%s: %s", path, ossl_reason());
-			goto out;
-		}
-		*out = xi->x509;
-	}
-	if (!*out) {
-		fail(err, errlen, "%s: holds no certificate", path);
-		goto out;
-	}
-	rc = 0;
-out:
-	sk_X509_INFO_pop_free(infos, X509_INFO_free);
-	return rc;
-}
-
 static int add_certs_from(const char *path, STACK_OF(X509) *sk, char *err, size_t errlen)
 {
 	STACK_OF(X509_INFO) *infos;
@@ -125,6 +90,27 @@ static int add_certs_from(const char *path, STACK_OF(X509) *sk, char *err, size_
 	rc = 0;
 out:
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	return rc;
+}
+
+static int load_one_cert(const char *path, X509 **out, char *err, size_t errlen)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	int rc = -1;
+
+	*out = NULL;
+	if (!sk)
+		return fail(err, errlen, "%s: out of memory", path);
+	if (add_certs_from(path, sk, err, errlen) != 0)
+		goto out;
+	if (sk_X509_num(sk) != 1) {
+		fail(err, errlen, "%s: holds more than one certificate; name exactly one", path);
+		goto out;
+	}
+	*out = sk_X509_shift(sk);
+	rc = 0;
+out:
+	sk_X509_pop_free(sk, X509_free);
 	return rc;
 }
 
