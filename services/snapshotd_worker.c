@@ -46,6 +46,20 @@ static void abandon_connection(snapshotd_worker *w, const char *topic, const cha
 		snapshotd_log(LOG_LEVEL_ERROR, "worker %d: shutdown of broker socket failed: %s", w->index, strerror(errno));
 }
 
+/* A transient database error: count it, say so, and wait before the next try
+ * (the message stays unacknowledged meanwhile). Returns 1 when we are
+ * stopping instead. */
+static int db_retry_wait(snapshotd_worker *w, const char *err, long *backoff)
+{
+	atomic_fetch_add(&w->n.db_retries, 1);
+	snapshotd_log(LOG_LEVEL_WARNING, "worker %d: %s; retrying in %ld ms (message not acknowledged)",
+	              w->index, err, *backoff);
+	if (pause_ms(w->sh, *backoff))
+		return 1;
+	*backoff = next_backoff(*backoff);
+	return 0;
+}
+
 /* Stores an accepted snapshot; retries transient database errors until it is
  * committed or we stop. Returns 0 handled, 1 stopping (not committed), or
  * -1 with the database's permanent refusal in r (dead-letter it). */
@@ -78,12 +92,8 @@ static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], c
 		case STORE_RETRY:
 			break;
 		}
-		atomic_fetch_add(&w->n.db_retries, 1);
-		snapshotd_log(LOG_LEVEL_WARNING, "worker %d: %s; retrying in %ld ms (message not acknowledged)",
-		              w->index, err, backoff);
-		if (pause_ms(w->sh, backoff))
+		if (db_retry_wait(w, err, &backoff))
 			return 1;
-		backoff = next_backoff(backoff);
 	}
 }
 
@@ -114,12 +124,8 @@ static int store_rejected(snapshotd_worker *w, const unsigned char digest[32], c
 		case STORE_RETRY:
 			break;
 		}
-		atomic_fetch_add(&w->n.db_retries, 1);
-		snapshotd_log(LOG_LEVEL_WARNING, "worker %d: %s; retrying in %ld ms (message not acknowledged)",
-		              w->index, err, backoff);
-		if (pause_ms(w->sh, backoff))
+		if (db_retry_wait(w, err, &backoff))
 			return 1;
-		backoff = next_backoff(backoff);
 	}
 }
 
