@@ -333,7 +333,7 @@ static int dec_unwrap(smscms_ctx *ctx, struct dec_state *s, const unsigned char 
 	ok = cms_kek_from_z(cms_ctx_x963(ctx), cms_ctx_md(ctx, s->kdf), z, z_len, wrap_nid,
 	                    ukm != NULL ? ukm->data : NULL, ukm != NULL ? (size_t)ukm->length : 0,
 	                    bc_form, kek, kek_len) &&
-	     cms_kek_unwrap_with(cms_ctx_wrap(ctx, kek_len), kek, kek_len, wrapped->data, (size_t)wrapped->length, s->cek, &cek_len) &&
+	     cms_kek_unwrap(cms_ctx_wrap(ctx, kek_len), kek, kek_len, wrapped->data, (size_t)wrapped->length, s->cek, &cek_len) &&
 	     cek_len == s->key_len;
 	OPENSSL_cleanse(kek, sizeof(kek));
 	return ok;

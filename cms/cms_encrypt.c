@@ -307,7 +307,7 @@ static smscms_status enc_recipient(smscms_ctx *ctx, const smscms_encrypt_opts *o
 		goto out;
 	}
 	if (!cms_kek_from_z(cms_ctx_x963(ctx), cms_ctx_md(ctx, o->kdf), z, z_len, wrap_nid, NULL, 0, bc_form, kek, s->key_len) ||
-	    !cms_kek_wrap_with(cms_ctx_wrap(ctx, s->key_len), kek, s->key_len, s->cek, s->key_len, wrapped, &wrapped_len)) {
+	    !cms_kek_wrap(cms_ctx_wrap(ctx, s->key_len), kek, s->key_len, s->cek, s->key_len, wrapped, &wrapped_len)) {
 		st = cms_error(ctx, SMSCMS_ERR_CRYPTO, "recipient %zu: key derivation or wrap failed", idx);
 		goto out;
 	}

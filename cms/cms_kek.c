@@ -61,16 +61,9 @@ out:
 	return ok;
 }
 
-int cms_kek_derive(const EVP_MD *md, const unsigned char *z, size_t z_len,
+int cms_kek_derive(EVP_KDF *given, const EVP_MD *md, const unsigned char *z, size_t z_len,
                    const unsigned char *info, size_t info_len,
                    unsigned char *kek, size_t kek_len)
-{
-	return cms_kek_derive_with(NULL, md, z, z_len, info, info_len, kek, kek_len);
-}
-
-int cms_kek_derive_with(EVP_KDF *given, const EVP_MD *md, const unsigned char *z, size_t z_len,
-                        const unsigned char *info, size_t info_len,
-                        unsigned char *kek, size_t kek_len)
 {
 	EVP_KDF *fetched = given == NULL ? EVP_KDF_fetch(NULL, OSSL_KDF_NAME_X963KDF, NULL) : NULL;
 	EVP_KDF *kdf = given != NULL ? given : fetched;
@@ -130,30 +123,16 @@ out:
 	return ok;
 }
 
-int cms_kek_wrap(const unsigned char *kek, size_t kek_len,
+int cms_kek_wrap(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
                  const unsigned char *cek, size_t cek_len,
                  unsigned char *out, size_t *out_len)
-{
-	return kek_wrap_run(NULL, 1, kek, kek_len, cek, cek_len, out, out_len);
-}
-
-int cms_kek_wrap_with(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
-                      const unsigned char *cek, size_t cek_len,
-                      unsigned char *out, size_t *out_len)
 {
 	return kek_wrap_run(c, 1, kek, kek_len, cek, cek_len, out, out_len);
 }
 
-int cms_kek_unwrap(const unsigned char *kek, size_t kek_len,
+int cms_kek_unwrap(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
                    const unsigned char *in, size_t in_len,
                    unsigned char *cek, size_t *cek_len)
-{
-	return cms_kek_unwrap_with(NULL, kek, kek_len, in, in_len, cek, cek_len);
-}
-
-int cms_kek_unwrap_with(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
-                        const unsigned char *in, size_t in_len,
-                        unsigned char *cek, size_t *cek_len)
 {
 	if (in_len < 24)
 		return 0;
@@ -169,10 +148,10 @@ int cms_kek_from_z(EVP_KDF *kdf, const EVP_MD *md, const unsigned char *z, size_
 	int ok;
 
 	if (bc_form)
-		return cms_kek_derive_with(kdf, md, z, z_len, ukm, ukm != NULL ? ukm_len : 0, kek, kek_len);
+		return cms_kek_derive(kdf, md, z, z_len, ukm, ukm != NULL ? ukm_len : 0, kek, kek_len);
 	if (!cms_kek_shared_info(wrap_nid, ukm, ukm_len, kek_len, &info, &info_len))
 		return 0;
-	ok = cms_kek_derive_with(kdf, md, z, z_len, info, info_len, kek, kek_len);
+	ok = cms_kek_derive(kdf, md, z, z_len, info, info_len, kek, kek_len);
 	OPENSSL_free(info);
 	return ok;
 }

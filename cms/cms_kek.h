@@ -18,23 +18,15 @@
 
 int cms_kek_shared_info(int wrap_nid, const unsigned char *ukm, size_t ukm_len,
                         size_t kek_len, unsigned char **der, size_t *der_len);
-int cms_kek_derive(const EVP_MD *md, const unsigned char *z, size_t z_len,
+/* X9.63 KDF and AES key wrap. kdf / c are algorithms the caller fetched once
+ * (smscms_ctx keeps them); NULL fetches or picks them here, per call. */
+int cms_kek_derive(EVP_KDF *kdf, const EVP_MD *md, const unsigned char *z, size_t z_len,
                    const unsigned char *info, size_t info_len,
                    unsigned char *kek, size_t kek_len);
-/* The same with algorithms the caller fetched once (NULL: fetch here). */
-int cms_kek_derive_with(EVP_KDF *kdf, const EVP_MD *md, const unsigned char *z, size_t z_len,
-                        const unsigned char *info, size_t info_len,
-                        unsigned char *kek, size_t kek_len);
-int cms_kek_wrap_with(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
-                      const unsigned char *cek, size_t cek_len,
-                      unsigned char *out, size_t *out_len);
-int cms_kek_unwrap_with(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
-                        const unsigned char *in, size_t in_len,
-                        unsigned char *cek, size_t *cek_len);
-int cms_kek_wrap(const unsigned char *kek, size_t kek_len,
+int cms_kek_wrap(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
                  const unsigned char *cek, size_t cek_len,
                  unsigned char *out, size_t *out_len);
-int cms_kek_unwrap(const unsigned char *kek, size_t kek_len,
+int cms_kek_unwrap(const EVP_CIPHER *c, const unsigned char *kek, size_t kek_len,
                    const unsigned char *in, size_t in_len,
                    unsigned char *cek, size_t *cek_len);
 /* Key wrap NID for a KEK length (16 -> id-aes128-wrap, 32 -> id-aes256-wrap). */
