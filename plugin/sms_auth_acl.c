@@ -68,13 +68,14 @@ const char *acl_share_strip(const char *filter)
 	return slash + 1;
 }
 
-bool acl_filter_within(const char *filter, const char *pattern)
+/* acl_filter_within for arguments already known to be valid filters: the
+ * hot path validates the target once and the config validated the patterns
+ * at load, so neither is re-scanned for every rule of every delivery. */
+static bool filter_within(const char *filter, const char *pattern)
 {
 	const char *f = filter, *p = pattern, *fe, *pe;
 	bool first = true;
 
-	if (!acl_filter_valid(filter) || !acl_filter_valid(pattern))
-		return false;
 	for (;;) {
 		fe = level_end(f);
 		pe = level_end(p);
@@ -111,15 +112,25 @@ bool acl_filter_within(const char *filter, const char *pattern)
 	}
 }
 
+bool acl_filter_within(const char *filter, const char *pattern)
+{
+	return acl_filter_valid(filter) && acl_filter_valid(pattern) && filter_within(filter, pattern);
+}
+
+/* The scope is literal (identity.c refuses + # $ and '/' inside values), so
+ * prefix equality on whole levels is containment. */
+static bool scope_contains(const char *scope, size_t scope_len, const char *filter)
+{
+	if (strncmp(filter, scope, scope_len) != 0)
+		return false;
+	return filter[scope_len] == '\0' || filter[scope_len] == '/';
+}
+
 bool acl_scope_contains(const char *scope, size_t scope_len, const char *filter)
 {
 	if (!scope || scope_len == 0 || !acl_filter_valid(filter))
 		return false;
-	/* The scope is literal (identity.c refuses + # $ and '/' inside
-	 * values), so prefix equality on whole levels is containment. */
-	if (strncmp(filter, scope, scope_len) != 0)
-		return false;
-	return filter[scope_len] == '\0' || filter[scope_len] == '/';
+	return scope_contains(scope, scope_len, filter);
 }
 
 const struct sms_role *sms_config_role(const struct sms_config *cfg, const char *name)
@@ -163,7 +174,7 @@ static bool role_allows(const struct sms_role *role, unsigned need, const char *
 	size_t i;
 
 	for (i = 0; i < role->nrules; i++)
-		if ((role->rules[i].access & need) && acl_filter_within(target, role->rules[i].filter))
+		if ((role->rules[i].access & need) && filter_within(target, role->rules[i].filter))
 			return true;
 	return false;
 }
@@ -178,7 +189,8 @@ bool acl_allows(const struct sms_config *cfg, const char *username, int access, 
 	switch (access) {
 	case ACL_READ:
 	case ACL_WRITE:
-		/* mosquitto refuses wildcards in PUBLISH; refuse again here. */
+		/* mosquitto refuses wildcards in PUBLISH; refuse again here. A
+		 * valid topic is also a valid filter, as filter_within needs. */
 		if (!acl_topic_valid(topic))
 			return false;
 		target = topic;
@@ -209,12 +221,12 @@ bool acl_allows(const struct sms_config *cfg, const char *username, int access, 
 
 		if (!scope_valid(username, &len))
 			return false;
-		if (acl_scope_contains(username, len, target))
+		if (scope_contains(username, len, target))
 			return true;
 	}
 	if (access == ACL_READ || access == ACL_SUBSCRIBE)
 		for (i = 0; i < cfg->npublic_read; i++)
-			if (acl_filter_within(target, cfg->public_read[i]))
+			if (filter_within(target, cfg->public_read[i]))
 				return true;
 	return false;
 }
