@@ -41,7 +41,7 @@ JOBS := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
 .PHONY: all check demo stop bench fuzz install clean unit-tests helpers
 all:
 
-include cms/module.mk plugin/module.mk services/module.mk tests/module.mk
+include common/module.mk cms/module.mk plugin/module.mk $(wildcard services/*/module.mk) tests/module.mk
 
 all: $(LIBS) $(BINS) $(PLUGINS)
 unit-tests: $(UNIT_TESTS)

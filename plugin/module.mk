@@ -1,9 +1,9 @@
-# plugin: sms_auth.so (mosquitto auth + ACL plugin) and plugin/identity.o + utf8.o,
-# which the services link to map E2E certificate subjects.
+# plugin: sms_auth.so (mosquitto auth + ACL plugin). Identity mapping and
+# UTF-8 come from common/ (libsmscommon.a).
 
-PLUGIN_CORE_SRC := plugin/identity.c plugin/utf8.c plugin/sms_auth_acl.c plugin/sms_auth_config.c plugin/sms_auth_chain.c
+PLUGIN_CORE_SRC := plugin/sms_auth_acl.c plugin/sms_auth_config.c plugin/sms_auth_chain.c
 PLUGIN_SRC      := $(PLUGIN_CORE_SRC) plugin/sms_auth_plugin.c
-PLUGIN_CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(PLUGIN_CORE_SRC))
+PLUGIN_CORE_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(PLUGIN_CORE_SRC)) $(SMSCOMMON_LIB)
 PLUGIN_LIBS     := -lconfig -lcrypto
 
 SMS_AUTH_SO := $(B)/lib/sms/sms_auth.so
@@ -11,16 +11,12 @@ PLUGINS += $(SMS_AUTH_SO)
 
 # Symbols of the broker (mosquitto_log_printf, ...) resolve against the
 # mosquitto executable at load time: no -lmosquitto (that is the client library).
-$(SMS_AUTH_SO): $(patsubst %.c,$(B)/obj/%.o,$(PLUGIN_SRC)) plugin/sms_auth.map
+$(SMS_AUTH_SO): $(patsubst %.c,$(B)/obj/%.o,$(PLUGIN_SRC)) $(SMSCOMMON_LIB) plugin/sms_auth.map
 	@mkdir -p $(@D)
-	$(CC) -shared $(ALL_LDFLAGS) -Wl,--version-script=plugin/sms_auth.map -o $@ $(filter %.o,$^) $(PLUGIN_LIBS)
+	$(CC) -shared $(ALL_LDFLAGS) -Wl,--version-script=plugin/sms_auth.map -o $@ $(filter %.o %.a,$^) $(PLUGIN_LIBS)
 
-UNIT_TESTS += $(B)/tests/unit/test_identity $(B)/tests/unit/test_plugin_acl $(B)/tests/unit/test_plugin_config \
+UNIT_TESTS += $(B)/tests/unit/test_plugin_acl $(B)/tests/unit/test_plugin_config \
 	      $(B)/tests/unit/test_plugin_chain
-
-$(B)/tests/unit/test_identity: $(B)/obj/tests/unit/test_identity.o $(B)/obj/plugin/identity.o $(B)/obj/plugin/utf8.o
-	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto
 
 # libmosquitto's own topic matcher is the independent oracle for the ACL algebra.
 $(B)/tests/unit/test_plugin_acl: $(B)/obj/tests/unit/test_plugin_acl.o $(PLUGIN_CORE_OBJ)

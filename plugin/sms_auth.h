@@ -19,7 +19,7 @@
 
 #include <openssl/x509.h>
 
-#include "plugin/identity.h"
+#include "common/identity.h"
 
 /* Same values as mosquitto's MOSQ_ACL_* (checked in sms_auth_plugin.c). */
 enum acl_access {

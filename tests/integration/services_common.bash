@@ -88,8 +88,8 @@ svc_broker_start() {
 # Writes the plugin configuration; returns non-zero when the plugin's
 # configuration format is not known here (then the suite runs TLS only).
 svc_plugin_conf() {
-	[ -f "$H_ROOT/services/testdata/sms_auth.conf.in" ] || return 1
-	sed -e "s|@PKI@|$P|g" "$H_ROOT/services/testdata/sms_auth.conf.in" >"$1"
+	[ -f "$H_ROOT/tests/integration/testdata/sms_auth.conf.in" ] || return 1
+	sed -e "s|@PKI@|$P|g" "$H_ROOT/tests/integration/testdata/sms_auth.conf.in" >"$1"
 }
 
 svc_daemon_start() {

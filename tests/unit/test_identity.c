@@ -1,4 +1,4 @@
-/* plugin/identity.c: certificate subject -> SMS identity, including hostile subjects. */
+/* common/identity.c: certificate subject -> SMS identity, including hostile subjects. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
-#include "plugin/identity.h"
+#include "common/identity.h"
 
 /* One attribute: short name, value bytes (may hold NUL), length, ASN.1 type, RDN set flag. */
 struct attr {

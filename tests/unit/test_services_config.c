@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "services/snapshotd_config.h"
+#include "services/snapshotd/snapshotd_config.h"
 
 static char path[64];
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "services/snapshot_json.h"
-#include "services/snapshot_topic.h"
+#include "common/snapshot_json.h"
+#include "common/snapshot_topic.h"
 
 static void topic_valid(void **state)
 {

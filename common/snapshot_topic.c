@@ -1,5 +1,5 @@
 /* Snapshot topic parsing; contract in snapshot_topic.h. */
-#include "services/snapshot_topic.h"
+#include "common/snapshot_topic.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* PostgreSQL store for snapshots; contract in snapshot_store.h. */
-#include "services/snapshot_store.h"
+#include "services/snapshotd/snapshot_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,8 +16,8 @@
 
 #include <stddef.h>
 
-#include "services/snapshot_json.h"
-#include "services/snapshot_topic.h"
+#include "common/snapshot_json.h"
+#include "common/snapshot_topic.h"
 
 typedef enum {
 	STORE_OK = 0,

@@ -1,4 +1,4 @@
-#include "plugin/utf8.h"
+#include "common/utf8.h"
 
 int utf8_decode(const unsigned char *s, size_t len, size_t *i, unsigned long *cp)
 {

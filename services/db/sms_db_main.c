@@ -10,7 +10,7 @@
 #include <string.h>
 #include <libpq-fe.h>
 
-#include "services/db_migrate.h"
+#include "common/db_migrate.h"
 
 #ifndef SMS_SQL_DIR
 #define SMS_SQL_DIR "/usr/local/share/sms/sql"

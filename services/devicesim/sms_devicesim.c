@@ -29,7 +29,7 @@
 #include <openssl/pem.h>
 
 #include "cms/smscms.h"
-#include "plugin/identity.h"
+#include "common/identity.h"
 
 #define MAX_RECIPIENTS 8
 #define MAX_PAYLOAD (4 * 1024 * 1024)

@@ -15,10 +15,10 @@
 #include <libpq-fe.h>
 #include <mosquitto.h>
 
-#include "services/db_migrate.h"
-#include "services/snapshotd_config.h"
-#include "services/snapshotd_log.h"
-#include "services/snapshotd_worker.h"
+#include "common/db_migrate.h"
+#include "services/snapshotd/snapshotd_config.h"
+#include "common/log.h"
+#include "services/snapshotd/snapshotd_worker.h"
 
 #define PARTITION_CHECK_SECONDS 3600
 
@@ -31,7 +31,7 @@ static void usage(FILE *f)
 	        "PostgreSQL, after decrypting them and checking that the originator\n"
 	        "certificate is that equipment. Rejected messages go to t_dead_letter.\n"
 	        "\n"
-	        "  --config FILE  libconfig file (see services/snapshotd.conf.example)\n"
+	        "  --config FILE  libconfig file (see services/snapshotd/snapshotd.conf.example)\n"
 	        "  --migrate      apply pending schema migrations (database.sql_dir) first\n"
 	        "  --verbose      debug logging\n"
 	        "  --help         this text\n"
@@ -46,16 +46,16 @@ static int run_migrations(const snapshotd_config *cfg)
 	int n, rc = -1;
 
 	if (PQstatus(conn) != CONNECTION_OK) {
-		snapshotd_log(LOG_LEVEL_ERROR, "migrate: cannot connect to PostgreSQL: %s", PQerrorMessage(conn));
+		sms_log(LOG_LEVEL_ERROR, "migrate: cannot connect to PostgreSQL: %s", PQerrorMessage(conn));
 		goto out;
 	}
 	PQclear(PQexec(conn, "SET client_min_messages = warning"));
 	n = db_migrate(conn, cfg->sql_dir, err, sizeof err);
 	if (n < 0) {
-		snapshotd_log(LOG_LEVEL_ERROR, "migrate: %s", err);
+		sms_log(LOG_LEVEL_ERROR, "migrate: %s", err);
 		goto out;
 	}
-	snapshotd_log(LOG_LEVEL_INFO, "migrate: %d migration(s) applied from %s", n, cfg->sql_dir);
+	sms_log(LOG_LEVEL_INFO, "migrate: %d migration(s) applied from %s", n, cfg->sql_dir);
 	rc = 0;
 out:
 	PQfinish(conn);
@@ -65,12 +65,12 @@ out:
 static int load_keys(smscms_ctx *ctx, const snapshotd_config *cfg, smscms_identity **id, smscms_verifier **v)
 {
 	if (smscms_identity_load_pem(ctx, cfg->e2e_cert, cfg->e2e_key, cfg->e2e_chain, id) != SMSCMS_OK) {
-		snapshotd_log(LOG_LEVEL_ERROR, "loading E2E identity %s: %s", cfg->e2e_cert, smscms_ctx_error(ctx));
+		sms_log(LOG_LEVEL_ERROR, "loading E2E identity %s: %s", cfg->e2e_cert, smscms_ctx_error(ctx));
 		return -1;
 	}
 	if (smscms_verifier_new(ctx, cfg->e2e_trust_root, (const char *const *)cfg->e2e_crls, cfg->n_e2e_crls,
 	                        v) != SMSCMS_OK) {
-		snapshotd_log(LOG_LEVEL_ERROR, "loading E2E trust root %s and CRLs: %s", cfg->e2e_trust_root,
+		sms_log(LOG_LEVEL_ERROR, "loading E2E trust root %s and CRLs: %s", cfg->e2e_trust_root,
 		              smscms_ctx_error(ctx));
 		return -1;
 	}
@@ -85,10 +85,10 @@ static void reload_crls(snapshotd_shared *sh, smscms_ctx *ctx)
 	st = smscms_verifier_reload(ctx, sh->keys.verifier);
 	pthread_rwlock_unlock(&sh->verifier_lock);
 	if (st != SMSCMS_OK)
-		snapshotd_log(LOG_LEVEL_ERROR, "SIGHUP: CRL reload failed, keeping the previous CRLs: %s",
+		sms_log(LOG_LEVEL_ERROR, "SIGHUP: CRL reload failed, keeping the previous CRLs: %s",
 		              smscms_ctx_error(ctx));
 	else
-		snapshotd_log(LOG_LEVEL_INFO, "SIGHUP: CRLs reloaded");
+		sms_log(LOG_LEVEL_INFO, "SIGHUP: CRLs reloaded");
 }
 
 typedef struct {
@@ -114,7 +114,7 @@ static void log_rates(const totals *now, const totals *before, double secs)
 {
 	if (secs <= 0)
 		return;
-	snapshotd_log(LOG_LEVEL_INFO, "rate: %.1f snapshots/s, %.0f values/s over %.0f s; totals: %llu stored, "
+	sms_log(LOG_LEVEL_INFO, "rate: %.1f snapshots/s, %.0f values/s over %.0f s; totals: %llu stored, "
 	              "%llu values, %llu duplicate, %llu rejected, %llu database retries",
 	              (double)(now->stored - before->stored) / secs, (double)(now->values - before->values) / secs,
 	              secs, now->stored, now->values, now->duplicates, now->rejected, now->db_retries);
@@ -138,7 +138,7 @@ static void ensure_partitions(const snapshotd_config *cfg)
 	if (s == NULL)
 		return;
 	if (snapshot_store_ensure_partitions(s, err, sizeof err) != STORE_OK)
-		snapshotd_log(LOG_LEVEL_WARNING, "partition maintenance: %s", err);
+		sms_log(LOG_LEVEL_WARNING, "partition maintenance: %s", err);
 	snapshot_store_free(s);
 }
 
@@ -159,7 +159,7 @@ static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, sm
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT) {
-			snapshotd_log(LOG_LEVEL_INFO, "%s: finishing current messages and disconnecting",
+			sms_log(LOG_LEVEL_INFO, "%s: finishing current messages and disconnecting",
 			              sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			break;
 		}
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sms-snapshotd: %s\n", err);
 		return 1;
 	}
-	snapshotd_log_init("sms-snapshotd", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	sms_log_init("sms-snapshotd", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	memset(&sh, 0, sizeof sh);
 	sh.cfg = &cfg;
 	/* Every thread inherits this mask; only supervise() takes the signals. */
@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 	if (ctx == NULL || load_keys(ctx, &cfg, &id, &verifier) != 0)
 		goto out;
 	if (pthread_rwlock_init(&sh.verifier_lock, NULL) != 0) {
-		snapshotd_log(LOG_LEVEL_ERROR, "pthread_rwlock_init failed");
+		sms_log(LOG_LEVEL_ERROR, "pthread_rwlock_init failed");
 		goto out;
 	}
 	lock_ok = 1;
@@ -248,13 +248,13 @@ int main(int argc, char **argv)
 	sh.keys.max_payload = cfg.max_payload;
 	sh.keys.max_values = cfg.max_values;
 	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
-		snapshotd_log(LOG_LEVEL_ERROR, "mosquitto_lib_init failed");
+		sms_log(LOG_LEVEL_ERROR, "mosquitto_lib_init failed");
 		goto out;
 	}
 	ensure_partitions(&cfg);
 	for (i = 0; i < cfg.workers; i++) {
 		if (snapshotd_worker_start(&workers[i], &sh, i, err, sizeof err) != 0) {
-			snapshotd_log(LOG_LEVEL_ERROR, "%s", err);
+			sms_log(LOG_LEVEL_ERROR, "%s", err);
 			started = i + 1; /* the failed one holds partial state to free */
 			atomic_store(&sh.stop, 1);
 			for (i = 0; i < started; i++)
@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 		}
 	}
 	started = cfg.workers;
-	snapshotd_log(LOG_LEVEL_INFO, "started: %d worker(s), broker %s:%d, subscription %s", cfg.workers,
+	sms_log(LOG_LEVEL_INFO, "started: %d worker(s), broker %s:%d, subscription %s", cfg.workers,
 	              cfg.broker_host, cfg.broker_port, cfg.subscription);
 	supervise(&sh, workers, started, ctx);
 	rc = 0;
@@ -273,7 +273,7 @@ join:
 	mosquitto_lib_cleanup();
 	if (rc == 0) {
 		t = sum_counters(workers, started);
-		snapshotd_log(LOG_LEVEL_INFO, "stopped cleanly: %llu stored, %llu values, %llu duplicate, %llu rejected",
+		sms_log(LOG_LEVEL_INFO, "stopped cleanly: %llu stored, %llu values, %llu duplicate, %llu rejected",
 		              t.stored, t.values, t.duplicates, t.rejected);
 	}
 out:

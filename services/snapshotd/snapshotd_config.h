@@ -1,5 +1,5 @@
 /*
- * sms-snapshotd configuration (libconfig). Example in services/snapshotd.conf.example:
+ * sms-snapshotd configuration (libconfig). Example in services/snapshotd/snapshotd.conf.example:
  *
  *   broker:   { host, port, cafile, cert, key, client_id, keepalive,
  *               subscription }

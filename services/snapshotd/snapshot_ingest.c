@@ -1,12 +1,12 @@
 /* Decrypt, verify, bind and parse one snapshot; contract in snapshot_ingest.h. */
-#include "services/snapshot_ingest.h"
+#include "services/snapshotd/snapshot_ingest.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
 
-#include "plugin/identity.h"
+#include "common/identity.h"
 
 void ingest_sanitize(char *s)
 {

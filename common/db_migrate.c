@@ -1,5 +1,5 @@
 /* Schema migrations; contract in db_migrate.h. */
-#include "services/db_migrate.h"
+#include "common/db_migrate.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,8 +5,8 @@
  * value is accepted only when it cannot change the shape of a topic: no
  * separators, no wildcards, no '$' (system topics), nothing invisible.
  */
-#include "plugin/identity.h"
-#include "plugin/utf8.h"
+#include "common/identity.h"
+#include "common/utf8.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

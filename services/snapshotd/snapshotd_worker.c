@@ -1,5 +1,5 @@
 /* One ingest worker; contract in snapshotd_worker.h. */
-#include "services/snapshotd_worker.h"
+#include "services/snapshotd/snapshotd_worker.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <mosquitto.h>
 #include <openssl/evp.h>
 
-#include "services/snapshotd_log.h"
+#include "common/log.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -40,10 +40,10 @@ static void abandon_connection(snapshotd_worker *w, const char *topic, const cha
 {
 	int fd = mosquitto_socket(w->mosq);
 
-	snapshotd_log(LOG_LEVEL_WARNING, "worker %d: message on %s left unacknowledged (%s); the broker will redeliver it",
+	sms_log(LOG_LEVEL_WARNING, "worker %d: message on %s left unacknowledged (%s); the broker will redeliver it",
 	              w->index, topic, why);
 	if (fd >= 0 && shutdown(fd, SHUT_RDWR) != 0)
-		snapshotd_log(LOG_LEVEL_ERROR, "worker %d: shutdown of broker socket failed: %s", w->index, strerror(errno));
+		sms_log(LOG_LEVEL_ERROR, "worker %d: shutdown of broker socket failed: %s", w->index, strerror(errno));
 }
 
 /* A transient database error: count it, say so, and wait before the next try
@@ -52,7 +52,7 @@ static void abandon_connection(snapshotd_worker *w, const char *topic, const cha
 static int db_retry_wait(snapshotd_worker *w, const char *err, long *backoff)
 {
 	atomic_fetch_add(&w->n.db_retries, 1);
-	snapshotd_log(LOG_LEVEL_WARNING, "worker %d: %s; retrying in %ld ms (message not acknowledged)",
+	sms_log(LOG_LEVEL_WARNING, "worker %d: %s; retrying in %ld ms (message not acknowledged)",
 	              w->index, err, *backoff);
 	if (pause_ms(w->sh, *backoff))
 		return 1;
@@ -81,7 +81,7 @@ static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], c
 			return 0;
 		case STORE_DUPLICATE:
 			atomic_fetch_add(&w->n.duplicates, 1);
-			snapshotd_log(LOG_LEVEL_INFO, "worker %d: duplicate snapshot on %s (seq %lld) acknowledged, not stored again",
+			sms_log(LOG_LEVEL_INFO, "worker %d: duplicate snapshot on %s (seq %lld) acknowledged, not stored again",
 			              w->index, topic, r->snap.seq);
 			return 0;
 		case STORE_REJECTED:
@@ -110,7 +110,7 @@ static int store_rejected(snapshotd_worker *w, const unsigned char digest[32], c
 		switch (sr) {
 		case STORE_OK:
 			atomic_fetch_add(&w->n.rejected, 1);
-			snapshotd_log(LOG_LEVEL_WARNING, "worker %d: snapshot on %s rejected (%s): %s", w->index,
+			sms_log(LOG_LEVEL_WARNING, "worker %d: snapshot on %s rejected (%s): %s", w->index,
 			              topic, r->reason, r->detail);
 			return 0;
 		case STORE_DUPLICATE:
@@ -118,7 +118,7 @@ static int store_rejected(snapshotd_worker *w, const unsigned char digest[32], c
 			return 0;
 		case STORE_REJECTED:
 			/* Nowhere left to keep it: say so loudly, once, and move on. */
-			snapshotd_log(LOG_LEVEL_ERROR, "worker %d: snapshot on %s rejected (%s: %s) and the dead letter "
+			sms_log(LOG_LEVEL_ERROR, "worker %d: snapshot on %s rejected (%s: %s) and the dead letter "
 			              "was refused too: %s", w->index, topic, r->reason, r->detail, err);
 			return 0;
 		case STORE_RETRY:
@@ -169,17 +169,17 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, cons
 
 	(void)props;
 	if (rc != 0) {
-		snapshotd_log(LOG_LEVEL_ERROR, "worker %d: broker refused connection: %s", w->index,
+		sms_log(LOG_LEVEL_ERROR, "worker %d: broker refused connection: %s", w->index,
 		              mosquitto_connack_string(rc));
 		return;
 	}
-	snapshotd_log(LOG_LEVEL_INFO, "worker %d: connected as %s (session present: %s)", w->index, w->client_id,
+	sms_log(LOG_LEVEL_INFO, "worker %d: connected as %s (session present: %s)", w->index, w->client_id,
 	              (flags & 1) ? "yes" : "no");
 	/* The session normally keeps the subscription; renewing it covers a
 	 * broker that lost its state. */
 	mrc = mosquitto_subscribe(mosq, NULL, w->sh->cfg->subscription, 1);
 	if (mrc != MOSQ_ERR_SUCCESS)
-		snapshotd_log(LOG_LEVEL_ERROR, "worker %d: subscribe to %s failed: %s", w->index,
+		sms_log(LOG_LEVEL_ERROR, "worker %d: subscribe to %s failed: %s", w->index,
 		              w->sh->cfg->subscription, mosquitto_strerror(mrc));
 }
 
@@ -190,7 +190,7 @@ static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int n, const
 	(void)mosq;
 	(void)mid;
 	if (n < 1 || granted[0] > 1)
-		snapshotd_log(LOG_LEVEL_ERROR, "worker %d: subscription to %s refused by the broker", w->index,
+		sms_log(LOG_LEVEL_ERROR, "worker %d: subscription to %s refused by the broker", w->index,
 		              w->sh->cfg->subscription);
 }
 
@@ -201,7 +201,7 @@ static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosqui
 	(void)mosq;
 	(void)props;
 	if (rc != 0 && !atomic_load(&w->sh->stop))
-		snapshotd_log(LOG_LEVEL_WARNING, "worker %d: disconnected from broker: %s", w->index,
+		sms_log(LOG_LEVEL_WARNING, "worker %d: disconnected from broker: %s", w->index,
 		              mosquitto_strerror(rc));
 }
 
@@ -218,7 +218,7 @@ static void *worker_main(void *arg)
 		rc = mosquitto_connect(w->mosq, cfg->broker_host, cfg->broker_port, cfg->keepalive);
 		if (rc == MOSQ_ERR_SUCCESS)
 			break;
-		snapshotd_log(LOG_LEVEL_WARNING, "worker %d: cannot connect to %s:%d: %s; retrying in %ld ms", w->index,
+		sms_log(LOG_LEVEL_WARNING, "worker %d: cannot connect to %s:%d: %s; retrying in %ld ms", w->index,
 		              cfg->broker_host, cfg->broker_port,
 		              rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc), backoff);
 		pause_ms(w->sh, backoff);
@@ -231,7 +231,7 @@ static void *worker_main(void *arg)
 		rc = mosquitto_loop_forever(w->mosq, 1000, 1);
 		if (atomic_load(&w->sh->stop))
 			break;
-		snapshotd_log(LOG_LEVEL_WARNING, "worker %d: broker session ended: %s; reconnecting in %ld ms", w->index,
+		sms_log(LOG_LEVEL_WARNING, "worker %d: broker session ended: %s; reconnecting in %ld ms", w->index,
 		              rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc), backoff);
 		if (pause_ms(w->sh, backoff))
 			break;

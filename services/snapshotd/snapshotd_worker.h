@@ -17,9 +17,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "services/snapshot_ingest.h"
-#include "services/snapshot_store.h"
-#include "services/snapshotd_config.h"
+#include "services/snapshotd/snapshot_ingest.h"
+#include "services/snapshotd/snapshot_store.h"
+#include "services/snapshotd/snapshotd_config.h"
 
 typedef struct {
 	const snapshotd_config *cfg;

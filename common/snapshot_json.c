@@ -1,6 +1,6 @@
 /* Snapshot JSON parsing and validation; contract in snapshot_json.h. */
-#include "services/snapshot_json.h"
-#include "plugin/utf8.h"
+#include "common/snapshot_json.h"
+#include "common/utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cJSON.h>
 
-#include "services/snapshot_topic.h"
+#include "common/snapshot_topic.h"
 
 #define SEQ_MAX 9007199254740992.0 /* 2^53: larger integers are not exact in a double */
 

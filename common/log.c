@@ -1,5 +1,5 @@
-/* Log records; contract in snapshotd_log.h. */
-#include "services/snapshotd_log.h"
+/* Log records; contract in log.h. */
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,13 +9,13 @@
 static const char *log_progname = "sms-snapshotd";
 static log_level log_max = LOG_LEVEL_INFO;
 
-void snapshotd_log_init(const char *progname, log_level max_level)
+void sms_log_init(const char *progname, log_level max_level)
 {
 	log_progname = progname;
 	log_max = max_level;
 }
 
-void snapshotd_log(log_level level, const char *fmt, ...)
+void sms_log(log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
 	char msg[1024], ts[32];

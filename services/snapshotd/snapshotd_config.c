@@ -1,5 +1,5 @@
 /* sms-snapshotd configuration; contract in snapshotd_config.h. */
-#include "services/snapshotd_config.h"
+#include "services/snapshotd/snapshotd_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

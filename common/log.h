@@ -1,0 +1,13 @@
+/*
+ * One-line log records on stderr: "2026-11-21T10:00:00Z prog[pid] level: message".
+ * Thread-safe (one fprintf per record). Callers never pass key material.
+ */
+#ifndef SMS_LOG_H
+#define SMS_LOG_H
+
+typedef enum { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG } log_level;
+
+void sms_log_init(const char *progname, log_level max_level);
+void sms_log(log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

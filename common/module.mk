@@ -1,0 +1,27 @@
+# common: libsmscommon.a, what more than one program needs (identity
+# mapping, UTF-8, logging, snapshot schema and topics, migrations). Each
+# module has its contract in its header; the plugin links the pieces it uses.
+
+COMMON_SRC := common/identity.c common/utf8.c common/log.c common/snapshot_json.c \
+	common/snapshot_topic.c common/db_migrate.c
+SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
+LIBS += $(SMSCOMMON_LIB)
+
+$(B)/obj/common/%.o: MODULE_CFLAGS := -I/usr/include/cjson -I/usr/include/postgresql
+
+$(SMSCOMMON_LIB): $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+UNIT_TESTS += $(B)/tests/unit/test_identity $(B)/tests/unit/test_services_parse
+
+$(B)/tests/unit/test_identity: $(B)/obj/tests/unit/test_identity.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto
+
+$(B)/obj/tests/unit/test_services_%.o: MODULE_CFLAGS := -I/usr/include/cjson -I/usr/include/postgresql
+
+$(B)/tests/unit/test_services_parse: $(B)/obj/tests/unit/test_services_parse.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lm

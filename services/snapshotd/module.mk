@@ -1,0 +1,23 @@
+# sms-snapshotd: snapshot subscriber -> PostgreSQL, and its unit tests.
+
+SERVICES_LIBS := -lmosquitto -lpq -lcjson -lconfig -lssl -lcrypto -lpthread -lm
+
+$(B)/obj/services/%.o: MODULE_CFLAGS := -I/usr/include/cjson -I/usr/include/postgresql \
+	-DSMS_SQL_DIR=\"$(PREFIX)/share/sms/sql\"
+
+SNAPSHOTD_SRC := services/snapshotd/snapshotd_main.c services/snapshotd/snapshotd_worker.c \
+	services/snapshotd/snapshotd_config.c services/snapshotd/snapshot_ingest.c \
+	services/snapshotd/snapshot_store.c
+
+BINS += $(B)/bin/sms-snapshotd
+
+$(B)/bin/sms-snapshotd: $(patsubst %.c,$(B)/obj/%.o,$(SNAPSHOTD_SRC)) $(SMSCOMMON_LIB) $(SMSCMS_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SERVICES_LIBS)
+
+UNIT_TESTS += $(B)/tests/unit/test_services_config
+
+$(B)/tests/unit/test_services_config: $(B)/obj/tests/unit/test_services_config.o \
+		$(B)/obj/services/snapshotd/snapshotd_config.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lconfig
