@@ -6,8 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *log_progname = "sms-snapshotd";
+static const char *log_progname = "sms";
 static log_level log_max = LOG_LEVEL_INFO;
+static FILE *log_file;
 
 void sms_log_init(const char *progname, log_level max_level)
 {
@@ -15,10 +16,50 @@ void sms_log_init(const char *progname, log_level max_level)
 	log_max = max_level;
 }
 
+int sms_log_to_file(const char *path)
+{
+	FILE *f;
+
+	if (path == NULL) {
+		if (log_file != NULL)
+			fclose(log_file);
+		log_file = NULL;
+		return 0;
+	}
+	f = fopen(path, "a");
+	if (f == NULL)
+		return -1;
+	setvbuf(f, NULL, _IOLBF, 0);
+	if (log_file != NULL)
+		fclose(log_file);
+	log_file = f;
+	return 0;
+}
+
+/* Copies src into dst with every byte outside 0x20..0x7e as \xNN. */
+static void escape(char *dst, size_t cap, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)src; *p && o + 5 < cap; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+			dst[o++] = (char)*p;
+			continue;
+		}
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[*p >> 4];
+		dst[o++] = hex[*p & 15];
+	}
+	dst[o] = '\0';
+}
+
 void sms_log(log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
-	char msg[1024], ts[32];
+	char msg[1024], safe[2048], ts[32];
 	struct tm tm;
 	time_t now = time(NULL);
 	va_list ap;
@@ -28,7 +69,9 @@ void sms_log(log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	escape(safe, sizeof safe, msg);
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "%s %s[%ld] %s: %s\n", ts, log_progname, (long)getpid(), names[level], msg);
+	fprintf(log_file ? log_file : stderr, "%s %s[%ld] %s: %s\n", ts, log_progname, (long)getpid(),
+	        names[level], safe);
 }

@@ -2,7 +2,7 @@
 # mapping, UTF-8, logging, snapshot schema and topics, migrations). Each
 # module has its contract in its header; the plugin links the pieces it uses.
 
-COMMON_SRC := common/identity.c common/utf8.c common/log.c common/snapshot_json.c \
+COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/mqtt_session.c common/snapshot_json.c \
 	common/snapshot_topic.c common/db_migrate.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)

@@ -30,6 +30,7 @@
 
 #include "cms/smscms.h"
 #include "common/identity.h"
+#include "common/mqtt_session.h"
 
 #define MAX_RECIPIENTS 8
 #define MAX_PAYLOAD (4 * 1024 * 1024)
@@ -48,7 +49,6 @@ typedef struct {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t acked_cond = PTHREAD_COND_INITIALIZER;
 static long long n_acked;
-static int connected;
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
@@ -131,22 +131,9 @@ out:
 	return out;
 }
 
-static void on_connect(struct mosquitto *m, void *ud, int rc)
+static void on_published(mqtt_session *session, void *ud, int mid)
 {
-	(void)m;
-	(void)ud;
-	if (rc != 0) {
-		fprintf(stderr, "sms-devicesim: broker refused connection: %s\n", mosquitto_connack_string(rc));
-		return;
-	}
-	pthread_mutex_lock(&lock);
-	connected = 1;
-	pthread_mutex_unlock(&lock);
-}
-
-static void on_publish(struct mosquitto *m, void *ud, int mid)
-{
-	(void)m;
+	(void)session;
 	(void)ud;
 	(void)mid;
 	pthread_mutex_lock(&lock);
@@ -170,58 +157,45 @@ static int wait_acked(long long sent, long long limit, int timeout_s)
 	return rc == 0 ? 0 : -1;
 }
 
-static struct mosquitto *mqtt_start(const options *o, const char *client_id)
+static mqtt_session *mqtt_start(const options *o, const char *client_id)
 {
-	struct mosquitto *m = mosquitto_new(client_id, false, NULL);
-	int rc, i;
+	const mqtt_session_handlers h = { .on_published = on_published };
+	mqtt_session_config mc = {
+		.host = o->host, .port = o->port, .cafile = o->cafile, .cert = o->cert, .key = o->key,
+		.client_id = client_id, .keepalive = 30,
+		/* Persistent session: what is in flight survives a broker restart. */
+		.clean_start = 0, .session_expiry = 3600,
+		.backoff_min_ms = 500, .backoff_max_ms = 5000, .max_inflight = o->max_inflight,
+		.name = "sms-devicesim",
+	};
+	char err[400];
+	mqtt_session *m;
 
+	m = mqtt_session_new(&mc, NULL, 0, 1, &h, NULL, err, sizeof err);
 	if (m == NULL)
-		die("out of memory");
-	rc = mosquitto_tls_set(m, o->cafile, NULL, o->cert, o->key, NULL);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_max_inflight_messages_set(m, (unsigned int)o->max_inflight);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_reconnect_delay_set(m, 1, 5, false);
-	if (rc != MOSQ_ERR_SUCCESS)
-		die("MQTT setup (TLS files %s): %s", o->cert, mosquitto_strerror(rc));
-	mosquitto_connect_callback_set(m, on_connect);
-	mosquitto_publish_callback_set(m, on_publish);
-	rc = mosquitto_connect_async(m, o->host, o->port, 30);
-	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_ERRNO)
-		die("connect to %s: %s", o->host, mosquitto_strerror(rc));
-	rc = mosquitto_loop_start(m);
-	if (rc != MOSQ_ERR_SUCCESS)
-		die("loop start: %s", mosquitto_strerror(rc));
-	for (i = 0; i < o->timeout * 10; i++) {
-		pthread_mutex_lock(&lock);
-		rc = connected;
-		pthread_mutex_unlock(&lock);
-		if (rc)
-			return m;
-		usleep(100000);
-	}
-	die("no connection to %s within the timeout", o->host);
+		die("%s", err);
+	if (mqtt_session_start(m) != 0)
+		die("cannot start the MQTT thread");
+	if (mqtt_session_wait_connected(m, o->timeout, err, sizeof err) != 0)
+		die("%s", err);
+	return m;
 }
 
-static void publish_one(struct mosquitto *m, const options *o, long long sent, const void *der, size_t len)
+static void publish_one(mqtt_session *m, const options *o, long long sent, const void *der, size_t len)
 {
-	int rc, tries = 0;
+	char err[300];
+	int tries = 0;
 
 	if (o->qos > 0 && wait_acked(sent, o->max_inflight - 1, o->timeout) != 0)
 		die("broker did not acknowledge within %d s", o->timeout);
-	for (;;) {
-		rc = mosquitto_publish(m, NULL, o->topic, (int)len, der, o->qos, false);
-		/* While disconnected (broker restart) libmosquitto 2.0 queues a QoS 1
-		 * message, reports NO_CONN and sends it after reconnecting: retrying
-		 * would publish it twice. A QoS 0 message is dropped: retry. */
-		if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && o->qos > 0))
-			break;
-		if (++tries > o->timeout * 10)
-			die("publish: %s", mosquitto_strerror(rc));
+	/* A QoS 0 message is dropped while disconnected: retry that one. */
+	while (mqtt_session_publish(m, o->topic, der, len, o->qos, 0, NULL, err, sizeof err) != 0) {
+		if (o->qos > 0 || ++tries > o->timeout * 10)
+			die("%s", err);
 		usleep(100000);
 	}
 	if (o->qos == 0)
-		on_publish(m, NULL, 0);
+		on_published(m, NULL, 0);
 	if (o->interval_ms > 0)
 		usleep((useconds_t)o->interval_ms * 1000);
 }
@@ -250,7 +224,7 @@ static int cms_file(const struct dirent *d)
 	return n > 4 && strcmp(d->d_name + n - 4, ".cms") == 0;
 }
 
-static long long publish_dir(struct mosquitto *m, const options *o)
+static long long publish_dir(mqtt_session *m, const options *o)
 {
 	struct dirent **names;
 	char path[4096];
@@ -384,7 +358,7 @@ int main(int argc, char **argv)
 	smscms_identity *me = NULL;
 	smscms_encrypt_opts eo;
 	X509 *rcpt[MAX_RECIPIENTS];
-	struct mosquitto *m = NULL;
+	mqtt_session *m = NULL;
 	identity id;
 	char err[200];
 	long long i, sent = 0;
@@ -445,9 +419,10 @@ finish:
 	if (m != NULL) {
 		if (wait_acked(sent, 0, o.timeout) != 0)
 			die("broker did not acknowledge every message within %d s", o.timeout);
-		mosquitto_disconnect(m);
-		mosquitto_loop_stop(m, false);
-		mosquitto_destroy(m);
+		mqtt_session_stop(m);
+		if (mqtt_session_join(m, err, sizeof err) != 0)
+			die("%s", err);
+		mqtt_session_free(m);
 		fprintf(stderr, "sms-devicesim: %lld message(s) published and acknowledged on %s\n", sent, o.topic);
 	}
 	smscms_identity_free(me);

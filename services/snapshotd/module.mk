@@ -18,6 +18,6 @@ $(B)/bin/sms-snapshotd: $(patsubst %.c,$(B)/obj/%.o,$(SNAPSHOTD_SRC)) $(SMSCOMMO
 UNIT_TESTS += $(B)/tests/unit/test_services_config
 
 $(B)/tests/unit/test_services_config: $(B)/obj/tests/unit/test_services_config.o \
-		$(B)/obj/services/snapshotd/snapshotd_config.o
+		$(B)/obj/services/snapshotd/snapshotd_config.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lconfig

@@ -8,8 +8,11 @@
  *   e2e:      { cert, key, chain (optional), trust_root, crls = [ ... ] }
  *   database: { conninfo, sql_dir (for --migrate) }
  *   limits:   { max_payload, max_values }
- *   workers, stats_interval
+ *   workers, stats_interval, log_file (stderr when absent)
  *
+ * Unknown keys are errors; paths are relative to the file's directory; with
+ * check_files every file named must be readable (each error is one line
+ * "FILE:LINE: key problem").
  * Required: broker.host, broker.cafile/cert/key, e2e.cert/key/trust_root,
  * database.conninfo. workers > 1 requires a "$share/<group>/..." subscription
  * (otherwise every worker would receive every message).
@@ -41,10 +44,11 @@ typedef struct {
 	size_t max_values;
 	int workers;
 	int stats_interval;
+	char *log_file;
 } snapshotd_config;
 
-/* 0 on success, -1 with "file:line: reason" in err. Free with snapshotd_config_free. */
-int snapshotd_config_load(const char *path, snapshotd_config *cfg, char *err, size_t errlen);
+/* 0 on success, -1 with "file:line: key reason" in err. Free with snapshotd_config_free. */
+int snapshotd_config_load(const char *path, snapshotd_config *cfg, int check_files, char *err, size_t errlen);
 void snapshotd_config_free(snapshotd_config *cfg);
 
 #endif

@@ -6,6 +6,7 @@
  * Signals: SIGTERM/SIGINT finish the current message, disconnect cleanly and
  * exit 0; SIGHUP re-reads the E2E CRLs.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,13 +26,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: sms-snapshotd --config FILE [--migrate] [--verbose]\n"
+	        "usage: sms-snapshotd --config FILE [--check-config] [--migrate] [--verbose]\n"
 	        "\n"
 	        "Stores the snapshots equipment publishes on <ma>/<acc>/<eq>/snapshots in\n"
 	        "PostgreSQL, after decrypting them and checking that the originator\n"
 	        "certificate is that equipment. Rejected messages go to t_dead_letter.\n"
 	        "\n"
 	        "  --config FILE  libconfig file (see services/snapshotd/snapshotd.conf.example)\n"
+	        "  --check-config read the file and every file it names, then exit: 0, or 1\n"
+	        "                 with one line FILE:LINE: problem\n"
 	        "  --migrate      apply pending schema migrations (database.sql_dir) first\n"
 	        "  --verbose      debug logging\n"
 	        "  --help         this text\n"
@@ -165,6 +168,8 @@ static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, sm
 		}
 		if (sig == SIGHUP)
 			reload_crls(sh, ctx);
+		if (atomic_load(&sh->failed))
+			break;
 		now = monotonic_seconds();
 		if (cfg->stats_interval > 0 && now - last_stats >= cfg->stats_interval) {
 			cur = sum_counters(workers, n);
@@ -186,6 +191,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ "migrate", no_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -200,12 +206,13 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	char err[600];
 	sigset_t set;
-	int opt, migrate = 0, verbose = 0, rc = 1, i, started = 0, lock_ok = 0;
+	int opt, migrate = 0, verbose = 0, check_only = 0, rc = 1, i, started = 0, lock_ok = 0;
 	totals t;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_path = optarg; break;
+		case 'C': check_only = 1; break;
 		case 'm': migrate = 1; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -216,11 +223,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sms-snapshotd: --config FILE is required (and nothing else); see --help\n");
 		return 2;
 	}
-	if (snapshotd_config_load(config_path, &cfg, err, sizeof err) != 0) {
+	if (snapshotd_config_load(config_path, &cfg, 1, err, sizeof err) != 0) {
 		fprintf(stderr, "sms-snapshotd: %s\n", err);
 		return 1;
 	}
+	if (check_only) {
+		printf("sms-snapshotd: %s: configuration is valid\n", config_path);
+		snapshotd_config_free(&cfg);
+		return 0;
+	}
 	sms_log_init("sms-snapshotd", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if (cfg.log_file != NULL && sms_log_to_file(cfg.log_file) != 0) {
+		fprintf(stderr, "sms-snapshotd: %s: log_file %s: %s\n", config_path, cfg.log_file, strerror(errno));
+		snapshotd_config_free(&cfg);
+		return 1;
+	}
 	memset(&sh, 0, sizeof sh);
 	sh.cfg = &cfg;
 	/* Every thread inherits this mask; only supervise() takes the signals. */
@@ -266,7 +283,7 @@ int main(int argc, char **argv)
 	sms_log(LOG_LEVEL_INFO, "started: %d worker(s), broker %s:%d, subscription %s", cfg.workers,
 	              cfg.broker_host, cfg.broker_port, cfg.subscription);
 	supervise(&sh, workers, started, ctx);
-	rc = 0;
+	rc = atomic_load(&sh.failed) ? 1 : 0;
 join:
 	for (i = 0; i < started; i++)
 		snapshotd_worker_join(&workers[i]);

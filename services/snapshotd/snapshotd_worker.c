@@ -1,13 +1,10 @@
 /* One ingest worker; contract in snapshotd_worker.h. */
 #include "services/snapshotd/snapshotd_worker.h"
 
-#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <mosquitto.h>
 #include <openssl/evp.h>
 
 #include "common/log.h"
@@ -15,48 +12,18 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
-/* Sleeps ms milliseconds in short steps; returns early (1) when stopping. */
-static int pause_ms(snapshotd_shared *sh, long ms)
-{
-	struct timespec step = { 0, 50 * 1000000L };
-
-	while (ms > 0) {
-		if (atomic_load(&sh->stop))
-			return 1;
-		nanosleep(&step, NULL);
-		ms -= 50;
-	}
-	return atomic_load(&sh->stop) != 0;
-}
-
-static long next_backoff(long ms)
-{
-	ms *= 2;
-	return ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms;
-}
-
-/* The message cannot be committed: make sure its queued PUBACK never leaves. */
-static void abandon_connection(snapshotd_worker *w, const char *topic, const char *why)
-{
-	int fd = mosquitto_socket(w->mosq);
-
-	sms_log(LOG_LEVEL_WARNING, "worker %d: message on %s left unacknowledged (%s); the broker will redeliver it",
-	              w->index, topic, why);
-	if (fd >= 0 && shutdown(fd, SHUT_RDWR) != 0)
-		sms_log(LOG_LEVEL_ERROR, "worker %d: shutdown of broker socket failed: %s", w->index, strerror(errno));
-}
-
 /* A transient database error: count it, say so, and wait before the next try
- * (the message stays unacknowledged meanwhile). Returns 1 when we are
- * stopping instead. */
+ * (the message stays unacknowledged meanwhile). Returns 1 when the message
+ * has to be given up instead (stopping, or waited as long as keepalive
+ * allows): the session has then abandoned the connection. */
 static int db_retry_wait(snapshotd_worker *w, const char *err, long *backoff)
 {
 	atomic_fetch_add(&w->n.db_retries, 1);
 	sms_log(LOG_LEVEL_WARNING, "worker %d: %s; retrying in %ld ms (message not acknowledged)",
 	              w->index, err, *backoff);
-	if (pause_ms(w->sh, *backoff))
+	if (mqtt_session_hold(w->session, *backoff, "the database is unavailable") != 0)
 		return 1;
-	*backoff = next_backoff(*backoff);
+	*backoff = mqtt_backoff_next(*backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 	return 0;
 }
 
@@ -129,7 +96,7 @@ static int store_rejected(snapshotd_worker *w, const unsigned char digest[32], c
 	}
 }
 
-static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *msg)
+static void on_message(mqtt_session *session, void *ud, const struct mosquitto_message *msg)
 {
 	snapshotd_worker *w = ud;
 	unsigned char digest[32];
@@ -138,12 +105,11 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 	ingest_result r;
 	int rc;
 
-	(void)mosq;
 	snprintf(topic, sizeof topic, "%s", msg->topic);
 	ingest_sanitize(topic);
 	if (msg->payloadlen < 0 ||
 	    EVP_Digest(msg->payload, (size_t)msg->payloadlen, digest, &dlen, EVP_sha256(), NULL) != 1 || dlen != 32) {
-		abandon_connection(w, topic, "SHA-256 failed");
+		mqtt_session_abandon(session, "SHA-256 failed");
 		return;
 	}
 	pthread_rwlock_rdlock(&w->sh->verifier_lock);
@@ -151,94 +117,35 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 	pthread_rwlock_unlock(&w->sh->verifier_lock);
 	if (rc == 0) {
 		rc = store_accepted(w, digest, topic, &r);
-		if (rc == 1) {
-			abandon_connection(w, topic, "stopping while the database is unavailable");
-			goto out;
-		}
+		if (rc == 1)
+			goto out; /* abandoned: redelivered later */
 	}
-	if (rc != 0 && store_rejected(w, digest, topic, msg, &r) == 1)
-		abandon_connection(w, topic, "stopping while the database is unavailable");
+	if (rc != 0)
+		store_rejected(w, digest, topic, msg, &r);
 out:
 	ingest_result_clear(&r);
 }
 
-static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, const mosquitto_property *props)
+/* Before every (re)connect: no point fetching a message we could not store. */
+static int database_ready(void *ud)
 {
 	snapshotd_worker *w = ud;
-	int mrc;
+	char err[512];
 
-	(void)props;
-	if (rc != 0) {
-		sms_log(LOG_LEVEL_ERROR, "worker %d: broker refused connection: %s", w->index,
-		              mosquitto_connack_string(rc));
-		return;
-	}
-	sms_log(LOG_LEVEL_INFO, "worker %d: connected as %s (session present: %s)", w->index, w->client_id,
-	              (flags & 1) ? "yes" : "no");
-	/* The session normally keeps the subscription; renewing it covers a
-	 * broker that lost its state. */
-	mrc = mosquitto_subscribe(mosq, NULL, w->sh->cfg->subscription, 1);
-	if (mrc != MOSQ_ERR_SUCCESS)
-		sms_log(LOG_LEVEL_ERROR, "worker %d: subscribe to %s failed: %s", w->index,
-		              w->sh->cfg->subscription, mosquitto_strerror(mrc));
-}
-
-static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int n, const int *granted)
-{
-	snapshotd_worker *w = ud;
-
-	(void)mosq;
-	(void)mid;
-	if (n < 1 || granted[0] > 1)
-		sms_log(LOG_LEVEL_ERROR, "worker %d: subscription to %s refused by the broker", w->index,
-		              w->sh->cfg->subscription);
-}
-
-static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosquitto_property *props)
-{
-	snapshotd_worker *w = ud;
-
-	(void)mosq;
-	(void)props;
-	if (rc != 0 && !atomic_load(&w->sh->stop))
-		sms_log(LOG_LEVEL_WARNING, "worker %d: disconnected from broker: %s", w->index,
-		              mosquitto_strerror(rc));
+	if (snapshot_store_connect(w->store, err, sizeof err) == 0)
+		return 1;
+	sms_log(LOG_LEVEL_WARNING, "worker %d: waiting for the database before taking messages: %s", w->index, err);
+	return 0;
 }
 
 static void *worker_main(void *arg)
 {
 	snapshotd_worker *w = arg;
-	const snapshotd_config *cfg = w->sh->cfg;
-	long backoff = 1000;
-	int rc;
 
-	for (;;) {
-		if (atomic_load(&w->sh->stop))
-			return NULL;
-		rc = mosquitto_connect(w->mosq, cfg->broker_host, cfg->broker_port, cfg->keepalive);
-		if (rc == MOSQ_ERR_SUCCESS)
-			break;
-		sms_log(LOG_LEVEL_WARNING, "worker %d: cannot connect to %s:%d: %s; retrying in %ld ms", w->index,
-		              cfg->broker_host, cfg->broker_port,
-		              rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc), backoff);
-		pause_ms(w->sh, backoff);
-		backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
-	}
-	backoff = 1000;
-	while (!atomic_load(&w->sh->stop)) {
-		/* Reconnects by itself after ordinary connection loss; returns on
-		 * errors it deems fatal (TLS, protocol) or after our disconnect. */
-		rc = mosquitto_loop_forever(w->mosq, 1000, 1);
-		if (atomic_load(&w->sh->stop))
-			break;
-		sms_log(LOG_LEVEL_WARNING, "worker %d: broker session ended: %s; reconnecting in %ld ms", w->index,
-		              rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc), backoff);
-		if (pause_ms(w->sh, backoff))
-			break;
-		backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
-		rc = mosquitto_reconnect(w->mosq);
-		if (rc == MOSQ_ERR_SUCCESS)
-			backoff = 1000;
+	w->result = mqtt_session_run(w->session, w->error, sizeof w->error);
+	if (w->result != 0) {
+		sms_log(LOG_LEVEL_ERROR, "%s", w->error);
+		atomic_store(&w->sh->failed, 1);
 	}
 	return NULL;
 }
@@ -246,7 +153,18 @@ static void *worker_main(void *arg)
 int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index, char *err, size_t errlen)
 {
 	const snapshotd_config *cfg = sh->cfg;
-	char app[128];
+	const mqtt_session_handlers handlers = { .on_message = on_message, .ready = database_ready };
+	const char *subs[1] = { cfg->subscription };
+	mqtt_session_config mc = {
+		.host = cfg->broker_host, .port = cfg->broker_port,
+		.cafile = cfg->tls_cafile, .cert = cfg->tls_cert, .key = cfg->tls_key,
+		.keepalive = cfg->keepalive,
+		/* Persistent session: the broker keeps our subscription and
+		 * queues QoS 1 messages while we are away. */
+		.clean_start = 0, .session_expiry = UINT32_MAX,
+		.backoff_min_ms = 1000, .backoff_max_ms = 30000,
+	};
+	char app[128], name[32];
 	int rc;
 
 	memset(w, 0, sizeof *w);
@@ -257,32 +175,18 @@ int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index,
 	else
 		snprintf(w->client_id, sizeof w->client_id, "%s", cfg->client_id);
 	snprintf(app, sizeof app, "sms-snapshotd/%s", w->client_id);
+	snprintf(name, sizeof name, "worker %d", index);
+	mc.client_id = w->client_id;
+	mc.name = name;
 	w->ctx = smscms_ctx_new();
 	w->store = snapshot_store_new(cfg->db_conninfo, app);
-	/* clean_session false: the broker keeps our subscription and queues
-	 * QoS 1 messages while we are away. */
-	w->mosq = mosquitto_new(w->client_id, false, w);
-	if (w->ctx == NULL || w->store == NULL || w->mosq == NULL) {
+	if (w->ctx == NULL || w->store == NULL) {
 		snprintf(err, errlen, "worker %d: out of memory", index);
 		return -1;
 	}
-	/* Threaded mode: PUBACKs are written by the loop after on_message returns. */
-	rc = mosquitto_threaded_set(w->mosq, true);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_int_option(w->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_tls_set(w->mosq, cfg->tls_cafile, NULL, cfg->tls_cert, cfg->tls_key, NULL);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_reconnect_delay_set(w->mosq, 1, 30, true);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		snprintf(err, errlen, "worker %d: setting up the MQTT client (TLS files %s, %s, %s): %s", index,
-		         cfg->tls_cafile, cfg->tls_cert, cfg->tls_key, mosquitto_strerror(rc));
+	w->session = mqtt_session_new(&mc, subs, 1, 1, &handlers, w, err, errlen);
+	if (w->session == NULL)
 		return -1;
-	}
-	mosquitto_connect_v5_callback_set(w->mosq, on_connect);
-	mosquitto_disconnect_v5_callback_set(w->mosq, on_disconnect);
-	mosquitto_subscribe_callback_set(w->mosq, on_subscribe);
-	mosquitto_message_callback_set(w->mosq, on_message);
 	rc = pthread_create(&w->thread, NULL, worker_main, w);
 	if (rc != 0) {
 		snprintf(err, errlen, "worker %d: pthread_create: %s", index, strerror(rc));
@@ -294,8 +198,8 @@ int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index,
 
 void snapshotd_worker_stop(snapshotd_worker *w)
 {
-	if (w->mosq != NULL)
-		mosquitto_disconnect(w->mosq);
+	if (w->session != NULL)
+		mqtt_session_stop(w->session);
 }
 
 void snapshotd_worker_join(snapshotd_worker *w)
@@ -303,10 +207,10 @@ void snapshotd_worker_join(snapshotd_worker *w)
 	if (w->started)
 		pthread_join(w->thread, NULL);
 	w->started = 0;
-	mosquitto_destroy(w->mosq);
+	mqtt_session_free(w->session);
 	snapshot_store_free(w->store);
 	smscms_ctx_free(w->ctx);
-	w->mosq = NULL;
+	w->session = NULL;
 	w->store = NULL;
 	w->ctx = NULL;
 }

@@ -1,15 +1,14 @@
 /*
- * One ingest worker: its own MQTT session (libmosquitto, persistent session,
- * QoS 1), its own PostgreSQL connection and its own smscms_ctx, driven by
- * one thread. Several workers share the load through a $share subscription.
+ * One ingest worker: its own MQTT session (common/mqtt_session: persistent
+ * session, QoS 1), its own PostgreSQL connection and its own smscms_ctx,
+ * driven by one thread. Several workers share the load through a $share
+ * subscription.
  *
- * Acknowledgement rule: libmosquitto 2.0 queues the PUBACK of a QoS 1
- * message before it calls on_message and, with threaded mode set, writes
- * it only after on_message returned. So on_message returns only once the
- * message's effect (snapshot or dead letter, plus its digest) is committed.
- * When that cannot happen (database down at shutdown, out of memory) the
- * callback shuts the socket down first, so the queued PUBACK can never be
- * sent and the broker redelivers the message to the session later.
+ * Acknowledgement rule (mqtt_session.h): the message callback returns only
+ * once the message's effect (snapshot or dead letter, plus its digest) is
+ * committed. While the database is down it retries for as long as
+ * keepalive allows, then abandons the connection (the PUBACK never leaves,
+ * the broker redelivers) and reconnects once the database answers again.
  */
 #ifndef SMS_SNAPSHOTD_WORKER_H
 #define SMS_SNAPSHOTD_WORKER_H
@@ -17,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "common/mqtt_session.h"
 #include "services/snapshotd/snapshot_ingest.h"
 #include "services/snapshotd/snapshot_store.h"
 #include "services/snapshotd/snapshotd_config.h"
@@ -26,6 +26,7 @@ typedef struct {
 	ingest_keys keys;
 	pthread_rwlock_t verifier_lock;  /* read: decrypt; write: CRL reload */
 	atomic_int stop;
+	atomic_int failed;               /* a worker's session ended fatally */
 } snapshotd_shared;
 
 typedef struct {
@@ -35,12 +36,14 @@ typedef struct {
 typedef struct {
 	int index;
 	snapshotd_shared *sh;
-	struct mosquitto *mosq;
+	mqtt_session *session;
 	snapshot_store *store;
 	smscms_ctx *ctx;
 	pthread_t thread;
 	int started;
 	char client_id[96];
+	int result;
+	char error[400];
 	snapshotd_counters n;
 } snapshotd_worker;
 

@@ -39,7 +39,7 @@ static void config_defaults(void **state)
 
 	(void)state;
 	write_config(REQUIRED);
-	assert_int_equal(snapshotd_config_load(path, &c, err, sizeof err), 0);
+	assert_int_equal(snapshotd_config_load(path, &c, 0, err, sizeof err), 0);
 	unlink(path);
 	assert_string_equal(c.broker_host, "127.0.0.1");
 	assert_int_equal(c.broker_port, 8883);
@@ -47,7 +47,8 @@ static void config_defaults(void **state)
 	assert_string_equal(c.client_id, "sms-snapshotd");
 	assert_int_equal(c.workers, 1);
 	assert_int_equal(c.n_e2e_crls, 2);
-	assert_string_equal(c.e2e_crls[1], "b.pem");
+	/* Relative paths are taken relative to the file, not the working directory. */
+	assert_string_equal(c.e2e_crls[1], "/tmp/b.pem");
 	assert_null(c.e2e_chain);
 	assert_int_equal(c.max_payload, 1024 * 1024);
 	assert_int_equal(c.max_values, 4096);
@@ -65,7 +66,7 @@ static void config_full(void **state)
 	             " keepalive = 30; };\n"
 	             "limits = { max_payload = 65536; max_values = 400; };\nworkers = 4;\nstats_interval = 5;\n");
 	/* libconfig refuses a repeated group: this must fail with a line number. */
-	assert_int_equal(snapshotd_config_load(path, &c, err, sizeof err), -1);
+	assert_int_equal(snapshotd_config_load(path, &c, 0, err, sizeof err), -1);
 	assert_non_null(strstr(err, ":4:"));
 	unlink(path);
 	write_config("broker = { host = \"h\"; cafile = \"ca\"; cert = \"c\"; key = \"k\"; port = 18883;"
@@ -73,13 +74,13 @@ static void config_full(void **state)
 	             "e2e = { cert = \"ec\"; key = \"ek\"; trust_root = \"root\"; chain = \"ch\"; };\n"
 	             "database = { conninfo = \"dbname=sms\"; sql_dir = \"/x\"; };\n"
 	             "limits = { max_payload = 65536; max_values = 400; };\nworkers = 4;\nstats_interval = 5;\n");
-	assert_int_equal(snapshotd_config_load(path, &c, err, sizeof err), 0);
+	assert_int_equal(snapshotd_config_load(path, &c, 0, err, sizeof err), 0);
 	unlink(path);
 	assert_int_equal(c.broker_port, 18883);
 	assert_int_equal(c.workers, 4);
 	assert_int_equal(c.max_payload, 65536);
 	assert_int_equal(c.max_values, 400);
-	assert_string_equal(c.e2e_chain, "ch");
+	assert_string_equal(c.e2e_chain, "/tmp/ch");
 	assert_string_equal(c.sql_dir, "/x");
 	assert_int_equal(c.n_e2e_crls, 0);
 	snapshotd_config_free(&c);
@@ -103,13 +104,78 @@ static void config_errors(void **state)
 	(void)state;
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		write_config(cases[i].text);
-		assert_int_equal(snapshotd_config_load(path, &c, err, sizeof err), -1);
+		assert_int_equal(snapshotd_config_load(path, &c, 0, err, sizeof err), -1);
 		unlink(path);
 		if (strstr(err, cases[i].want) == NULL)
 			fail_msg("case %zu: error '%s' does not mention '%s'", i, err, cases[i].want);
 	}
-	assert_int_equal(snapshotd_config_load("/nonexistent/sms.conf", &c, err, sizeof err), -1);
+	assert_int_equal(snapshotd_config_load("/nonexistent/sms.conf", &c, 0, err, sizeof err), -1);
 	assert_non_null(strstr(err, "cannot read"));
+}
+
+/* A misspelled key is an error with its file and line, never ignored. */
+static void config_unknown_key(void **state)
+{
+	snapshotd_config c;
+	char err[300], want[128];
+
+	(void)state;
+	write_config(REQUIRED "stats_intervall = 5;\n");
+	assert_int_equal(snapshotd_config_load(path, &c, 0, err, sizeof err), -1);
+	snprintf(want, sizeof want, "%s:4: stats_intervall is not a known key", path);
+	unlink(path);
+	if (strstr(err, want) == NULL)
+		fail_msg("error '%s' does not say '%s'", err, want);
+	write_config(REQUIRED "broker2 = { host = \"x\"; };\n");
+	assert_int_equal(snapshotd_config_load(path, &c, 0, err, sizeof err), -1);
+	unlink(path);
+	assert_non_null(strstr(err, "broker2 is not a known key"));
+	write_config(REQUIRED "database = { conninfo = \"x\"; sqldir = \"/x\"; };\n");
+	assert_int_equal(snapshotd_config_load(path, &c, 0, err, sizeof err), -1);
+	unlink(path);
+}
+
+/* With check_files, a file that cannot be opened is named with its key. */
+static void config_missing_file(void **state)
+{
+	snapshotd_config c;
+	char err[300], dir[] = "/tmp/test_services_config_dir.XXXXXX", conf[96], file[96];
+	const char *names[] = { "ca", "c", "ec", "ek", "root", "a.pem", "b.pem" };
+	size_t i;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(file, sizeof file, "%s/%s", dir, names[i]);
+		f = fopen(file, "w");
+		assert_non_null(f);
+		fclose(f);
+	}
+	snprintf(conf, sizeof conf, "%s/snapshotd.conf", dir);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs(REQUIRED, f);
+	fclose(f);
+	/* Everything but the TLS key ("k") exists. */
+	assert_int_equal(snapshotd_config_load(conf, &c, 1, err, sizeof err), -1);
+	snprintf(file, sizeof file, "broker.key cannot open %s/k: No such file or directory", dir);
+	if (strstr(err, file) == NULL)
+		fail_msg("error '%s' does not say '%s'", err, file);
+	snprintf(file, sizeof file, "%s/k", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(snapshotd_config_load(conf, &c, 1, err, sizeof err), 0);
+	snapshotd_config_free(&c);
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(file, sizeof file, "%s/%s", dir, names[i]);
+		unlink(file);
+	}
+	snprintf(file, sizeof file, "%s/k", dir);
+	unlink(file);
+	unlink(conf);
+	rmdir(dir);
 }
 
 int main(void)
@@ -118,6 +184,8 @@ int main(void)
 		cmocka_unit_test(config_defaults),
 		cmocka_unit_test(config_full),
 		cmocka_unit_test(config_errors),
+		cmocka_unit_test(config_unknown_key),
+		cmocka_unit_test(config_missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
