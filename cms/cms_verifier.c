@@ -64,23 +64,32 @@ static smscms_status verifier_load_pem(smscms_ctx *ctx, X509_STORE *store, const
 	return st;
 }
 
-static smscms_status verifier_build(smscms_ctx *ctx, const smscms_verifier *v, X509_STORE **out)
+/* Root + CRLs: the given ones when crls is not NULL, else the CRL files. */
+static smscms_status verifier_build(smscms_ctx *ctx, const smscms_verifier *v, const STACK_OF(X509_CRL) *crls,
+                                    X509_STORE **out)
 {
 	X509_STORE *store = X509_STORE_new();
 	smscms_status st;
 	size_t i;
+	int k;
 
 	*out = NULL;
 	if (store == NULL)
 		return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
 	if ((st = verifier_load_pem(ctx, store, v->root_file, 1, 0)) != SMSCMS_OK)
 		goto fail;
-	for (i = 0; i < v->n_crl_files; i++)
+	for (i = 0; crls == NULL && i < v->n_crl_files; i++)
 		if ((st = verifier_load_pem(ctx, store, v->crl_files[i], 0, 1)) != SMSCMS_OK)
 			goto fail;
+	for (k = 0; crls != NULL && k < sk_X509_CRL_num(crls); k++) {
+		if (!X509_STORE_add_crl(store, sk_X509_CRL_value(crls, k))) {
+			st = cms_error(ctx, SMSCMS_ERR_CRYPTO, "cannot add CRL %d to the verifier", k);
+			goto fail;
+		}
+	}
 	/* With CRLs given, every CA on the chain must have one: a missing CRL
 	 * fails closed rather than silently skipping revocation. */
-	if (v->n_crl_files > 0)
+	if (v->n_crl_files > 0 || (crls != NULL && sk_X509_CRL_num(crls) > 0))
 		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	*out = store;
 	return SMSCMS_OK;
@@ -130,7 +139,7 @@ smscms_status smscms_verifier_new(smscms_ctx *ctx, const char *trust_root_file,
 			goto oom;
 		v->n_crl_files++;
 	}
-	if ((st = verifier_build(ctx, v, &v->store)) != SMSCMS_OK) {
+	if ((st = verifier_build(ctx, v, NULL, &v->store)) != SMSCMS_OK) {
 		smscms_verifier_free(v);
 		return st;
 	}
@@ -141,15 +150,11 @@ oom:
 	return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
 }
 
-smscms_status smscms_verifier_reload(smscms_ctx *ctx, smscms_verifier *v)
+/* Puts fresh in use and empties the cache: a cached "valid" may be revoked now. */
+static void verifier_swap(smscms_verifier *v, X509_STORE *fresh)
 {
-	X509_STORE *fresh, *old;
-	smscms_status st;
+	X509_STORE *old;
 
-	if (v == NULL)
-		return cms_error(ctx, SMSCMS_ERR_ARGUMENT, "verifier_reload: no verifier");
-	if ((st = verifier_build(ctx, v, &fresh)) != SMSCMS_OK)
-		return st;
 	pthread_mutex_lock(&v->lock);
 	old = v->store;
 	v->store = fresh;
@@ -157,6 +162,31 @@ smscms_status smscms_verifier_reload(smscms_ctx *ctx, smscms_verifier *v)
 	v->next = 0;
 	pthread_mutex_unlock(&v->lock);
 	X509_STORE_free(old);
+}
+
+smscms_status smscms_verifier_reload(smscms_ctx *ctx, smscms_verifier *v)
+{
+	X509_STORE *fresh;
+	smscms_status st;
+
+	if (v == NULL)
+		return cms_error(ctx, SMSCMS_ERR_ARGUMENT, "verifier_reload: no verifier");
+	if ((st = verifier_build(ctx, v, NULL, &fresh)) != SMSCMS_OK)
+		return st;
+	verifier_swap(v, fresh);
+	return SMSCMS_OK;
+}
+
+smscms_status smscms_verifier_set_crls(smscms_ctx *ctx, smscms_verifier *v, const STACK_OF(X509_CRL) *crls)
+{
+	X509_STORE *fresh;
+	smscms_status st;
+
+	if (v == NULL || crls == NULL)
+		return cms_error(ctx, SMSCMS_ERR_ARGUMENT, "verifier_set_crls: missing argument");
+	if ((st = verifier_build(ctx, v, crls, &fresh)) != SMSCMS_OK)
+		return st;
+	verifier_swap(v, fresh);
 	return SMSCMS_OK;
 }
 

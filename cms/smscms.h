@@ -112,6 +112,11 @@ smscms_status smscms_verifier_new(smscms_ctx *ctx, const char *trust_root_file,
                                   smscms_verifier **out);
 /* Re-reads the CRL files and empties the cache (e.g. on SIGHUP). */
 smscms_status smscms_verifier_reload(smscms_ctx *ctx, smscms_verifier *v);
+/* Replaces the CRLs with crls (the verifier takes its own references) and
+ * empties the cache. For callers that verified the CRLs themselves
+ * (common/crl_watch: issuer signature, replay rules); with any CRL given,
+ * every CA on a chain must have one. */
+smscms_status smscms_verifier_set_crls(smscms_ctx *ctx, smscms_verifier *v, const STACK_OF(X509_CRL) *crls);
 void smscms_verifier_free(smscms_verifier *v);
 
 typedef struct {

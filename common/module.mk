@@ -3,7 +3,7 @@
 # module has its contract in its header; the plugin links the pieces it uses.
 
 COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/mqtt_session.c common/snapshot_json.c \
-	common/snapshot_topic.c common/db_migrate.c
+	common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c common/crl_watch.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 

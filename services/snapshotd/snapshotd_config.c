@@ -14,7 +14,8 @@
 static const char *const known_keys[] = {
 	"broker.host", "broker.port", "broker.cafile", "broker.cert", "broker.key", "broker.client_id",
 	"broker.keepalive", "broker.subscription",
-	"e2e.cert", "e2e.key", "e2e.chain", "e2e.trust_root", "e2e.crls",
+	"e2e.cert", "e2e.key", "e2e.chain", "e2e.trust_root", "e2e.crls", "e2e.ca_certs",
+	"e2e.crl_check_interval", "e2e.crl_warn_days",
 	"database.conninfo", "database.sql_dir",
 	"limits.max_payload", "limits.max_values",
 	"workers", "stats_interval", "log_file",
@@ -23,15 +24,19 @@ static const char *const known_keys[] = {
 
 static int load_ints(conf_file *f, snapshotd_config *cfg)
 {
-	long long port, keepalive, max_payload, max_values, workers, stats;
+	long long port, keepalive, max_payload, max_values, workers, stats, crl_interval, crl_warn;
 
 	if (conf_int(f, "broker.port", 8883, 1, 65535, &port) ||
 	    conf_int(f, "broker.keepalive", 60, 5, 3600, &keepalive) ||
 	    conf_int(f, "limits.max_payload", 1024 * 1024, 256, 256LL * 1024 * 1024, &max_payload) ||
 	    conf_int(f, "limits.max_values", 4096, 1, 1000000, &max_values) ||
 	    conf_int(f, "workers", 1, 1, SNAPSHOTD_MAX_WORKERS, &workers) ||
-	    conf_int(f, "stats_interval", 30, 0, 86400, &stats))
+	    conf_int(f, "stats_interval", 30, 0, 86400, &stats) ||
+	    conf_int(f, "e2e.crl_check_interval", 60, 1, 86400, &crl_interval) ||
+	    conf_int(f, "e2e.crl_warn_days", 7, 0, 365, &crl_warn))
 		return -1;
+	cfg->crl_check_interval = (int)crl_interval;
+	cfg->crl_warn_days = (int)crl_warn;
 	cfg->broker_port = (int)port;
 	cfg->keepalive = (int)keepalive;
 	cfg->max_payload = (size_t)max_payload;
@@ -55,6 +60,7 @@ static int load(conf_file *f, snapshotd_config *cfg, int readable)
 	    conf_path(f, "e2e.chain", CONF_OPTIONAL, readable, &cfg->e2e_chain) ||
 	    conf_path(f, "e2e.trust_root", CONF_REQUIRED, readable, &cfg->e2e_trust_root) ||
 	    conf_path_list(f, "e2e.crls", readable, cfg->e2e_crls, SNAPSHOTD_MAX_CRLS, &cfg->n_e2e_crls) ||
+	    conf_path_list(f, "e2e.ca_certs", readable, cfg->e2e_ca_certs, SNAPSHOTD_MAX_CRLS, &cfg->n_e2e_ca_certs) ||
 	    conf_string(f, "database.conninfo", CONF_REQUIRED, NULL, &cfg->db_conninfo) ||
 	    conf_path(f, "database.sql_dir", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->sql_dir) ||
 	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file) ||
@@ -62,6 +68,9 @@ static int load(conf_file *f, snapshotd_config *cfg, int readable)
 		return -1;
 	if (cfg->sql_dir == NULL && (cfg->sql_dir = strdup(SMS_SQL_DIR)) == NULL)
 		return conf_fail(f, NULL, "out of memory");
+	if (cfg->n_e2e_crls > 0 && cfg->n_e2e_ca_certs == 0)
+		return conf_fail(f, "e2e.crls", "needs e2e.ca_certs, the CA certificates that sign the CRLs "
+		                 "(sms-pki writes them to e2e/cas.pem): a CRL is used only after its signature verified");
 	if (strlen(cfg->client_id) > 60)
 		return conf_fail(f, "broker.client_id", "must be 1..60 bytes");
 	if (cfg->workers > 1 && strncmp(cfg->subscription, "$share/", 7) != 0)
@@ -103,6 +112,8 @@ void snapshotd_config_free(snapshotd_config *cfg)
 	free(cfg->e2e_trust_root);
 	for (i = 0; i < cfg->n_e2e_crls; i++)
 		free(cfg->e2e_crls[i]);
+	for (i = 0; i < cfg->n_e2e_ca_certs; i++)
+		free(cfg->e2e_ca_certs[i]);
 	free(cfg->db_conninfo);
 	free(cfg->sql_dir);
 	free(cfg->log_file);

@@ -5,7 +5,9 @@
  *               subscription }
  * (How many QoS 1 messages are in flight towards us is the broker's
  * max_inflight_messages; the MQTT 3.1.1 client has no say.)
- *   e2e:      { cert, key, chain (optional), trust_root, crls = [ ... ] }
+ *   e2e:      { cert, key, chain (optional), trust_root, crls = [ ... ],
+ *               ca_certs = [ ... ] (the CAs that sign the CRLs; needed with crls),
+ *               crl_check_interval (s, 60), crl_warn_days (7) }
  *   database: { conninfo, sql_dir (for --migrate) }
  *   limits:   { max_payload, max_values }
  *   workers, stats_interval, log_file (stderr when absent)
@@ -36,6 +38,9 @@ typedef struct {
 	char *e2e_cert, *e2e_key, *e2e_chain, *e2e_trust_root;
 	char *e2e_crls[SNAPSHOTD_MAX_CRLS];
 	size_t n_e2e_crls;
+	char *e2e_ca_certs[SNAPSHOTD_MAX_CRLS];
+	size_t n_e2e_ca_certs;
+	int crl_check_interval, crl_warn_days;
 
 	char *db_conninfo;
 	char *sql_dir;

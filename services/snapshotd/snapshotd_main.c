@@ -4,7 +4,8 @@
  * for the acknowledgement rule, snapshot_ingest.h for the checks).
  *
  * Signals: SIGTERM/SIGINT finish the current message, disconnect cleanly and
- * exit 0; SIGHUP re-reads the E2E CRLs.
+ * exit 0; SIGHUP re-reads the E2E CRLs at once (they are also re-read by
+ * themselves within e2e.crl_check_interval of a change).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include <libpq-fe.h>
 #include <mosquitto.h>
 
+#include "common/crl_watch.h"
 #include "common/db_migrate.h"
 #include "services/snapshotd/snapshotd_config.h"
 #include "common/log.h"
@@ -39,7 +41,8 @@ static void usage(FILE *f)
 	        "  --verbose      debug logging\n"
 	        "  --help         this text\n"
 	        "\n"
-	        "Signals: TERM/INT finish the current message and exit; HUP reloads CRLs.\n");
+	        "Signals: TERM/INT finish the current message and exit; HUP reloads CRLs now\n"
+	        "(changed CRL files are also picked up within e2e.crl_check_interval).\n");
 }
 
 static int run_migrations(const snapshotd_config *cfg)
@@ -65,33 +68,59 @@ out:
 	return rc;
 }
 
-static int load_keys(smscms_ctx *ctx, const snapshotd_config *cfg, smscms_identity **id, smscms_verifier **v)
+/* The verifier starts without CRLs and gets them only through the watch,
+ * so nothing ever rests on a CRL whose signature did not verify. */
+static int load_keys(smscms_ctx *ctx, const snapshotd_config *cfg, crl_watch *crls, smscms_identity **id,
+                     smscms_verifier **v)
 {
 	if (smscms_identity_load_pem(ctx, cfg->e2e_cert, cfg->e2e_key, cfg->e2e_chain, id) != SMSCMS_OK) {
 		sms_log(LOG_LEVEL_ERROR, "loading E2E identity %s: %s", cfg->e2e_cert, smscms_ctx_error(ctx));
 		return -1;
 	}
-	if (smscms_verifier_new(ctx, cfg->e2e_trust_root, (const char *const *)cfg->e2e_crls, cfg->n_e2e_crls,
-	                        v) != SMSCMS_OK) {
-		sms_log(LOG_LEVEL_ERROR, "loading E2E trust root %s and CRLs: %s", cfg->e2e_trust_root,
-		              smscms_ctx_error(ctx));
+	if (smscms_verifier_new(ctx, cfg->e2e_trust_root, NULL, 0, v) != SMSCMS_OK) {
+		sms_log(LOG_LEVEL_ERROR, "loading E2E trust root %s: %s", cfg->e2e_trust_root, smscms_ctx_error(ctx));
+		return -1;
+	}
+	if (crls != NULL && smscms_verifier_set_crls(ctx, *v, crl_set_crls(crl_watch_current(crls))) != SMSCMS_OK) {
+		sms_log(LOG_LEVEL_ERROR, "E2E CRLs: %s", smscms_ctx_error(ctx));
 		return -1;
 	}
 	return 0;
 }
 
-static void reload_crls(snapshotd_shared *sh, smscms_ctx *ctx)
+/* The E2E CRL files as the plugin treats its own (crl_watch.h). */
+static crl_watch *watch_crls(const snapshotd_config *cfg)
+{
+	const char *issuers[SNAPSHOTD_MAX_CRLS + 1];
+	crl_watch *w;
+	char err[800];
+	size_t i;
+
+	if (cfg->n_e2e_crls == 0)
+		return NULL;
+	issuers[0] = cfg->e2e_trust_root;
+	for (i = 0; i < cfg->n_e2e_ca_certs; i++)
+		issuers[i + 1] = cfg->e2e_ca_certs[i];
+	w = crl_watch_new("E2E CRLs", (const char *const *)cfg->e2e_crls, cfg->n_e2e_crls, issuers,
+	                  cfg->n_e2e_ca_certs + 1, cfg->crl_check_interval, (time_t)cfg->crl_warn_days * 86400,
+	                  err, sizeof err);
+	if (w == NULL)
+		sms_log(LOG_LEVEL_ERROR, "E2E CRLs refused at start: %s", err);
+	return w;
+}
+
+/* A new verified set goes to the verifier; a refused one was logged by the watch. */
+static void poll_crls(snapshotd_shared *sh, smscms_ctx *ctx, crl_watch *crls, int force)
 {
 	smscms_status st;
 
+	if (crls == NULL || crl_watch_poll(crls, time(NULL), force) != 1)
+		return;
 	pthread_rwlock_wrlock(&sh->verifier_lock);
-	st = smscms_verifier_reload(ctx, sh->keys.verifier);
+	st = smscms_verifier_set_crls(ctx, sh->keys.verifier, crl_set_crls(crl_watch_current(crls)));
 	pthread_rwlock_unlock(&sh->verifier_lock);
 	if (st != SMSCMS_OK)
-		sms_log(LOG_LEVEL_ERROR, "SIGHUP: CRL reload failed, keeping the previous CRLs: %s",
-		              smscms_ctx_error(ctx));
-	else
-		sms_log(LOG_LEVEL_INFO, "SIGHUP: CRLs reloaded");
+		sms_log(LOG_LEVEL_ERROR, "E2E CRLs verified but not taken by the verifier: %s", smscms_ctx_error(ctx));
 }
 
 typedef struct {
@@ -146,7 +175,7 @@ static void ensure_partitions(const snapshotd_config *cfg)
 }
 
 /* Waits for signals with the other threads blocking them. Returns at SIGTERM/SIGINT. */
-static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, smscms_ctx *ctx)
+static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, smscms_ctx *ctx, crl_watch *crls)
 {
 	const snapshotd_config *cfg = sh->cfg;
 	struct timespec tick = { 1, 0 };
@@ -166,8 +195,7 @@ static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, sm
 			              sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			break;
 		}
-		if (sig == SIGHUP)
-			reload_crls(sh, ctx);
+		poll_crls(sh, ctx, crls, sig == SIGHUP);
 		if (atomic_load(&sh->failed))
 			break;
 		now = monotonic_seconds();
@@ -203,6 +231,7 @@ int main(int argc, char **argv)
 	smscms_identity *id = NULL;
 	smscms_verifier *verifier = NULL;
 	smscms_ctx *ctx = NULL;
+	crl_watch *crls = NULL;
 	const char *config_path = NULL;
 	char err[600];
 	sigset_t set;
@@ -252,8 +281,10 @@ int main(int argc, char **argv)
 	}
 	if (migrate && run_migrations(&cfg) != 0)
 		goto out;
+	if (cfg.n_e2e_crls > 0 && (crls = watch_crls(&cfg)) == NULL)
+		goto out;
 	ctx = smscms_ctx_new();
-	if (ctx == NULL || load_keys(ctx, &cfg, &id, &verifier) != 0)
+	if (ctx == NULL || load_keys(ctx, &cfg, crls, &id, &verifier) != 0)
 		goto out;
 	if (pthread_rwlock_init(&sh.verifier_lock, NULL) != 0) {
 		sms_log(LOG_LEVEL_ERROR, "pthread_rwlock_init failed");
@@ -282,7 +313,7 @@ int main(int argc, char **argv)
 	started = cfg.workers;
 	sms_log(LOG_LEVEL_INFO, "started: %d worker(s), broker %s:%d, subscription %s", cfg.workers,
 	              cfg.broker_host, cfg.broker_port, cfg.subscription);
-	supervise(&sh, workers, started, ctx);
+	supervise(&sh, workers, started, ctx, crls);
 	rc = atomic_load(&sh.failed) ? 1 : 0;
 join:
 	for (i = 0; i < started; i++)
@@ -297,6 +328,7 @@ out:
 	if (lock_ok)
 		pthread_rwlock_destroy(&sh.verifier_lock);
 	smscms_verifier_free(verifier);
+	crl_watch_free(crls);
 	smscms_identity_free(id);
 	smscms_ctx_free(ctx);
 	snapshotd_config_free(&cfg);

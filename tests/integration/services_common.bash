@@ -45,7 +45,8 @@ svc_setup() {
 	e2e = {
 	  cert = "$VSS/cert.pem"; key = "$VSS/key.pem"; chain = "$VSS/chain.pem";
 	  trust_root = "$P/e2e/root/ca.crt";
-	  crls = [ "$P/e2e/crls.pem" ];
+	  crls = [ "$P/e2e/crls.pem" ]; ca_certs = [ "$P/e2e/cas.pem" ];
+	  crl_check_interval = 1;
 	};
 	database = { conninfo = "$H_PG_CONNINFO"; sql_dir = "$H_ROOT/sql"; };
 	limits = { max_payload = 65536; max_values = 500; };

@@ -29,7 +29,8 @@ static void write_config(const char *text)
 
 #define REQUIRED \
 	"broker = { host = \"127.0.0.1\"; cafile = \"ca\"; cert = \"c\"; key = \"k\"; };\n" \
-	"e2e = { cert = \"ec\"; key = \"ek\"; trust_root = \"root\"; crls = [ \"a.pem\", \"b.pem\" ]; };\n" \
+	"e2e = { cert = \"ec\"; key = \"ek\"; trust_root = \"root\"; crls = [ \"a.pem\", \"b.pem\" ];" \
+	" ca_certs = [ \"cas.pem\" ]; };\n" \
 	"database = { conninfo = \"dbname=sms\"; };\n"
 
 static void config_defaults(void **state)
@@ -140,7 +141,7 @@ static void config_missing_file(void **state)
 {
 	snapshotd_config c;
 	char err[300], dir[] = "/tmp/test_services_config_dir.XXXXXX", conf[96], file[96];
-	const char *names[] = { "ca", "c", "ec", "ek", "root", "a.pem", "b.pem" };
+	const char *names[] = { "ca", "c", "ec", "ek", "root", "a.pem", "b.pem", "cas.pem" };
 	size_t i;
 	FILE *f;
 
