@@ -3,7 +3,7 @@
 # module has its contract in its header; the plugin links the pieces it uses.
 
 COMMON_SRC := common/identity.c common/utf8.c common/log.c common/snapshot_json.c \
-	common/snapshot_topic.c common/db_migrate.c
+	common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 
@@ -14,9 +14,10 @@ $(SMSCOMMON_LIB): $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 	rm -f $@
 	$(AR) rcs $@ $^
 
-UNIT_TESTS += $(B)/tests/unit/test_identity $(B)/tests/unit/test_services_parse
+UNIT_TESTS += $(B)/tests/unit/test_identity $(B)/tests/unit/test_services_parse $(B)/tests/unit/test_crl_set
 
-$(B)/tests/unit/test_identity: $(B)/obj/tests/unit/test_identity.o $(SMSCOMMON_LIB)
+$(B)/tests/unit/test_identity $(B)/tests/unit/test_crl_set: $(B)/tests/unit/test_%: \
+		$(B)/obj/tests/unit/test_%.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto
 

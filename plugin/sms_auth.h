@@ -14,7 +14,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/x509.h>
@@ -93,33 +92,24 @@ bool acl_allows(const struct sms_config *cfg, const char *username, int access, 
 
 /* ------------------------------------------------------------- chain */
 
-struct sms_crl_file {
-	char *path;
-	struct stat st;         /* as it was when loaded: change detection */
-};
+struct crl_set;
 
 struct sms_trust {
-	X509_STORE *store;      /* trust anchor + every CRL, CRL checks on all levels */
+	X509_STORE *store;      /* trust anchor + the verified CRLs, CRL checks on all levels */
 	STACK_OF(X509) *intermediates;
 	X509 *service_ca;
-	struct sms_crl_file *crl_files;
-	size_t ncrl_files;
-	time_t earliest_next_update; /* of all CRLs loaded; 0 if none has one */
+	struct crl_set *crls;   /* common/crl_set.h: every CRL verified against its issuer */
 };
 
-/* Loads trust anchor, intermediates, service CA and CRLs named by cfg. */
-int sms_trust_load(const struct sms_config *cfg, struct sms_trust *out, char *err, size_t errlen);
-void sms_trust_free(struct sms_trust *t);
-/* True when a CRL file's stat() differs from when it was loaded (or vanished). */
-bool sms_trust_crls_changed(const struct sms_trust *t);
 /*
- * A replayed old CRL would un-revoke: -1 (with the issuer in err) when a CRL
- * in fresh is older (crlNumber, else lastUpdate) than the one the same
- * issuer has in current.
+ * Loads trust anchor, intermediates, service CA and CRLs named by cfg. Every
+ * CRL must verify against one of those CAs, or nothing loads. With previous
+ * (the trust in use) a CRL older than the one previous holds for the same
+ * issuer is refused too (a replayed CRL would un-revoke).
  */
-int sms_trust_check_rollback(const struct sms_trust *current, const struct sms_trust *fresh, char *err, size_t errlen);
-/* Appends a one-line summary of CRLs past nextUpdate at now; 0 if none. */
-int sms_trust_expired_crls(const struct sms_trust *t, time_t now, char *buf, size_t buflen);
+int sms_trust_load(const struct sms_config *cfg, const struct sms_trust *previous, struct sms_trust *out,
+		   char *err, size_t errlen);
+void sms_trust_free(struct sms_trust *t);
 
 /*
  * Connect-time decision: verifies leaf (+ configured intermediates) against

@@ -9,8 +9,11 @@
  * running, which is why revocation is decided here.
  */
 #include "plugin/sms_auth.h"
+#include "common/crl_set.h"
+#include "common/x509_util.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,37 +38,12 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* The reason OpenSSL gave last, for messages; clears the queue. */
-static const char *ossl_reason(void)
-{
-	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-
-	ERR_clear_error();
-	return r ? r : "unknown error";
-}
-
-/* Reads every certificate and CRL of a PEM file. */
-static int read_pem(const char *path, STACK_OF(X509_INFO) **out, char *err, size_t errlen)
-{
-	BIO *bio = BIO_new_file(path, "r");
-
-	*out = NULL;
-	if (!bio)
-		return fail(err, errlen, "%s: cannot be read (%s)", path, strerror(errno));
-	*out = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	if (!*out)
-		return fail(err, errlen, "%s: not PEM (%s)", path, ossl_reason());
-	return 0;
-}
-
 static int add_certs_from(const char *path, STACK_OF(X509) *sk, char *err, size_t errlen)
 {
 	STACK_OF(X509_INFO) *infos;
 	int i, rc = -1, added = 0;
 
-	if (read_pem(path, &infos, err, errlen) != 0)
+	if (x509_read_pem(path, &infos, err, errlen) != 0)
 		return -1;
 	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
 		X509_INFO *xi = sk_X509_INFO_value(infos, i);
@@ -73,7 +51,7 @@ static int add_certs_from(const char *path, STACK_OF(X509) *sk, char *err, size_
 		if (!xi->x509)
 			continue;
 		if (!X509_up_ref(xi->x509)) {
-			fail(err, errlen, "%s: %s", path, ossl_reason());
+			fail(err, errlen, "%s: %s", path, x509_ossl_reason());
 			goto out;
 		}
 		if (!sk_X509_push(sk, xi->x509)) {
@@ -153,62 +131,38 @@ static int load_intermediates(const char *path, STACK_OF(X509) *sk, char *err, s
 	return rc;
 }
 
-static time_t asn1_to_time(const ASN1_TIME *t)
+/* Every CA the configuration names: the only keys a CRL may be signed with. */
+static STACK_OF(X509) *crl_issuers(const struct sms_trust *t, X509 *anchor)
 {
-	struct tm tm;
+	STACK_OF(X509) *sk = sk_X509_dup(t->intermediates);
 
-	if (!t || !ASN1_TIME_to_tm(t, &tm))
-		return 0;
-	return timegm(&tm);
-}
-
-static int load_crls(const struct sms_config *cfg, struct sms_trust *t, char *err, size_t errlen)
-{
-	size_t i;
-	int j;
-
-	t->crl_files = calloc(cfg->ncrl_files, sizeof(*t->crl_files));
-	if (!t->crl_files)
-		return fail(err, errlen, "out of memory");
-	for (i = 0; i < cfg->ncrl_files; i++) {
-		STACK_OF(X509_INFO) *infos;
-		struct sms_crl_file *cf = &t->crl_files[i];
-		int crls = 0, rc = 0;
-
-		cf->path = strdup(cfg->crl_files[i]);
-		if (!cf->path)
-			return fail(err, errlen, "out of memory");
-		t->ncrl_files++;
-		/* stat before reading: a change racing the read is seen next time. */
-		if (stat(cf->path, &cf->st) != 0)
-			return fail(err, errlen, "CRL file %s: %s", cf->path, strerror(errno));
-		if (read_pem(cf->path, &infos, err, errlen) != 0)
-			return -1;
-		for (j = 0; rc == 0 && j < sk_X509_INFO_num(infos); j++) {
-			X509_INFO *xi = sk_X509_INFO_value(infos, j);
-			time_t next;
-
-			if (!xi->crl)
-				continue;
-			if (!X509_STORE_add_crl(t->store, xi->crl)) {
-				rc = fail(err, errlen, "CRL file %s: %s", cf->path, ossl_reason());
-				break;
-			}
-			crls++;
-			next = asn1_to_time(X509_CRL_get0_nextUpdate(xi->crl));
-			if (next && (!t->earliest_next_update || next < t->earliest_next_update))
-				t->earliest_next_update = next;
-		}
-		sk_X509_INFO_pop_free(infos, X509_INFO_free);
-		if (rc != 0)
-			return -1;
-		if (crls == 0)
-			return fail(err, errlen, "CRL file %s: holds no CRL", cf->path);
+	if (!sk)
+		return NULL;
+	if (!sk_X509_push(sk, anchor) || !sk_X509_push(sk, t->service_ca)) {
+		sk_X509_free(sk);
+		return NULL;
 	}
-	return 0;
+	return sk;
 }
 
-int sms_trust_load(const struct sms_config *cfg, struct sms_trust *t, char *err, size_t errlen)
+static int load_crls(const struct sms_config *cfg, const struct sms_trust *previous, X509 *anchor,
+		     struct sms_trust *t, char *err, size_t errlen)
+{
+	STACK_OF(X509) *issuers = crl_issuers(t, anchor);
+	int rc;
+
+	if (!issuers)
+		return fail(err, errlen, "out of memory");
+	rc = crl_set_load((const char *const *)cfg->crl_files, cfg->ncrl_files, issuers,
+			  previous ? previous->crls : NULL, &t->crls, err, errlen);
+	sk_X509_free(issuers);
+	if (rc != 0)
+		return -1;
+	return crl_set_add_to_store(t->crls, t->store, err, errlen);
+}
+
+int sms_trust_load(const struct sms_config *cfg, const struct sms_trust *previous, struct sms_trust *t,
+		   char *err, size_t errlen)
 {
 	X509 *anchor = NULL;
 	int rc = -1;
@@ -223,7 +177,7 @@ int sms_trust_load(const struct sms_config *cfg, struct sms_trust *t, char *err,
 	if (load_one_cert(cfg->trust_anchor, &anchor, err, errlen) != 0)
 		goto out;
 	if (!X509_STORE_add_cert(t->store, anchor)) {
-		fail(err, errlen, "trust anchor %s: %s", cfg->trust_anchor, ossl_reason());
+		fail(err, errlen, "trust anchor %s: %s", cfg->trust_anchor, x509_ossl_reason());
 		goto out;
 	}
 	if (load_one_cert(cfg->service_ca, &t->service_ca, err, errlen) != 0)
@@ -234,10 +188,10 @@ int sms_trust_load(const struct sms_config *cfg, struct sms_trust *t, char *err,
 	if (!X509_STORE_set_flags(t->store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
 				  X509_V_FLAG_X509_STRICT) ||
 	    !X509_STORE_set_purpose(t->store, X509_PURPOSE_SSL_CLIENT)) {
-		fail(err, errlen, "trust store flags: %s", ossl_reason());
+		fail(err, errlen, "trust store flags: %s", x509_ossl_reason());
 		goto out;
 	}
-	if (load_crls(cfg, t, err, errlen) != 0)
+	if (load_crls(cfg, previous, anchor, t, err, errlen) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -249,120 +203,13 @@ out:
 
 void sms_trust_free(struct sms_trust *t)
 {
-	size_t i;
-
 	if (!t)
 		return;
 	X509_STORE_free(t->store);
 	sk_X509_pop_free(t->intermediates, X509_free);
 	X509_free(t->service_ca);
-	for (i = 0; i < t->ncrl_files; i++)
-		free(t->crl_files[i].path);
-	free(t->crl_files);
+	crl_set_free(t->crls);
 	memset(t, 0, sizeof(*t));
-}
-
-bool sms_trust_crls_changed(const struct sms_trust *t)
-{
-	size_t i;
-
-	for (i = 0; i < t->ncrl_files; i++) {
-		const struct stat *old = &t->crl_files[i].st;
-		struct stat now;
-
-		if (stat(t->crl_files[i].path, &now) != 0)
-			return true;
-		if (now.st_ino != old->st_ino || now.st_dev != old->st_dev || now.st_size != old->st_size ||
-		    now.st_mtim.tv_sec != old->st_mtim.tv_sec || now.st_mtim.tv_nsec != old->st_mtim.tv_nsec ||
-		    now.st_ctim.tv_sec != old->st_ctim.tv_sec || now.st_ctim.tv_nsec != old->st_ctim.tv_nsec)
-			return true;
-	}
-	return false;
-}
-
-int sms_trust_expired_crls(const struct sms_trust *t, time_t now, char *buf, size_t buflen)
-{
-	STACK_OF(X509_OBJECT) *objs;
-	size_t used = 0;
-	int i, n = 0;
-
-	if (buflen)
-		buf[0] = '\0';
-	if (!t->store || (t->earliest_next_update && t->earliest_next_update > now) || !t->earliest_next_update)
-		return 0;
-	objs = X509_STORE_get0_objects(t->store);
-	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
-		X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
-		time_t next;
-		char issuer[256];
-
-		if (!crl)
-			continue;
-		next = asn1_to_time(X509_CRL_get0_nextUpdate(crl));
-		if (!next || next > now)
-			continue;
-		if (!X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof(issuer)))
-			snprintf(issuer, sizeof(issuer), "?");
-		if (used < buflen) {
-			int w = snprintf(buf + used, buflen - used, "%s%s", n ? ", " : "", issuer);
-			used += w > 0 ? (size_t)w : 0;
-		}
-		n++;
-	}
-	return n;
-}
-
-/* <0, 0, >0 as a is older, as new as, newer than b (same issuer). */
-static int crl_age_cmp(X509_CRL *a, X509_CRL *b)
-{
-	ASN1_INTEGER *na = X509_CRL_get_ext_d2i(a, NID_crl_number, NULL, NULL);
-	ASN1_INTEGER *nb = X509_CRL_get_ext_d2i(b, NID_crl_number, NULL, NULL);
-	int day = 0, sec = 0, c;
-
-	if (na && nb) {
-		c = ASN1_INTEGER_cmp(na, nb);
-	} else if (ASN1_TIME_diff(&day, &sec, X509_CRL_get0_lastUpdate(b), X509_CRL_get0_lastUpdate(a))) {
-		c = day ? day : sec;
-	} else {
-		c = 0;
-	}
-	ASN1_INTEGER_free(na);
-	ASN1_INTEGER_free(nb);
-	return c;
-}
-
-int sms_trust_check_rollback(const struct sms_trust *current, const struct sms_trust *fresh, char *err, size_t errlen)
-{
-	STACK_OF(X509_OBJECT) *now = X509_STORE_get0_objects(current->store);
-	STACK_OF(X509_OBJECT) *next = X509_STORE_get0_objects(fresh->store);
-	int i, j;
-
-	for (i = 0; i < sk_X509_OBJECT_num(next); i++) {
-		X509_CRL *n = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(next, i));
-		bool newer_or_same = false, older = false;
-
-		if (!n)
-			continue;
-		/* Against the newest CRL the issuer had; a new issuer is fine. */
-		for (j = 0; j < sk_X509_OBJECT_num(now); j++) {
-			X509_CRL *o = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(now, j));
-
-			if (!o || X509_NAME_cmp(X509_CRL_get_issuer(o), X509_CRL_get_issuer(n)) != 0)
-				continue;
-			if (crl_age_cmp(n, o) < 0)
-				older = true;
-			else
-				newer_or_same = true;
-		}
-		if (older && !newer_or_same) {
-			char issuer[256];
-
-			if (!X509_NAME_oneline(X509_CRL_get_issuer(n), issuer, sizeof(issuer)))
-				snprintf(issuer, sizeof(issuer), "?");
-			return fail(err, errlen, "CRL of %s is older than the one in use (replayed?)", issuer);
-		}
-	}
-	return 0;
 }
 
 static int verify_chain(const struct sms_trust *t, X509 *leaf, STACK_OF(X509) *untrusted,
@@ -399,23 +246,7 @@ out:
 
 void sms_subject_string(const X509 *cert, char *buf, size_t buflen)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-
-	if (!buflen)
-		return;
-	snprintf(buf, buflen, "(unprintable subject)");
-	if (!bio)
-		return;
-	/* RFC 2253 escapes controls and every non-ASCII byte (of the UTF-8
-	 * form): a hostile subject cannot forge log lines or terminal codes. */
-	if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
-		n = BIO_get_mem_data(bio, &data);
-		if (n >= 0)
-			snprintf(buf, buflen, "%.*s", (int)(n < (long)buflen ? n : (long)buflen - 1), data);
-	}
-	BIO_free(bio);
+	x509_name_string(X509_get_subject_name(cert), buf, buflen);
 }
 
 /* The CA that issued the leaf in a verified chain is element 1. */
@@ -573,7 +404,7 @@ time_t sms_chain_not_after(const STACK_OF(X509) *chain)
 	int i;
 
 	for (i = 0; chain && i < sk_X509_num(chain); i++) {
-		time_t t = asn1_to_time(X509_get0_notAfter(sk_X509_value(chain, i)));
+		time_t t = x509_time(X509_get0_notAfter(sk_X509_value(chain, i)));
 
 		if (!t)
 			return 0;

@@ -26,6 +26,7 @@
 #include <uthash.h>
 
 #include "plugin/sms_auth.h"
+#include "common/crl_set.h"
 
 _Static_assert(ACL_READ == MOSQ_ACL_READ && ACL_WRITE == MOSQ_ACL_WRITE &&
 	       ACL_SUBSCRIBE == MOSQ_ACL_SUBSCRIBE && ACL_UNSUBSCRIBE == MOSQ_ACL_UNSUBSCRIBE,
@@ -278,16 +279,28 @@ static void kick_all(struct kick_list *k)
 	memset(k, 0, sizeof(*k));
 }
 
+/* The one line operators and tests look for after every accepted CRL load. */
+static void log_crls_loaded(const struct sms_trust *t, const char *why)
+{
+	struct crl_set_summary s;
+	char next[32] = "none";
+	struct tm tm;
+
+	crl_set_summary(t->crls, &s);
+	if (s.earliest_next_update && gmtime_r(&s.earliest_next_update, &tm))
+		strftime(next, sizeof(next), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	mosquitto_log_printf(MOSQ_LOG_NOTICE,
+			     "sms_auth: CRLs %s: %zu issuers, %zu CRLs, %zu revoked entries, earliest nextUpdate %s",
+			     why, s.issuers, s.crls, s.revoked, next);
+}
+
 /* Loads CRLs anew into a fresh store; the old one stays if that fails. */
 static bool reload_trust(struct sms_plugin *p, const struct sms_config *cfg)
 {
 	struct sms_trust fresh;
 	char err[512];
 
-	if (sms_trust_load(cfg, &fresh, err, sizeof(err)) != 0 ||
-	    sms_trust_check_rollback(&p->trust, &fresh, err, sizeof(err)) != 0) {
-		if (fresh.store)
-			sms_trust_free(&fresh);
+	if (sms_trust_load(cfg, &p->trust, &fresh, err, sizeof(err)) != 0) {
 		p->crls_unusable = true;
 		snprintf(p->crl_problem, sizeof(p->crl_problem), "%.300s", err);
 		mosquitto_log_printf(MOSQ_LOG_ERR,
@@ -297,6 +310,7 @@ static bool reload_trust(struct sms_plugin *p, const struct sms_config *cfg)
 	}
 	sms_trust_free(&p->trust);
 	p->trust = fresh;
+	log_crls_loaded(&p->trust, "reloaded");
 	if (p->crls_unusable)
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "sms_auth: CRLs readable again; accepting connections");
 	p->crls_unusable = false;
@@ -343,7 +357,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	p->next_check = now + p->cfg.crl_check_interval;
 
-	if (p->recheck_pending || p->crls_unusable || sms_trust_crls_changed(&p->trust)) {
+	if (p->recheck_pending || p->crls_unusable || crl_set_files_changed(p->trust.crls)) {
 		if (reload_trust(p, &p->cfg))
 			recheck_clients(p, &kicks);
 		p->recheck_pending = false;
@@ -351,7 +365,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	if (p->crls_unusable)
 		mosquitto_log_printf(MOSQ_LOG_ERR, "sms_auth: CRLs unusable (%s): new connections refused",
 				     p->crl_problem);
-	if (sms_trust_expired_crls(&p->trust, wall, expired, sizeof(expired)) > 0)
+	if (crl_set_expiring(p->trust.crls, wall, 0, expired, sizeof(expired)) > 0)
 		mosquitto_log_printf(MOSQ_LOG_ERR,
 				     "sms_auth: CRL past nextUpdate from %s: new connections below it refused, "
 				     "connected clients kept", expired);
@@ -377,10 +391,7 @@ static int on_reload(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	}
 	/* All or nothing: a new file whose CRLs or CAs do not load changes nothing. */
-	if (sms_trust_load(&fresh, &trust, err, sizeof(err)) != 0 ||
-	    sms_trust_check_rollback(&p->trust, &trust, err, sizeof(err)) != 0) {
-		if (trust.store)
-			sms_trust_free(&trust);
+	if (sms_trust_load(&fresh, &p->trust, &trust, err, sizeof(err)) != 0) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "sms_auth: reload refused, keeping the running configuration: %s "
 				     "(configured in %s)", err, p->config_path);
 		sms_config_free(&fresh);
@@ -388,6 +399,7 @@ static int on_reload(int event, void *event_data, void *userdata)
 	}
 	sms_trust_free(&p->trust);
 	p->trust = trust;
+	log_crls_loaded(&p->trust, "reloaded");
 	p->crls_unusable = false;
 	p->crl_problem[0] = '\0';
 	sms_config_free(&p->cfg);
@@ -474,11 +486,12 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		return MOSQ_ERR_INVAL;
 	}
 	/* At start a CRL problem is a configuration error: refuse to run. */
-	if (sms_trust_load(&p->cfg, &p->trust, err, sizeof(err)) != 0) {
+	if (sms_trust_load(&p->cfg, NULL, &p->trust, err, sizeof(err)) != 0) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "sms_auth: %s (configured in %s)", err, path);
 		plugin_free(p);
 		return MOSQ_ERR_INVAL;
 	}
+	log_crls_loaded(&p->trust, "loaded");
 	for (i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++) {
 		rc = mosquitto_callback_register(identifier, callbacks[i].event, callbacks[i].cb, NULL, p);
 		if (rc != MOSQ_ERR_SUCCESS) {

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 
 #include "plugin/sms_auth.h"
+#include "common/crl_set.h"
 
 static char dir[64];
 static char pkidir[128];
@@ -132,7 +133,7 @@ static void identities(void **state)
 
 	(void)state;
 	config(&cfg, NULL, NULL, true);
-	if (sms_trust_load(&cfg, &t, err, sizeof(err)) != 0)
+	if (sms_trust_load(&cfg, NULL, &t, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	if (auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), &chain) != 0)
 		fail_msg("%s", err);
@@ -152,7 +153,7 @@ static void identities(void **state)
 
 	/* Same certificate, role not configured. */
 	config(&cfg, NULL, NULL, false);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
 	assert_int_equal(auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), NULL), -1);
 	assert_string_equal(err, "role 'MRO-Admin' is not configured");
 	sms_trust_free(&t);
@@ -160,7 +161,7 @@ static void identities(void **state)
 
 	/* service_ca is another CA (same subject layout would not help): roles refused. */
 	config(&cfg, NULL, "pki/tls/ma/000001/ca.crt", true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
 	assert_int_equal(auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), NULL), -1);
 	assert_non_null(strstr(err, "not issued by the services CA"));
 	/* ... and a leaf that CA issued directly is "from the services CA": tenants refused. */
@@ -178,11 +179,19 @@ static void missing_pieces(void **state)
 	char err[512], path[256];
 
 	(void)state;
-	/* Without the intermediates the chain cannot be built. */
+	/* Without the intermediates their CRLs cannot be verified: refused. */
 	config(&cfg, NULL, NULL, true);
 	free(cfg.intermediates);
 	cfg.intermediates = NULL;
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CRL of CN=SMS master-account CA,O=000001: issuer is not a configured CA"));
+	sms_config_free(&cfg);
+	/* ... and with the root's CRL only the chain cannot be built. */
+	snprintf(path, sizeof(path), "%s/root/crl.pem", pkidir);
+	config(&cfg, path, NULL, true);
+	free(cfg.intermediates);
+	cfg.intermediates = NULL;
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), NULL), -1);
 	assert_non_null(strstr(err, "issuer certificate"));
 	sms_trust_free(&t);
@@ -191,7 +200,7 @@ static void missing_pieces(void **state)
 	/* Only the root's CRL: the account and master CAs have none -> refused. */
 	snprintf(path, sizeof(path), "%s/root/crl.pem", pkidir);
 	config(&cfg, path, NULL, true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), NULL), -1);
 	assert_non_null(strstr(err, "unable to get certificate CRL"));
 	sms_trust_free(&t);
@@ -201,19 +210,19 @@ static void missing_pieces(void **state)
 	snprintf(path, sizeof(path), "%s/garbage.pem", dir);
 	assert_int_equal(run("echo garbage > %s", path), 0);
 	config(&cfg, path, NULL, true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, path));
 	sms_config_free(&cfg);
 	config(&cfg, "pki/tls/root/ca.crt", NULL, true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "holds no CRL"));
 	sms_config_free(&cfg);
 	config(&cfg, NULL, "pki/tls/cas.pem", true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "more than one certificate"));
 	sms_config_free(&cfg);
 	config(&cfg, "/nonexistent/crls.pem", NULL, true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/nonexistent/crls.pem"));
 	sms_config_free(&cfg);
 }
@@ -228,25 +237,25 @@ static void revocation(void **state)
 
 	(void)state;
 	config(&cfg, NULL, NULL, true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), &eq1), 0);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ2", &id, err, sizeof(err), &eq2), 0);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00003/dev/EQ1", &id, err, sizeof(err), &eq3), 0);
 	assert_int_equal(auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), &admin), 0);
-	assert_false(sms_trust_crls_changed(&t));
-	assert_int_equal(sms_trust_expired_crls(&t, time(NULL), buf, sizeof(buf)), 0);
+	assert_false(crl_set_files_changed(t.crls));
+	assert_int_equal(crl_set_expiring(t.crls, time(NULL), 0, buf, sizeof(buf)), 0);
 	/* Every CRL is past nextUpdate a year from now. */
-	assert_true(sms_trust_expired_crls(&t, time(NULL) + 366 * 86400, buf, sizeof(buf)) >= 4);
+	assert_true(crl_set_expiring(t.crls, time(NULL), 366 * 86400, buf, sizeof(buf)) >= 4);
 	assert_non_null(strstr(buf, "SMS TLS Root CA"));
 
 	assert_int_equal(run("cp %s/crls.pem %s/crls.old", pkidir, dir), 0);
 	assert_int_equal(PKI("revoke ma/000001/acc/00002/dev/EQ1"), 0);
 	assert_int_equal(PKI("revoke ma/000001/acc/00003"), 0);
-	assert_true(sms_trust_crls_changed(&t));
+	assert_true(crl_set_files_changed(t.crls));
 	/* The old store still says valid: the CRLs were read at load time. */
 	assert_int_equal(sms_trust_recheck(&t, eq1, false, err, sizeof(err)), SMS_RECHECK_OK);
-	assert_int_equal(sms_trust_load(&cfg, &fresh, err, sizeof(err)), 0);
-	assert_false(sms_trust_crls_changed(&fresh));
+	assert_int_equal(sms_trust_load(&cfg, NULL, &fresh, err, sizeof(err)), 0);
+	assert_false(crl_set_files_changed(fresh.crls));
 	assert_int_equal(sms_trust_recheck(&fresh, eq1, false, err, sizeof(err)), SMS_RECHECK_REVOKED);
 	assert_int_equal(sms_trust_recheck(&fresh, eq2, false, err, sizeof(err)), SMS_RECHECK_OK);
 	/* A revoked issuing CA revokes the device below it. */
@@ -256,19 +265,20 @@ static void revocation(void **state)
 	assert_non_null(strstr(err, "revoked"));
 	assert_int_equal(auth(&fresh, &cfg, "ma/000001/acc/00002/dev/EQ2", &id, err, sizeof(err), NULL), 0);
 	/* Newer CRLs replace older ones; the old file played back is refused. */
-	assert_int_equal(sms_trust_check_rollback(&t, &fresh, err, sizeof(err)), 0);
-	assert_int_equal(sms_trust_check_rollback(&fresh, &fresh, err, sizeof(err)), 0);
 	{
 		struct sms_config oldcfg;
-		struct sms_trust replay;
+		struct sms_trust again, replay;
 		char path[256];
 
+		assert_int_equal(sms_trust_load(&cfg, &t, &again, err, sizeof(err)), 0);
+		sms_trust_free(&again);
+		assert_int_equal(sms_trust_load(&cfg, &fresh, &again, err, sizeof(err)), 0);
+		sms_trust_free(&again);
 		snprintf(path, sizeof(path), "%s/crls.old", dir);
 		config(&oldcfg, path, NULL, true);
-		assert_int_equal(sms_trust_load(&oldcfg, &replay, err, sizeof(err)), 0);
-		assert_int_equal(sms_trust_check_rollback(&fresh, &replay, err, sizeof(err)), -1);
+		assert_int_equal(sms_trust_load(&oldcfg, &fresh, &replay, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "older than the one in use"));
-		sms_trust_free(&replay);
+		assert_null(replay.store);
 		sms_config_free(&oldcfg);
 	}
 	sms_trust_free(&fresh);
@@ -280,14 +290,14 @@ static void revocation(void **state)
 		snprintf(path, sizeof(path), "%s/root/crl.pem", pkidir);
 		sms_config_free(&cfg);
 		config(&cfg, path, NULL, true);
-		assert_int_equal(sms_trust_load(&cfg, &fresh, err, sizeof(err)), 0);
+		assert_int_equal(sms_trust_load(&cfg, NULL, &fresh, err, sizeof(err)), 0);
 		assert_int_equal(sms_trust_recheck(&fresh, eq2, false, err, sizeof(err)), SMS_RECHECK_UNSURE);
 		assert_non_null(strstr(err, "CRL"));
 		/* A role whose service_ca changed is no longer a role. */
 		sms_trust_free(&fresh);
 		sms_config_free(&cfg);
 		config(&cfg, NULL, "pki/tls/ma/000001/ca.crt", true);
-		assert_int_equal(sms_trust_load(&cfg, &fresh, err, sizeof(err)), 0);
+		assert_int_equal(sms_trust_load(&cfg, NULL, &fresh, err, sizeof(err)), 0);
 		assert_int_equal(sms_trust_recheck(&fresh, admin, true, err, sizeof(err)), SMS_RECHECK_NOT_ROLE);
 		sms_trust_free(&fresh);
 	}
@@ -319,7 +329,7 @@ static void public_namespace_collision(void **state)
 	assert_int_equal(fclose(f), 0);
 	if (sms_config_load(path, &cfg, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	if (sms_trust_load(&cfg, &t, err, sizeof(err)) != 0)
+	if (sms_trust_load(&cfg, NULL, &t, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), NULL), -1);
 	assert_non_null(strstr(err, "collides with public_read filter '000001/crl/#'"));

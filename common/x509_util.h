@@ -1,0 +1,26 @@
+/*
+ * Small OpenSSL helpers shared by the plugin and the services: reading a PEM
+ * file, ASN1_TIME -> time_t, names and OpenSSL errors as log-safe text.
+ * No global state; nothing here prints.
+ */
+#ifndef SMS_X509_UTIL_H
+#define SMS_X509_UTIL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+/* Every certificate and CRL of a PEM file; -1 with "<path>: <why>" in err. */
+int x509_read_pem(const char *path, STACK_OF(X509_INFO) **out, char *err, size_t errlen);
+
+/* Seconds since the epoch (UTC); 0 when t is NULL or unreadable. */
+time_t x509_time(const ASN1_TIME *t);
+
+/* RFC 2253 form with controls and every non-ASCII byte escaped: safe for logs. */
+void x509_name_string(const X509_NAME *name, char *buf, size_t buflen);
+
+/* The reason OpenSSL gave last, for messages; clears the error queue. */
+const char *x509_ossl_reason(void);
+
+#endif
