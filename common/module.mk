@@ -3,7 +3,8 @@
 # module has its contract in its header; the plugin links the pieces it uses.
 
 COMMON_SRC := common/identity.c common/utf8.c common/log.c common/snapshot_json.c \
-	common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c
+	common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c \
+	common/ident_grammar.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 
