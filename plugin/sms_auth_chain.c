@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,45 +290,136 @@ static const char *public_namespace_taken(const struct sms_config *cfg, const id
 	return NULL;
 }
 
+/*
+ * What a client certificate must be, beyond a valid chain: an end entity
+ * (not a CA, no certificate or CRL signing key) made for TLS clients. The
+ * purpose check of X509_verify_cert() lets a certificate without any
+ * extendedKeyUsage through, and judges a CA certificate at depth 0 as a
+ * leaf; neither is an SMS client.
+ */
+static int leaf_problem(X509 *leaf, char *err, size_t errlen)
+{
+	uint32_t flags = X509_get_extension_flags(leaf);
+
+	if (flags & EXFLAG_CA)
+		return fail(err, errlen, "a CA certificate (basicConstraints CA:TRUE) is not a client identity");
+	if ((flags & EXFLAG_KUSAGE) && (X509_get_key_usage(leaf) & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)))
+		return fail(err, errlen, "a certificate with keyCertSign or cRLSign key usage is not a client identity");
+	if (!(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT))
+		return fail(err, errlen, "certificate lacks extendedKeyUsage clientAuth");
+	return 0;
+}
+
+/*
+ * The single value of nid in name, as UTF-8, into buf (IDENTITY_VALUE_MAX
+ * + 1 bytes); 1 found, 0 absent, -1 repeated or unreadable or too long.
+ */
+static int name_value(const X509_NAME *name, int nid, char *buf)
+{
+	int at = X509_NAME_get_index_by_NID(name, nid, -1), len;
+	unsigned char *utf8 = NULL;
+
+	if (at < 0)
+		return 0;
+	if (X509_NAME_get_index_by_NID(name, nid, at) >= 0)
+		return -1;
+	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at)));
+	if (len < 0 || len > IDENTITY_VALUE_MAX || memchr(utf8, '\0', (size_t)len)) {
+		OPENSSL_free(utf8);
+		return -1;
+	}
+	memcpy(buf, utf8, (size_t)len);
+	buf[len] = '\0';
+	OPENSSL_free(utf8);
+	return 1;
+}
+
+/* True when ca's subject has exactly O = o and, with ou, OU = ou (else no OU). */
+static bool ca_names(X509 *ca, const char *o, const char *ou)
+{
+	const X509_NAME *n = X509_get_subject_name(ca);
+	char v[IDENTITY_VALUE_MAX + 1];
+	int has_ou;
+
+	if (name_value(n, NID_organizationName, v) != 1 || strcmp(v, o) != 0)
+		return false;
+	has_ou = name_value(n, NID_organizationalUnitName, v);
+	if (!ou)
+		return has_ou == 0;
+	return has_ou == 1 && strcmp(v, ou) == 0;
+}
+
+/*
+ * OpenSSL matches directoryName constraints case-insensitively (and a CA may
+ * have none), but topics are case-sensitive: the tenant's O and OU must be
+ * byte for byte those of the master-account and account CAs on its verified
+ * chain, and the chain must have exactly the shape sms-pki issues:
+ * root -> master-account CA -> account CA -> leaf (equipment, account
+ * clients), root -> master-account CA -> leaf (master-account clients).
+ */
+static int binding_problem(const STACK_OF(X509) *chain, const identity *id, char *err, size_t errlen)
+{
+	bool below_account = id->kind == IDENTITY_EQUIPMENT || id->kind == IDENTITY_ACCOUNT;
+	int want = below_account ? 4 : 3;
+
+	if (sk_X509_num(chain) != want)
+		return fail(err, errlen, "'%s' needs a chain root -> master-account CA%s -> leaf, got %d certificates",
+			    id->name, below_account ? " -> account CA" : "", sk_X509_num(chain));
+	if (below_account && !ca_names(sk_X509_value(chain, 1), id->master, id->account))
+		return fail(err, errlen, "O/OU of '%s' are not byte for byte those of its account CA", id->name);
+	if (!ca_names(sk_X509_value(chain, want - 2), id->master, NULL))
+		return fail(err, errlen, "O of '%s' is not byte for byte that of its master-account CA", id->name);
+	return 0;
+}
+
+/* Everything but the chain itself that decides whether id may connect. */
+static int identity_problem(const struct sms_trust *t, const struct sms_config *cfg, const STACK_OF(X509) *chain,
+			    const identity *id, char *err, size_t errlen)
+{
+	bool from_service_ca = issued_by(chain, t->service_ca);
+	const char *taken;
+
+	if (id->kind == IDENTITY_ROLE && !from_service_ca)
+		return fail(err, errlen, "role '%s' claimed by a certificate not issued by the services CA", id->role);
+	if (id->kind != IDENTITY_ROLE && from_service_ca)
+		return fail(err, errlen, "the services CA issues roles only, not '%s'", id->name);
+	if (id->kind == IDENTITY_ROLE) {
+		if (!sms_config_role(cfg, id->role))
+			return fail(err, errlen, "role '%s' is not configured", id->role);
+		return 0;
+	}
+	taken = public_namespace_taken(cfg, id);
+	if (taken)
+		return fail(err, errlen, "master account '%s' collides with public_read filter '%s'", id->master, taken);
+	return binding_problem(chain, id, err, errlen);
+}
+
 int sms_authenticate(const struct sms_trust *t, const struct sms_config *cfg, X509 *leaf,
 		     identity *id, STACK_OF(X509) **chain_out, char *err, size_t errlen)
 {
 	STACK_OF(X509) *chain = NULL;
-	const char *taken;
 	char why[160];
-	bool from_service_ca;
-	int verr;
+	int verr, rc = -1;
 
 	*chain_out = NULL;
 	if (!leaf)
 		return fail(err, errlen, "no client certificate");
 	if (verify_chain(t, leaf, t->intermediates, NULL, NULL, &chain, &verr) != 0)
 		return fail(err, errlen, "certificate chain not valid: %s", X509_verify_cert_error_string(verr));
+	if (leaf_problem(leaf, err, errlen) != 0)
+		goto out;
 	if (identity_from_subject(X509_get_subject_name(leaf), id, why, sizeof(why)) != 0) {
-		sk_X509_pop_free(chain, X509_free);
-		return fail(err, errlen, "not an SMS identity: %s", why);
+		fail(err, errlen, "not an SMS identity: %s", why);
+		goto out;
 	}
-	from_service_ca = issued_by(chain, t->service_ca);
-	if (id->kind == IDENTITY_ROLE && !from_service_ca) {
-		sk_X509_pop_free(chain, X509_free);
-		return fail(err, errlen, "role '%s' claimed by a certificate not issued by the services CA", id->role);
-	}
-	if (id->kind != IDENTITY_ROLE && from_service_ca) {
-		sk_X509_pop_free(chain, X509_free);
-		return fail(err, errlen, "the services CA issues roles only, not '%s'", id->name);
-	}
-	if (id->kind == IDENTITY_ROLE && !sms_config_role(cfg, id->role)) {
-		sk_X509_pop_free(chain, X509_free);
-		return fail(err, errlen, "role '%s' is not configured", id->role);
-	}
-	taken = id->kind == IDENTITY_ROLE ? NULL : public_namespace_taken(cfg, id);
-	if (taken) {
-		sk_X509_pop_free(chain, X509_free);
-		return fail(err, errlen, "master account '%s' collides with public_read filter '%s'",
-			    id->master, taken);
-	}
+	if (identity_problem(t, cfg, chain, id, err, errlen) != 0)
+		goto out;
 	*chain_out = chain;
-	return 0;
+	chain = NULL;
+	rc = 0;
+out:
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
 }
 
 /* Re-check: look at every problem instead of stopping at the first one. */
