@@ -44,6 +44,12 @@ struct sms_role {
 	size_t nrules;
 };
 
+/* Which client ids an identity may use (see acl/README.md "Client ids"). */
+enum sms_client_id_policy {
+	SMS_CLIENT_ID_PREFIX,   /* "<username>" or "<username>@<anything>" */
+	SMS_CLIENT_ID_ANY       /* any; the first identity to use one keeps it */
+};
+
 struct sms_config {
 	char *path;
 	char *trust_anchor;     /* TLS root certificate (PEM) */
@@ -52,6 +58,8 @@ struct sms_config {
 	char **crl_files;
 	size_t ncrl_files;
 	int crl_check_interval; /* seconds, >= 1 */
+	enum sms_client_id_policy client_id_policy;
+	int client_id_owners_max; /* SMS_CLIENT_ID_ANY: client ids remembered at most */
 	char **public_read;     /* filters every authenticated client may read */
 	size_t npublic_read;
 	struct sms_role *roles;
@@ -66,6 +74,15 @@ struct sms_config {
 int sms_config_load(const char *path, struct sms_config *out, char *err, size_t errlen);
 void sms_config_free(struct sms_config *cfg);
 const struct sms_role *sms_config_role(const struct sms_config *cfg, const char *name);
+
+/*
+ * SMS_CLIENT_ID_PREFIX: true when client_id is username itself or username
+ * followed by '@' and anything. '@' is outside the identifier grammar and
+ * not '/', so no identity's ids can be another's: "000001" cannot use
+ * "000001/00002/...", "EQ1" cannot use "EQ1-x"'s, a master account named
+ * "role" cannot use "role:<r>".
+ */
+bool sms_client_id_allowed(const char *username, const char *client_id);
 
 /* --------------------------------------------------------------- acl */
 

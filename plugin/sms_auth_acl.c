@@ -133,6 +133,16 @@ bool acl_scope_contains(const char *scope, size_t scope_len, const char *filter)
 	return scope_contains(scope, scope_len, filter);
 }
 
+bool sms_client_id_allowed(const char *username, const char *client_id)
+{
+	size_t n;
+
+	if (!username || !client_id || !*username)
+		return false;
+	n = strlen(username);
+	return strncmp(client_id, username, n) == 0 && (client_id[n] == '\0' || client_id[n] == '@');
+}
+
 const struct sms_role *sms_config_role(const struct sms_config *cfg, const char *name)
 {
 	size_t i;

@@ -27,6 +27,7 @@
 
 #include "plugin/sms_auth.h"
 #include "common/crl_set.h"
+#include "common/log.h"
 
 _Static_assert(ACL_READ == MOSQ_ACL_READ && ACL_WRITE == MOSQ_ACL_WRITE &&
 	       ACL_SUBSCRIBE == MOSQ_ACL_SUBSCRIBE && ACL_UNSUBSCRIBE == MOSQ_ACL_UNSUBSCRIBE,
@@ -42,12 +43,12 @@ struct sms_client {
 };
 
 /*
- * Which identity first used a client id. mosquitto hands a session (its
- * subscriptions and queued messages) to whoever connects with the same client
- * id, and drops the earlier connection: without this, any device could take
- * over another tenant's session. Entries outlive connections because sessions
- * do; they are not persisted, so after a restart the first identity to come
- * back claims an id.
+ * client_id_policy "any": which identity first used a client id. mosquitto
+ * hands a session (its subscriptions and queued messages) to whoever
+ * connects with the same client id, and drops the earlier connection.
+ * Entries outlive connections because sessions do; they are not persisted,
+ * so after a restart the first identity to come back claims an id (which is
+ * why "prefix" is the default). At most client_id_owners_max entries.
  */
 struct sms_owner {
 	char *client_id;            /* key */
@@ -77,17 +78,10 @@ static time_t monotonic_s(void)
 	return ts.tv_sec;
 }
 
-/* Client ids are chosen by the client: keep control characters out of the log. */
+/* Client ids are chosen by the client: escaped before they reach the log. */
 static const char *printable(const char *in, char *out, size_t outlen)
 {
-	size_t i;
-
-	if (!in)
-		return "?";
-	for (i = 0; in[i] && i + 1 < outlen; i++)
-		out[i] = ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) ? '?' : in[i];
-	out[i] = '\0';
-	return out;
+	return in ? log_escape(in, out, outlen) : "?";
 }
 
 static void client_forget(struct sms_plugin *p, struct sms_client *c)
@@ -110,20 +104,23 @@ static void refuse_log(struct mosquitto *client, X509 *leaf, const char *reason)
 			     addr ? addr : "?", subject, reason);
 }
 
-static int claim_client_id(struct sms_plugin *p, const char *client_id, const char *name, char *err, size_t errlen)
+/* client_id_policy "any": the first identity to use an id keeps it. */
+static int claim_first_come(struct sms_plugin *p, const char *client_id, const char *name, char *err, size_t errlen)
 {
 	struct sms_owner *o = NULL;
 	char safe[128];
 
-	if (!client_id || !*client_id) {
-		snprintf(err, errlen, "no client id");
-		return -1;
-	}
 	HASH_FIND_STR(p->owners, client_id, o);
 	if (o) {
 		if (strcmp(o->name, name) == 0)
 			return 0;
 		snprintf(err, errlen, "client id '%s' belongs to %s", printable(client_id, safe, sizeof(safe)), o->name);
+		return -1;
+	}
+	/* Full: refuse rather than evict, since evicting would hand an id over. */
+	if (HASH_COUNT(p->owners) >= (unsigned)p->cfg.client_id_owners_max) {
+		snprintf(err, errlen, "client id '%s' is new and the table of client ids is full (client_id_owners_max %d)",
+			 printable(client_id, safe, sizeof(safe)), p->cfg.client_id_owners_max);
 		return -1;
 	}
 	o = calloc(1, sizeof(*o));
@@ -135,6 +132,28 @@ static int claim_client_id(struct sms_plugin *p, const char *client_id, const ch
 	snprintf(o->name, sizeof(o->name), "%s", name);
 	HASH_ADD_KEYPTR(hh, p->owners, o->client_id, strlen(o->client_id), o);
 	return 0;
+}
+
+/*
+ * mosquitto gives a session to whoever connects with its client id: an id
+ * must never be usable by two identities. "prefix" makes that a property
+ * of the id itself, so it holds across broker restarts with no state.
+ */
+static int claim_client_id(struct sms_plugin *p, const char *client_id, const char *name, char *err, size_t errlen)
+{
+	char safe[128];
+
+	if (!client_id || !*client_id) {
+		snprintf(err, errlen, "no client id");
+		return -1;
+	}
+	if (p->cfg.client_id_policy == SMS_CLIENT_ID_ANY)
+		return claim_first_come(p, client_id, name, err, errlen);
+	if (sms_client_id_allowed(name, client_id))
+		return 0;
+	snprintf(err, errlen, "client id '%s' is neither '%s' nor '%s@...' (client_id_policy prefix)",
+		 printable(client_id, safe, sizeof(safe)), name, name);
+	return -1;
 }
 
 static int on_basic_auth(int event, void *event_data, void *userdata)

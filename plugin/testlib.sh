@@ -81,9 +81,28 @@ pl_check_sanitizer() {
 	fi
 }
 
-# cert args for the identity at PKI-relative path $1
-pl_id() { echo "--cafile $PKI/root/ca.crt --cert $PKI/$1/fullchain.pem --key $PKI/$1/key.pem"; }
-pl_id_dir() { echo "--cafile $PKI/root/ca.crt --cert $1/fullchain.pem --key $1/key.pem"; }
+# pl_name CERT: the identity (mosquitto username) sms_auth maps CERT's
+# subject to: "ma/acc/eq", "ma/acc", "ma" or "role:<CN>".
+pl_name() {
+	local subj o ou sn cn
+	subj=,$(openssl x509 -in "$1" -noout -subject -nameopt RFC2253 2>/dev/null | sed 's/^subject=//')
+	o=$(sed -n 's/.*,O=\([^,]*\).*/\1/p' <<<"$subj")
+	ou=$(sed -n 's/.*,OU=\([^,]*\).*/\1/p' <<<"$subj")
+	sn=$(sed -n 's/.*,serialNumber=\([^,]*\).*/\1/p' <<<"$subj")
+	cn=$(sed -n 's/.*,CN=\([^,]*\).*/\1/p' <<<"$subj")
+	if [ -z "$o" ]; then echo "role:$cn"
+	elif [ -z "$ou" ]; then echo "$o"
+	elif [ -z "$sn" ]; then echo "$o/$ou"
+	else echo "$o/$ou/$sn"; fi
+}
+
+# cert args for the identity at PKI-relative path $1 (pl_id) or in directory
+# $1 (pl_id_dir), with a client id the default client_id_policy "prefix"
+# admits ("<identity>@<unique>"); a later -i overrides it.
+pl_id() { pl_id_dir "$PKI/$1"; }
+pl_id_dir() {
+	echo "--cafile $PKI/root/ca.crt --cert $1/fullchain.pem --key $1/key.pem -i $(pl_name "$1/cert.pem")@t$BASHPID-$RANDOM"
+}
 
 # pl_pub ID TOPIC MSG [args]: MQTT 5 QoS 1, so a refusal comes back in the PUBACK.
 pl_pub() {

@@ -53,20 +53,22 @@ esac
 
 pl_start "$CONF"
 
-# sub_bg NAME ID FILTER: a long-lived subscriber with a fixed client id.
+# sub_bg NAME ID FILTER: a long-lived subscriber with the fixed client id
+# <identity>@NAME (client_id_policy prefix).
 sub_bg() {
 	# shellcheck disable=SC2046
-	harness_bg "$1" mosquitto_sub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id "$2") -i "$1" -t "$3" -v -W 60
+	harness_bg "$1" mosquitto_sub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id "$2") -i "$(pl_name "$PKI/$2/cert.pem")@$1" \
+		-t "$3" -v -W 60
 	eval "PID_$1=\$H_LAST_PID"
 }
-connected() { grep -q "New client connected from .* as $1 " "$H_MQ_DIR/mosquitto.log"; }
+connected() { grep -q "New client connected from .* as [^ ]*@$1 " "$H_MQ_DIR/mosquitto.log"; }
 wait_connected() {
 	local i
 	for i in $(seq 1 50); do connected "$1" && return 0; sleep 0.1; done
 	return 1
 }
 # kicked NAME: the plugin logged the disconnect of client id NAME.
-kicked() { grep -q "sms_auth: disconnecting client $1 " "$H_MQ_DIR/mosquitto.log"; }
+kicked() { grep -q "sms_auth: disconnecting client [^ ]*@$1 " "$H_MQ_DIR/mosquitto.log"; }
 # wait_kicked NAME SECONDS: seconds it took (tenths), or fails.
 wait_kicked() {
 	local i
@@ -117,7 +119,7 @@ sub_bg short "$A12/dev/SHORT" '000001/00002/SHORT/#'
 wait_connected short || harness_die "short-lived device did not connect"
 if wait_kicked short 9 >/dev/null; then tap_ok "device disconnected when its certificate expired"
 else tap_not_ok "device disconnected when its certificate expired"; fi
-grep -q "disconnecting client short .*: certificate or an issuing CA has expired" "$H_MQ_DIR/mosquitto.log" &&
+grep -q "disconnecting client [^ ]*@short .*: certificate or an issuing CA has expired" "$H_MQ_DIR/mosquitto.log" &&
 	tap_ok "... logged as expiry" || tap_not_ok "... logged as expiry"
 
 # --- CRLs unusable: fail closed for new connections, keep the connected ones
