@@ -46,7 +46,7 @@ struct sms_role {
 
 /* Which client ids an identity may use (see acl/README.md "Client ids"). */
 enum sms_client_id_policy {
-	SMS_CLIENT_ID_PREFIX,   /* "<username>" or "<username>@<anything>" */
+	SMS_CLIENT_ID_PREFIX,   /* "<username>" or "<username>@<printable ASCII>" */
 	SMS_CLIENT_ID_ANY       /* any; the first identity to use one keeps it */
 };
 
@@ -77,7 +77,8 @@ const struct sms_role *sms_config_role(const struct sms_config *cfg, const char 
 
 /*
  * SMS_CLIENT_ID_PREFIX: true when client_id is username itself or username
- * followed by '@' and anything. '@' is outside the identifier grammar and
+ * followed by '@' and printable ASCII (no space: mosquitto logs client ids
+ * as they are). '@' is outside the identifier grammar and
  * not '/', so no identity's ids can be another's: "000001" cannot use
  * "000001/00002/...", "EQ1" cannot use "EQ1-x"'s, a master account named
  * "role" cannot use "role:<r>".

@@ -151,7 +151,7 @@ static int claim_client_id(struct sms_plugin *p, const char *client_id, const ch
 		return claim_first_come(p, client_id, name, err, errlen);
 	if (sms_client_id_allowed(name, client_id))
 		return 0;
-	snprintf(err, errlen, "client id '%s' is neither '%s' nor '%s@...' (client_id_policy prefix)",
+	snprintf(err, errlen, "client id '%s' is not %s or %s@<printable ASCII> (client_id_policy prefix)",
 		 printable(client_id, safe, sizeof(safe)), name, name);
 	return -1;
 }

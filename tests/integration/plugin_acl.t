@@ -121,7 +121,7 @@ harness_bg victim mosquitto_sub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id "$DEV") -i 
 for i in $(seq 1 50); do grep -q "as $VICTIM " "$H_MQ_DIR/mosquitto.log" && break; sleep 0.1; done
 tap_check_fails "another device cannot take over a session by its client id" \
 	mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id "$DEV2") -i "$VICTIM" -c -q 1 -t x -n
-grep -q "client id '$VICTIM' is neither '000001/00002/EQ2' nor '000001/00002/EQ2@...'" "$H_MQ_DIR/mosquitto.log" &&
+grep -q "client id '$VICTIM' is not 000001/00002/EQ2 or 000001/00002/EQ2@" "$H_MQ_DIR/mosquitto.log" &&
 	tap_ok "... refused because the id is not 000001/00002/EQ2's" || tap_not_ok "... refused because the id is not 000001/00002/EQ2's"
 grep -q "Client $VICTIM already connected" "$H_MQ_DIR/mosquitto.log" &&
 	tap_not_ok "the session owner was not disconnected" || tap_ok "the session owner was not disconnected"

@@ -423,6 +423,11 @@ static void client_ids(void **state)
 	assert_false(sms_client_id_allowed("role:MRO-Admin", "MRO-Admin"));
 	assert_false(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/eq1"));
 	assert_false(sms_client_id_allowed("000001/00002/EQ1", ""));
+	/* mosquitto logs client ids raw: no controls, spaces or non-ASCII after '@' */
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1@x\x1b[31m"));
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1@a b"));
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1@\xe2\x80\xae"));
+	assert_true(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1@a/b:c@d"));
 	assert_false(sms_client_id_allowed("000001/00002/EQ1", "victim-session"));
 	assert_false(sms_client_id_allowed("", "x"));
 	assert_false(sms_client_id_allowed(NULL, "x"));
