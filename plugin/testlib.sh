@@ -58,8 +58,9 @@ pl_mint_utf8() {
 	tool=${SMS_RELEASE:-$H_ROOT/build/release}/tests/utf8_csr
 	[ -x "$tool" ] || tool=${SMS_ASAN:-$H_ROOT/build/asan}/tests/utf8_csr
 	mkdir -p "$out"
-	pl_newkey "$out" && "$tool" "$out/key.pem" "$out/req.csr" "$@" >>"$H_DIR/mint.log" 2>&1 &&
-	pl_sign "$ca" "$out" || harness_die "minting $* failed"
+	pl_newkey "$out" || harness_die "no key for $out"
+	"$tool" "$out/key.pem" "$out/req.csr" "$@" >>"$H_DIR/mint.log" 2>&1 || harness_die "utf8_csr $* failed (mint.log)"
+	pl_sign "$ca" "$out" || harness_die "signing $* failed"
 }
 
 # pl_conf FILE EXTRA...: the plugin config over the test PKI, crl check every second.

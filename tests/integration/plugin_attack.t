@@ -106,6 +106,9 @@ logged "sms_auth: CRLs reloaded: 4 issuers, 4 CRLs, 1 revoked entries, $NEXT" &&
 	tap_not_ok "a real revocation is logged as a reload with 1 revoked entry"
 
 # ---------------------------------------------------------- 2. case binding
+# A fresh broker: nothing below depends on how the CRL section ended.
+kill "$V1_PID" 2>/dev/null
+pl_restart
 pl_mint "$PKI/$ACC" "/O=ms-acc-1/OU=acc-1/serialNumber=eq-m/CN=eq-m" "$R/exact"
 tap_check "control: a device minted by hand under the account CA key is admitted" pl_connect "$(pl_id_dir "$R/exact")"
 pl_mint "$PKI/$ACC" "/O=MS-ACC-1/OU=ACC-1/serialNumber=eq-1/CN=eq-1" "$R/upper"
@@ -160,8 +163,6 @@ grep 'sms_auth:' "$LOG" | grep -q -e "$RLO" -e "$DIVSLASH" && tap_not_ok "no raw
 tap_check "a client id <identity>@<printable ASCII> is admitted" probe_as "$EQ2" 'ms-acc-1/acc-1/eq-2@w/1:a@b'
 
 # ------------------------------------------ 5. client ids across a restart
-# (eq-1's subscriber from section 1 would reconnect by itself.)
-kill "$V1_PID" 2>/dev/null
 VID=ms-acc-1/acc-1/eq-1@session
 # session ID ARGS...: as the identity at ID, a subscriber to eq-1's commands
 # whose session (with -c) outlives the connection by an hour.
