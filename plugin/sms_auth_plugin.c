@@ -524,8 +524,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	}
 	p->next_check = monotonic_s() + p->cfg.crl_check_interval;
 	*userdata = p;
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, "sms_auth: loaded %s (%zu roles, %zu CRL files, check every %d s)",
-			     path, p->cfg.nroles, p->cfg.ncrl_files, p->cfg.crl_check_interval);
+	mosquitto_log_printf(MOSQ_LOG_NOTICE,
+			     "sms_auth: loaded %s (%zu roles, %zu CRL files, check every %d s, client_id_policy %s)",
+			     path, p->cfg.nroles, p->cfg.ncrl_files, p->cfg.crl_check_interval,
+			     p->cfg.client_id_policy == SMS_CLIENT_ID_ANY ? "any" : "prefix");
 	return MOSQ_ERR_SUCCESS;
 }
 

@@ -341,6 +341,72 @@ static void public_namespace_collision(void **state)
 	sms_config_free(&cfg);
 }
 
+/* A leaf signed with openssl by the CA at PKI-relative issuer, into dir/out. */
+static void mint(const char *issuer, const char *subj, const char *ext, const char *out)
+{
+	assert_int_equal(run("cd %s && mkdir -p %s && printf '%s' > %s/ext && "
+			     "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s/key.pem "
+			     "-subj '%s' -out %s/req.csr 2>/dev/null && "
+			     "openssl x509 -req -in %s/req.csr -CA %s/%s/ca.crt -CAkey %s/%s/ca.key -CAcreateserial "
+			     "-extfile %s/ext -days 30 -out %s/cert.pem 2>/dev/null",
+			     dir, out, ext, out, out, subj, out, out, pkidir, issuer, pkidir, issuer, out, out), 0);
+}
+
+static int auth_minted(const struct sms_trust *t, const struct sms_config *cfg, const char *out, char *err,
+		       size_t errlen)
+{
+	char path[256];
+	STACK_OF(X509) *chain = NULL;
+	identity id;
+	X509 *x;
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s/cert.pem", dir, out);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	rc = sms_authenticate(t, cfg, x, &id, &chain, err, errlen);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(x);
+	return rc;
+}
+
+#define CLIENT_EXT "basicConstraints=critical,CA:false\\nkeyUsage=critical,digitalSignature\\nextendedKeyUsage=clientAuth\\n"
+
+/* What the chain check alone lets through: CA and non-client leaves, short chains
+ * (O/OU in another case needs letters in the ids: tests/integration/plugin_attack.t). */
+static void client_certificates(void **state)
+{
+	struct sms_config cfg;
+	struct sms_trust t;
+	char err[512];
+
+	(void)state;
+	config(&cfg, NULL, NULL, true);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
+	mint("ma/000001/acc/00002", "/O=000001/OU=00002/serialNumber=EQ7/CN=EQ7", CLIENT_EXT, "m-ok");
+	if (auth_minted(&t, &cfg, "m-ok", err, sizeof(err)) != 0)
+		fail_msg("control refused: %s", err);
+	mint("ma/000001/acc/00002", "/O=000001/OU=00002/serialNumber=EQ8/CN=EQ8",
+	     "basicConstraints=critical,CA:true\\nkeyUsage=critical,keyCertSign,digitalSignature\\n"
+	     "extendedKeyUsage=clientAuth\\n", "m-ca");
+	assert_int_equal(auth_minted(&t, &cfg, "m-ca", err, sizeof(err)), -1);
+	assert_string_equal(err, "a CA certificate (basicConstraints CA:TRUE) is not a client identity");
+	mint("ma/000001/acc/00002", "/O=000001/OU=00002/serialNumber=EQ9/CN=EQ9",
+	     "basicConstraints=critical,CA:false\\nkeyUsage=critical,digitalSignature\\n", "m-noeku");
+	assert_int_equal(auth_minted(&t, &cfg, "m-noeku", err, sizeof(err)), -1);
+	assert_string_equal(err, "certificate lacks extendedKeyUsage clientAuth");
+	/* Issued straight by the master-account CA: an equipment needs its account CA too. */
+	mint("ma/000001", "/O=000001/OU=00002/serialNumber=EQ1/CN=EQ1", CLIENT_EXT, "m-short");
+	assert_int_equal(auth_minted(&t, &cfg, "m-short", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "needs a chain root -> master-account CA -> account CA -> leaf, got 3"));
+	sms_trust_free(&t);
+	sms_config_free(&cfg);
+}
+
 static void subject_for_logs(void **state)
 {
 	X509 *x = X509_new();
@@ -368,6 +434,7 @@ int main(void)
 		cmocka_unit_test(public_namespace_collision),
 		cmocka_unit_test(revocation),
 		cmocka_unit_test(subject_for_logs),
+		cmocka_unit_test(client_certificates),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
