@@ -10,12 +10,12 @@
  */
 #include "plugin/sms_auth.h"
 #include "common/crl_set.h"
+#include "common/errf.h"
 #include "common/x509_util.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,19 +25,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static int add_certs_from(const char *path, STACK_OF(X509) *sk, char *err, size_t errlen)
 {
@@ -52,18 +39,18 @@ static int add_certs_from(const char *path, STACK_OF(X509) *sk, char *err, size_
 		if (!xi->x509)
 			continue;
 		if (!X509_up_ref(xi->x509)) {
-			fail(err, errlen, "%s: %s", path, x509_ossl_reason());
+			errf(err, errlen, "%s: %s", path, x509_ossl_reason());
 			goto out;
 		}
 		if (!sk_X509_push(sk, xi->x509)) {
 			X509_free(xi->x509);
-			fail(err, errlen, "%s: out of memory", path);
+			errf(err, errlen, "%s: out of memory", path);
 			goto out;
 		}
 		added++;
 	}
 	if (added == 0) {
-		fail(err, errlen, "%s: holds no certificate", path);
+		errf(err, errlen, "%s: holds no certificate", path);
 		goto out;
 	}
 	rc = 0;
@@ -79,11 +66,11 @@ static int load_one_cert(const char *path, X509 **out, char *err, size_t errlen)
 
 	*out = NULL;
 	if (!sk)
-		return fail(err, errlen, "%s: out of memory", path);
+		return errf(err, errlen, "%s: out of memory", path);
 	if (add_certs_from(path, sk, err, errlen) != 0)
 		goto out;
 	if (sk_X509_num(sk) != 1) {
-		fail(err, errlen, "%s: holds more than one certificate; name exactly one", path);
+		errf(err, errlen, "%s: holds more than one certificate; name exactly one", path);
 		goto out;
 	}
 	*out = sk_X509_shift(sk);
@@ -110,17 +97,17 @@ static int load_intermediates(const char *path, STACK_OF(X509) *sk, char *err, s
 	int rc = 0, found = 0;
 
 	if (stat(path, &st) != 0)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return errf(err, errlen, "%s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return add_certs_from(path, sk, err, errlen);
 	d = opendir(path);
 	if (!d)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return errf(err, errlen, "%s: %s", path, strerror(errno));
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || !pem_name(de->d_name))
 			continue;
 		if ((size_t)snprintf(file, sizeof(file), "%s/%s", path, de->d_name) >= sizeof(file)) {
-			rc = fail(err, errlen, "%s/%s: path too long", path, de->d_name);
+			rc = errf(err, errlen, "%s/%s: path too long", path, de->d_name);
 			break;
 		}
 		rc = add_certs_from(file, sk, err, errlen);
@@ -128,7 +115,7 @@ static int load_intermediates(const char *path, STACK_OF(X509) *sk, char *err, s
 	}
 	closedir(d);
 	if (rc == 0 && found == 0)
-		rc = fail(err, errlen, "%s: directory holds no *.pem or *.crt file", path);
+		rc = errf(err, errlen, "%s: directory holds no *.pem or *.crt file", path);
 	return rc;
 }
 
@@ -153,7 +140,7 @@ static int load_crls(const struct sms_config *cfg, const struct sms_trust *previ
 	int rc;
 
 	if (!issuers)
-		return fail(err, errlen, "out of memory");
+		return errf(err, errlen, "out of memory");
 	rc = crl_set_load((const char *const *)cfg->crl_files, cfg->ncrl_files, issuers,
 			  previous ? previous->crls : NULL, &t->crls, err, errlen);
 	sk_X509_free(issuers);
@@ -172,13 +159,13 @@ int sms_trust_load(const struct sms_config *cfg, const struct sms_trust *previou
 	t->store = X509_STORE_new();
 	t->intermediates = sk_X509_new_null();
 	if (!t->store || !t->intermediates) {
-		fail(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (load_one_cert(cfg->trust_anchor, &anchor, err, errlen) != 0)
 		goto out;
 	if (!X509_STORE_add_cert(t->store, anchor)) {
-		fail(err, errlen, "trust anchor %s: %s", cfg->trust_anchor, x509_ossl_reason());
+		errf(err, errlen, "trust anchor %s: %s", cfg->trust_anchor, x509_ossl_reason());
 		goto out;
 	}
 	if (load_one_cert(cfg->service_ca, &t->service_ca, err, errlen) != 0)
@@ -189,7 +176,7 @@ int sms_trust_load(const struct sms_config *cfg, const struct sms_trust *previou
 	if (!X509_STORE_set_flags(t->store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
 				  X509_V_FLAG_X509_STRICT) ||
 	    !X509_STORE_set_purpose(t->store, X509_PURPOSE_SSL_CLIENT)) {
-		fail(err, errlen, "trust store flags: %s", x509_ossl_reason());
+		errf(err, errlen, "trust store flags: %s", x509_ossl_reason());
 		goto out;
 	}
 	if (load_crls(cfg, previous, anchor, t, err, errlen) != 0)
@@ -302,11 +289,11 @@ static int leaf_problem(X509 *leaf, char *err, size_t errlen)
 	uint32_t flags = X509_get_extension_flags(leaf);
 
 	if (flags & EXFLAG_CA)
-		return fail(err, errlen, "a CA certificate (basicConstraints CA:TRUE) is not a client identity");
+		return errf(err, errlen, "a CA certificate (basicConstraints CA:TRUE) is not a client identity");
 	if ((flags & EXFLAG_KUSAGE) && (X509_get_key_usage(leaf) & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)))
-		return fail(err, errlen, "a certificate with keyCertSign or cRLSign key usage is not a client identity");
+		return errf(err, errlen, "a certificate with keyCertSign or cRLSign key usage is not a client identity");
 	if (!(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT))
-		return fail(err, errlen, "certificate lacks extendedKeyUsage clientAuth");
+		return errf(err, errlen, "certificate lacks extendedKeyUsage clientAuth");
 	return 0;
 }
 
@@ -363,12 +350,12 @@ static int binding_problem(const STACK_OF(X509) *chain, const identity *id, char
 	int want = below_account ? 4 : 3;
 
 	if (sk_X509_num(chain) != want)
-		return fail(err, errlen, "'%s' needs a chain root -> master-account CA%s -> leaf, got %d certificates",
+		return errf(err, errlen, "'%s' needs a chain root -> master-account CA%s -> leaf, got %d certificates",
 			    id->name, below_account ? " -> account CA" : "", sk_X509_num(chain));
 	if (below_account && !ca_names(sk_X509_value(chain, 1), id->master, id->account))
-		return fail(err, errlen, "O/OU of '%s' are not byte for byte those of its account CA", id->name);
+		return errf(err, errlen, "O/OU of '%s' are not byte for byte those of its account CA", id->name);
 	if (!ca_names(sk_X509_value(chain, want - 2), id->master, NULL))
-		return fail(err, errlen, "O of '%s' is not byte for byte that of its master-account CA", id->name);
+		return errf(err, errlen, "O of '%s' is not byte for byte that of its master-account CA", id->name);
 	return 0;
 }
 
@@ -380,17 +367,17 @@ static int identity_problem(const struct sms_trust *t, const struct sms_config *
 	const char *taken;
 
 	if (id->kind == IDENTITY_ROLE && !from_service_ca)
-		return fail(err, errlen, "role '%s' claimed by a certificate not issued by the services CA", id->role);
+		return errf(err, errlen, "role '%s' claimed by a certificate not issued by the services CA", id->role);
 	if (id->kind != IDENTITY_ROLE && from_service_ca)
-		return fail(err, errlen, "the services CA issues roles only, not '%s'", id->name);
+		return errf(err, errlen, "the services CA issues roles only, not '%s'", id->name);
 	if (id->kind == IDENTITY_ROLE) {
 		if (!sms_config_role(cfg, id->role))
-			return fail(err, errlen, "role '%s' is not configured", id->role);
+			return errf(err, errlen, "role '%s' is not configured", id->role);
 		return 0;
 	}
 	taken = public_namespace_taken(cfg, id);
 	if (taken)
-		return fail(err, errlen, "master account '%s' collides with public_read filter '%s'", id->master, taken);
+		return errf(err, errlen, "master account '%s' collides with public_read filter '%s'", id->master, taken);
 	return binding_problem(chain, id, err, errlen);
 }
 
@@ -403,13 +390,13 @@ int sms_authenticate(const struct sms_trust *t, const struct sms_config *cfg, X5
 
 	*chain_out = NULL;
 	if (!leaf)
-		return fail(err, errlen, "no client certificate");
+		return errf(err, errlen, "no client certificate");
 	if (verify_chain(t, leaf, t->intermediates, NULL, NULL, &chain, &verr) != 0)
-		return fail(err, errlen, "certificate chain not valid: %s", X509_verify_cert_error_string(verr));
+		return errf(err, errlen, "certificate chain not valid: %s", X509_verify_cert_error_string(verr));
 	if (leaf_problem(leaf, err, errlen) != 0)
 		goto out;
 	if (identity_from_subject(X509_get_subject_name(leaf), id, why, sizeof(why)) != 0) {
-		fail(err, errlen, "not an SMS identity: %s", why);
+		errf(err, errlen, "not an SMS identity: %s", why);
 		goto out;
 	}
 	if (identity_problem(t, cfg, chain, id, err, errlen) != 0)
@@ -455,35 +442,35 @@ enum sms_recheck sms_trust_recheck(const struct sms_trust *t, const STACK_OF(X50
 	int verr;
 
 	if (!chain || sk_X509_num(chain) < 1) {
-		fail(err, errlen, "no stored chain");
+		errf(err, errlen, "no stored chain");
 		return SMS_RECHECK_UNSURE;
 	}
 	leaf = sk_X509_value(chain, 0);
 	untrusted = untrusted_for(t, chain);
 	if (!untrusted) {
-		fail(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		return SMS_RECHECK_UNSURE;
 	}
 	verify_chain(t, leaf, untrusted, recheck_cb, &seen, &now_chain, &verr);
 	sk_X509_free(untrusted);
 	if (seen.revoked) {
 		sk_X509_pop_free(now_chain, X509_free);
-		fail(err, errlen, "certificate or an issuing CA is revoked");
+		errf(err, errlen, "certificate or an issuing CA is revoked");
 		return SMS_RECHECK_REVOKED;
 	}
 	if (seen.expired) {
 		sk_X509_pop_free(now_chain, X509_free);
-		fail(err, errlen, "certificate or an issuing CA has expired");
+		errf(err, errlen, "certificate or an issuing CA has expired");
 		return SMS_RECHECK_EXPIRED;
 	}
 	if (seen.other) {
 		sk_X509_pop_free(now_chain, X509_free);
-		fail(err, errlen, "revocation status unknown: %s", X509_verify_cert_error_string(seen.first_other));
+		errf(err, errlen, "revocation status unknown: %s", X509_verify_cert_error_string(seen.first_other));
 		return SMS_RECHECK_UNSURE;
 	}
 	if (is_role && !issued_by(now_chain, t->service_ca)) {
 		sk_X509_pop_free(now_chain, X509_free);
-		fail(err, errlen, "role certificate no longer issued by the configured services CA");
+		errf(err, errlen, "role certificate no longer issued by the configured services CA");
 		return SMS_RECHECK_NOT_ROLE;
 	}
 	sk_X509_pop_free(now_chain, X509_free);

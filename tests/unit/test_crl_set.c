@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -22,50 +21,25 @@
 
 #include "common/crl_set.h"
 #include "common/x509_util.h"
+#include "tests/unit/pki_test_support.h"
 
-static char dir[64];
-
-__attribute__((format(printf, 1, 2)))
-static int run(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return (rc != -1 && WIFEXITED(rc)) ? WEXITSTATUS(rc) : -1;
-}
-
-static const char *root_dir(void)
-{
-	const char *r = getenv("SMS_ROOT");
-
-	return r && *r ? r : ".";
-}
-
-#define PKI(sub, ...) run("%s/pki/sms-pki --dir %s/" sub " --pki tls " __VA_ARGS__ " >/dev/null 2>&1", root_dir(), dir)
+static char dir[64], pki[96], other[96];
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/sms-crlset-test.XXXXXX");
-	if (!mkdtemp(dir))
+	if (pts_tmpdir(dir, sizeof(dir), "crlset") != 0)
 		return -1;
-	if (PKI("pki", "init") || PKI("pki", "master 000001") || PKI("pki", "account 000001 00002") ||
-	    PKI("other", "init") || PKI("other", "master 000009")) {
-		fprintf(stderr, "# sms-pki failed\n");
-		return -1;
-	}
-	return 0;
+	snprintf(pki, sizeof(pki), "%s/pki", dir);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	return pts_pki(pki, "init") || pts_pki(pki, "master 000001") || pts_pki(pki, "account 000001 00002") ||
+	       pts_pki(other, "init") || pts_pki(other, "master 000009") ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return run("rm -rf %s", dir) == 0 ? 0 : -1;
+	return pts_remove(dir);
 }
 
 static char *path_of(const char *rel)
@@ -292,11 +266,11 @@ static void replayed_older(void **state)
 	char err[512];
 
 	(void)state;
-	assert_int_equal(run("cp %s/pki/tls/crls.pem %s/crls.old", dir, dir), 0);
+	assert_int_equal(pts_run("cp %s/pki/tls/crls.pem %s/crls.old", dir, dir), 0);
 	if (load(path_of("crls.old"), cas, NULL, &old, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(PKI("pki", "device 000001 00002 EQ1"), 0);
-	assert_int_equal(PKI("pki", "revoke ma/000001/acc/00002/dev/EQ1"), 0);
+	assert_int_equal(pts_pki(pki, "device 000001 00002 EQ1"), 0);
+	assert_int_equal(pts_pki(pki, "revoke ma/000001/acc/00002/dev/EQ1"), 0);
 	if (load(path_of("pki/tls/crls.pem"), cas, old, &fresh, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	crl_set_summary(fresh, &s);
@@ -311,7 +285,7 @@ static void replayed_older(void **state)
 	assert_non_null(strstr(err, "CRL of CN=SMS TLS Root CA,O=SMS Vendor is older"));
 	/* The file that was loaded changed under the old set. */
 	assert_false(crl_set_files_changed(fresh));
-	assert_int_equal(run("cp %s/crls.old %s/pki/tls/crls.pem", dir, dir), 0);
+	assert_int_equal(pts_run("cp %s/crls.old %s/pki/tls/crls.pem", dir, dir), 0);
 	assert_true(crl_set_files_changed(fresh));
 	crl_set_free(old);
 	crl_set_free(fresh);
@@ -330,7 +304,7 @@ static void unusable_files(void **state)
 	assert_non_null(strstr(err, "/nonexistent/crls.pem"));
 	assert_int_equal(load(path_of("pki/tls/root/ca.crt"), cas, NULL, &set, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "holds no CRL"));
-	assert_int_equal(run("echo garbage > %s/garbage.pem", dir), 0);
+	assert_int_equal(pts_run("echo garbage > %s/garbage.pem", dir), 0);
 	assert_int_equal(load(path_of("garbage.pem"), cas, NULL, &set, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "garbage.pem"));
 	assert_null(set);

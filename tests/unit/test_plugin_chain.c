@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -19,53 +18,35 @@
 
 #include "plugin/sms_auth.h"
 #include "common/crl_set.h"
+#include "tests/unit/pki_test_support.h"
 
 static char dir[64];
 static char pkidir[128];
 
-__attribute__((format(printf, 1, 2)))
-static int run(const char *fmt, ...)
+static char pki[96];
+
+/* sms-pki on the test PKI. */
+static int pki_run(const char *args)
 {
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return (rc != -1 && WIFEXITED(rc)) ? WEXITSTATUS(rc) : -1;
+	return pts_pki(pki, args);
 }
-
-static const char *root_dir(void)
-{
-	const char *r = getenv("SMS_ROOT");
-
-	return r && *r ? r : ".";
-}
-
-#define PKI(...) run("%s/pki/sms-pki --dir %s/pki --pki tls " __VA_ARGS__ " >/dev/null 2>&1", root_dir(), dir)
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/sms-chain-test.XXXXXX");
-	if (!mkdtemp(dir))
+	if (pts_tmpdir(dir, sizeof(dir), "chain") != 0)
 		return -1;
+	snprintf(pki, sizeof(pki), "%s/pki", dir);
 	snprintf(pkidir, sizeof(pkidir), "%s/pki/tls", dir);
-	if (PKI("init") || PKI("master 000001") || PKI("account 000001 00002") || PKI("account 000001 00003") ||
-	    PKI("device 000001 00002 EQ1") || PKI("device 000001 00002 EQ2") || PKI("device 000001 00003 EQ1") ||
-	    PKI("service MRO-Admin") || PKI("client 000001 ops")) {
-		fprintf(stderr, "# sms-pki failed\n");
-		return -1;
-	}
-	return 0;
+	return pki_run("init") || pki_run("master 000001") || pki_run("account 000001 00002") || pki_run("account 000001 00003") ||
+	       pki_run("device 000001 00002 EQ1") || pki_run("device 000001 00002 EQ2") || pki_run("device 000001 00003 EQ1") ||
+	       pki_run("service MRO-Admin") || pki_run("client 000001 ops") ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return run("rm -rf %s", dir) == 0 ? 0 : -1;
+	return pts_remove(dir);
 }
 
 /* A config over the test PKI; crls/service may be overridden. */
@@ -87,19 +68,24 @@ static void config(struct sms_config *cfg, const char *crls, const char *service
 		fail_msg("%s", err);
 }
 
-static X509 *cert(const char *rel)
+static X509 *read_cert(const char *path)
 {
-	char path[256];
-	FILE *f;
+	FILE *f = fopen(path, "r");
 	X509 *x;
 
-	snprintf(path, sizeof(path), "%s/%s/cert.pem", pkidir, rel);
-	f = fopen(path, "r");
 	assert_non_null(f);
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	assert_non_null(x);
 	return x;
+}
+
+static X509 *cert(const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s/cert.pem", pkidir, rel);
+	return read_cert(path);
 }
 
 /* Authenticates rel; returns 0/-1, fills id, err, optionally keeps the chain. */
@@ -208,7 +194,7 @@ static void missing_pieces(void **state)
 
 	/* Files that are not what they should be. */
 	snprintf(path, sizeof(path), "%s/garbage.pem", dir);
-	assert_int_equal(run("echo garbage > %s", path), 0);
+	assert_int_equal(pts_run("echo garbage > %s", path), 0);
 	config(&cfg, path, NULL, true);
 	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, path));
@@ -248,9 +234,9 @@ static void revocation(void **state)
 	assert_true(crl_set_expiring(t.crls, time(NULL), 366 * 86400, buf, sizeof(buf)) >= 4);
 	assert_non_null(strstr(buf, "SMS TLS Root CA"));
 
-	assert_int_equal(run("cp %s/crls.pem %s/crls.old", pkidir, dir), 0);
-	assert_int_equal(PKI("revoke ma/000001/acc/00002/dev/EQ1"), 0);
-	assert_int_equal(PKI("revoke ma/000001/acc/00003"), 0);
+	assert_int_equal(pts_run("cp %s/crls.pem %s/crls.old", pkidir, dir), 0);
+	assert_int_equal(pki_run("revoke ma/000001/acc/00002/dev/EQ1"), 0);
+	assert_int_equal(pki_run("revoke ma/000001/acc/00003"), 0);
 	assert_true(crl_set_files_changed(t.crls));
 	/* The old store still says valid: the CRLs were read at load time. */
 	assert_int_equal(sms_trust_recheck(&t, eq1, false, err, sizeof(err)), SMS_RECHECK_OK);
@@ -344,7 +330,7 @@ static void public_namespace_collision(void **state)
 /* A leaf signed with openssl by the CA at PKI-relative issuer, into dir/out. */
 static void mint(const char *issuer, const char *subj, const char *ext, const char *out)
 {
-	assert_int_equal(run("cd %s && mkdir -p %s && printf '%s' > %s/ext && "
+	assert_int_equal(pts_run("cd %s && mkdir -p %s && printf '%s' > %s/ext && "
 			     "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s/key.pem "
 			     "-subj '%s' -out %s/req.csr 2>/dev/null && "
 			     "openssl x509 -req -in %s/req.csr -CA %s/%s/ca.crt -CAkey %s/%s/ca.key -CAcreateserial "
@@ -359,15 +345,10 @@ static int auth_minted(const struct sms_trust *t, const struct sms_config *cfg, 
 	STACK_OF(X509) *chain = NULL;
 	identity id;
 	X509 *x;
-	FILE *f;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s/cert.pem", dir, out);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	assert_non_null(x);
+	x = read_cert(path);
 	rc = sms_authenticate(t, cfg, x, &id, &chain, err, errlen);
 	sk_X509_pop_free(chain, X509_free);
 	X509_free(x);
