@@ -7,10 +7,10 @@
  * issuer signed.
  */
 #include "common/crl_set.h"
+#include "common/errf.h"
 #include "common/x509_util.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +29,6 @@ struct crl_set {
 	size_t nfiles;
 	STACK_OF(X509_CRL) *crls;
 };
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static void issuer_string(const X509_CRL *crl, char *buf, size_t buflen)
 {
@@ -96,14 +83,14 @@ static int take_crl(struct crl_set *set, const char *path, X509_CRL *crl, const 
 	if (!crl_verified(crl, issuers, &known)) {
 		issuer_string(crl, issuer, sizeof(issuer));
 		if (!known)
-			return fail(err, errlen, "CRL file %s: CRL of %s: issuer is not a configured CA", path, issuer);
-		return fail(err, errlen, "CRL file %s: CRL of %s does not verify against its issuer's key", path, issuer);
+			return errf(err, errlen, "CRL file %s: CRL of %s: issuer is not a configured CA", path, issuer);
+		return errf(err, errlen, "CRL file %s: CRL of %s does not verify against its issuer's key", path, issuer);
 	}
 	if (!X509_CRL_up_ref(crl))
-		return fail(err, errlen, "CRL file %s: %s", path, x509_ossl_reason());
+		return errf(err, errlen, "CRL file %s: %s", path, x509_ossl_reason());
 	if (!sk_X509_CRL_push(set->crls, crl)) {
 		X509_CRL_free(crl);
-		return fail(err, errlen, "CRL file %s: out of memory", path);
+		return errf(err, errlen, "CRL file %s: out of memory", path);
 	}
 	return 0;
 }
@@ -117,11 +104,11 @@ static int load_file(struct crl_set *set, const char *path, const STACK_OF(X509)
 
 	cf->path = strdup(path);
 	if (!cf->path)
-		return fail(err, errlen, "CRL file %s: out of memory", path);
+		return errf(err, errlen, "CRL file %s: out of memory", path);
 	set->nfiles++;
 	/* stat before reading: a change racing the read is seen next time. */
 	if (stat(path, &cf->st) != 0)
-		return fail(err, errlen, "CRL file %s: %s", path, strerror(errno));
+		return errf(err, errlen, "CRL file %s: %s", path, strerror(errno));
 	if (x509_read_pem(path, &infos, err, errlen) != 0)
 		return -1;
 	for (i = 0; rc == 0 && i < sk_X509_INFO_num(infos); i++) {
@@ -134,7 +121,7 @@ static int load_file(struct crl_set *set, const char *path, const STACK_OF(X509)
 	}
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
 	if (rc == 0 && crls == 0)
-		rc = fail(err, errlen, "CRL file %s: holds no CRL", path);
+		rc = errf(err, errlen, "CRL file %s: holds no CRL", path);
 	return rc;
 }
 
@@ -183,7 +170,7 @@ static int check_rollback(const struct crl_set *fresh, const struct crl_set *pre
 		if (!was || crl_age_cmp(newest_of(fresh->crls, issuer), was) >= 0)
 			continue;
 		x509_name_string(issuer, name, sizeof(name));
-		return fail(err, errlen, "CRL of %s is older than the one in use (replayed?)", name);
+		return errf(err, errlen, "CRL of %s is older than the one in use (replayed?)", name);
 	}
 	return 0;
 }
@@ -198,7 +185,7 @@ int crl_set_load(const char *const *files, size_t n, const STACK_OF(X509) *issue
 	*out = NULL;
 	if (!set || !(set->crls = sk_X509_CRL_new_null()) ||
 	    (n && !(set->files = calloc(n, sizeof(*set->files))))) {
-		fail(err, errlen, "out of memory loading CRLs");
+		errf(err, errlen, "out of memory loading CRLs");
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -258,7 +245,7 @@ int crl_set_add_to_store(const struct crl_set *set, X509_STORE *store, char *err
 
 	for (i = 0; set && i < sk_X509_CRL_num(set->crls); i++)
 		if (!X509_STORE_add_crl(store, sk_X509_CRL_value(set->crls, i)))
-			return fail(err, errlen, "adding a CRL to the trust store: %s", x509_ossl_reason());
+			return errf(err, errlen, "adding a CRL to the trust store: %s", x509_ossl_reason());
 	return 0;
 }
 

@@ -7,6 +7,7 @@
  */
 #include "common/identity.h"
 #include "common/utf8.h"
+#include "common/ident_grammar.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -115,6 +116,44 @@ out:
 	return rc;
 }
 
+/* Names the first byte outside the identifier grammar, for the error text. */
+static int grammar_refusal(const char *label, const char *v, char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; v[i] && ident_char((unsigned char)v[i]); i++)
+		;
+	if ((unsigned char)v[i] >= 0x80)
+		set_err(err, errlen, "%s value contains a non-ASCII character (identifiers: %s)", label, IDENT_GRAMMAR_TEXT);
+	else
+		set_err(err, errlen, "%s value contains '%c' (identifiers: %s)", label, v[i], IDENT_GRAMMAR_TEXT);
+	return -1;
+}
+
+/*
+ * O, OU and serialNumber are identifiers, and so is the CN of a role (a
+ * subject with none of the three); only the CN of a tenant's leaf stays free
+ * text, since it names nothing the broker decides on. This also keeps ':'
+ * out of a master account, so a scope can never read as "role:<x>".
+ */
+static int check_grammar(const bool seen[SLOT_COUNT], char values[SLOT_COUNT][IDENTITY_VALUE_MAX + 1],
+			 char *err, size_t errlen)
+{
+	static const int ids[] = { SLOT_O, SLOT_OU, SLOT_SERIAL };
+	bool role = !seen[SLOT_O] && !seen[SLOT_OU] && !seen[SLOT_SERIAL];
+	size_t k;
+
+	for (k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
+		int slot = ids[k];
+
+		if (seen[slot] && !ident_valid(values[slot], strlen(values[slot])))
+			return grammar_refusal(slot_label[slot], values[slot], err, errlen);
+	}
+	if (role && !ident_valid(values[SLOT_CN], strlen(values[SLOT_CN])))
+		return grammar_refusal("CN", values[SLOT_CN], err, errlen);
+	return 0;
+}
+
 int identity_from_subject(const X509_NAME *subject, identity *out, char *err, size_t errlen)
 {
 	char values[SLOT_COUNT][IDENTITY_VALUE_MAX + 1];
@@ -168,11 +207,8 @@ int identity_from_subject(const X509_NAME *subject, identity *out, char *err, si
 		set_err(err, errlen, "subject has no CN");
 		return -1;
 	}
-	/* A scope is the username; a master account "role:x" would read as a role. */
-	if (seen[SLOT_O] && strchr(values[SLOT_O], ':')) {
-		set_err(err, errlen, "O value contains ':'");
+	if (check_grammar(seen, values, err, errlen) != 0)
 		return -1;
-	}
 	if (seen[SLOT_O] && seen[SLOT_OU] && seen[SLOT_SERIAL]) {
 		out->kind = IDENTITY_EQUIPMENT;
 		memcpy(out->master, values[SLOT_O], sizeof(out->master));

@@ -9,11 +9,13 @@
  * Pure function of the X509_NAME: no I/O, no global state, usable by the
  * broker plugin (TLS PKI) and by the services (E2E PKI). Whether a role is
  * honoured depends on the issuing CA, which the caller decides.
- * Refused: missing or repeated O/OU/serialNumber/CN, values that are empty,
- * longer than IDENTITY_VALUE_MAX bytes, or contain '/', '+', '#', '$', NUL,
- * control characters or whitespace, and any other attribute type.
- * Also refused: values that are not well-formed UTF-8, "." and "..",
- * multi-valued RDNs, and ':' in O (so a scope can never read as "role:<x>").
+ * O, OU, serialNumber and a role's CN must be identifiers
+ * (common/ident_grammar.h: 1-64 of A-Z a-z 0-9 - _ .), compared byte for
+ * byte. Every value, the free-text CN of a tenant's leaf included, is also
+ * refused when empty, longer than IDENTITY_VALUE_MAX bytes, not well-formed
+ * UTF-8, "." or "..", or holding '/', '+', '#', '$', NUL, control
+ * characters or whitespace. Refused as well: missing or repeated
+ * O/OU/serialNumber/CN, any other attribute type, multi-valued RDNs.
  */
 #ifndef SMS_IDENTITY_H
 #define SMS_IDENTITY_H

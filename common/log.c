@@ -2,6 +2,7 @@
 #include "common/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,4 +75,34 @@ void sms_log(log_level level, const char *fmt, ...)
 	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	fprintf(log_file ? log_file : stderr, "%s %s[%ld] %s: %s\n", ts, log_progname, (long)getpid(),
 	        names[level], safe);
+}
+
+const char *log_escape(const char *in, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (!outlen)
+		return out;
+	for (; in && *in; in++) {
+		unsigned char c = (unsigned char)*in;
+		bool plain = c >= 0x20 && c < 0x7f && c != '\\';
+		size_t need = plain ? 1 : (c == '\\' ? 2 : 4);
+
+		if (o + need >= outlen)
+			break;
+		if (plain) {
+			out[o++] = (char)c;
+		} else if (c == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 0xf];
+		}
+	}
+	out[o] = '\0';
+	return out;
 }

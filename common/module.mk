@@ -2,8 +2,9 @@
 # mapping, UTF-8, logging, snapshot schema and topics, migrations). Each
 # module has its contract in its header; the plugin links the pieces it uses.
 
-COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/mqtt_session.c common/snapshot_json.c \
-	common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c common/crl_watch.c
+COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/mqtt_session.c \
+	common/snapshot_json.c common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c \
+	common/crl_watch.c common/ident_grammar.c common/errf.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 
@@ -14,9 +15,15 @@ $(SMSCOMMON_LIB): $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 	rm -f $@
 	$(AR) rcs $@ $^
 
-UNIT_TESTS += $(B)/tests/unit/test_identity $(B)/tests/unit/test_services_parse
+UNIT_TESTS += $(B)/tests/unit/test_identity $(B)/tests/unit/test_services_parse $(B)/tests/unit/test_crl_set
 
 $(B)/tests/unit/test_identity: $(B)/obj/tests/unit/test_identity.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto
+
+# test_crl_set runs pki/sms-pki into a private directory for its CRLs.
+$(B)/tests/unit/test_crl_set: $(B)/obj/tests/unit/test_crl_set.o $(B)/obj/tests/unit/pki_test_support.o \
+		$(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto
 

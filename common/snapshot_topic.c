@@ -1,21 +1,13 @@
 /* Snapshot topic parsing; contract in snapshot_topic.h. */
 #include "common/snapshot_topic.h"
+#include "common/ident_grammar.h"
 
 #include <stdio.h>
 #include <string.h>
 
 int snapshot_topic_level_valid(const char *s, size_t len)
 {
-	size_t i;
-
-	if (len == 0 || len > TOPIC_LEVEL_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c <= 0x20 || c >= 0x7f || c == '/' || c == '+' || c == '#' || c == '$')
-			return 0;
-	}
-	return 1;
+	return ident_valid(s, len);
 }
 
 int snapshot_topic_parse(const char *topic, snapshot_topic *out, char *err, size_t errlen)
@@ -36,8 +28,8 @@ int snapshot_topic_parse(const char *topic, snapshot_topic *out, char *err, size
 		}
 		len = (size_t)(slash - p);
 		if (!snapshot_topic_level_valid(p, len)) {
-			snprintf(err, errlen, "topic level %d (%s) is empty, longer than %d bytes or has a reserved character",
-			         i + 1, what[i], TOPIC_LEVEL_MAX);
+			snprintf(err, errlen, "topic level %d (%s) is not an identifier (" IDENT_GRAMMAR_TEXT ")",
+			         i + 1, what[i]);
 			return -1;
 		}
 		memcpy(dst[i], p, len);

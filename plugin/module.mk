@@ -24,8 +24,12 @@ $(B)/tests/unit/test_plugin_acl: $(B)/obj/tests/unit/test_plugin_acl.o $(PLUGIN_
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lmosquitto $(PLUGIN_LIBS)
 
 # test_plugin_chain runs pki/sms-pki into a private directory for its certificates.
-$(B)/tests/unit/test_plugin_config $(B)/tests/unit/test_plugin_chain: $(B)/tests/unit/test_plugin_%: \
-		$(B)/obj/tests/unit/test_plugin_%.o $(PLUGIN_CORE_OBJ)
+$(B)/tests/unit/test_plugin_config: $(B)/obj/tests/unit/test_plugin_config.o $(PLUGIN_CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(PLUGIN_LIBS)
+
+$(B)/tests/unit/test_plugin_chain: $(B)/obj/tests/unit/test_plugin_chain.o $(B)/obj/tests/unit/pki_test_support.o \
+		$(PLUGIN_CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(PLUGIN_LIBS)
 

@@ -14,7 +14,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/x509.h>
@@ -45,6 +44,12 @@ struct sms_role {
 	size_t nrules;
 };
 
+/* Which client ids an identity may use (see acl/README.md "Client ids"). */
+enum sms_client_id_policy {
+	SMS_CLIENT_ID_PREFIX,   /* "<username>" or "<username>@<printable ASCII>" */
+	SMS_CLIENT_ID_ANY       /* any; the first identity to use one keeps it */
+};
+
 struct sms_config {
 	char *path;
 	char *trust_anchor;     /* TLS root certificate (PEM) */
@@ -53,6 +58,8 @@ struct sms_config {
 	char **crl_files;
 	size_t ncrl_files;
 	int crl_check_interval; /* seconds, >= 1 */
+	enum sms_client_id_policy client_id_policy;
+	int client_id_owners_max; /* SMS_CLIENT_ID_ANY: client ids remembered at most */
 	char **public_read;     /* filters every authenticated client may read */
 	size_t npublic_read;
 	struct sms_role *roles;
@@ -67,6 +74,16 @@ struct sms_config {
 int sms_config_load(const char *path, struct sms_config *out, char *err, size_t errlen);
 void sms_config_free(struct sms_config *cfg);
 const struct sms_role *sms_config_role(const struct sms_config *cfg, const char *name);
+
+/*
+ * SMS_CLIENT_ID_PREFIX: true when client_id is username itself or username
+ * followed by '@' and printable ASCII (no space: mosquitto logs client ids
+ * as they are). '@' is outside the identifier grammar and
+ * not '/', so no identity's ids can be another's: "000001" cannot use
+ * "000001/00002/...", "EQ1" cannot use "EQ1-x"'s, a master account named
+ * "role" cannot use "role:<r>".
+ */
+bool sms_client_id_allowed(const char *username, const char *client_id);
 
 /* --------------------------------------------------------------- acl */
 
@@ -93,33 +110,24 @@ bool acl_allows(const struct sms_config *cfg, const char *username, int access, 
 
 /* ------------------------------------------------------------- chain */
 
-struct sms_crl_file {
-	char *path;
-	struct stat st;         /* as it was when loaded: change detection */
-};
+struct crl_set;
 
 struct sms_trust {
-	X509_STORE *store;      /* trust anchor + every CRL, CRL checks on all levels */
+	X509_STORE *store;      /* trust anchor + the verified CRLs, CRL checks on all levels */
 	STACK_OF(X509) *intermediates;
 	X509 *service_ca;
-	struct sms_crl_file *crl_files;
-	size_t ncrl_files;
-	time_t earliest_next_update; /* of all CRLs loaded; 0 if none has one */
+	struct crl_set *crls;   /* common/crl_set.h: every CRL verified against its issuer */
 };
 
-/* Loads trust anchor, intermediates, service CA and CRLs named by cfg. */
-int sms_trust_load(const struct sms_config *cfg, struct sms_trust *out, char *err, size_t errlen);
-void sms_trust_free(struct sms_trust *t);
-/* True when a CRL file's stat() differs from when it was loaded (or vanished). */
-bool sms_trust_crls_changed(const struct sms_trust *t);
 /*
- * A replayed old CRL would un-revoke: -1 (with the issuer in err) when a CRL
- * in fresh is older (crlNumber, else lastUpdate) than the one the same
- * issuer has in current.
+ * Loads trust anchor, intermediates, service CA and CRLs named by cfg. Every
+ * CRL must verify against one of those CAs, or nothing loads. With previous
+ * (the trust in use) a CRL older than the one previous holds for the same
+ * issuer is refused too (a replayed CRL would un-revoke).
  */
-int sms_trust_check_rollback(const struct sms_trust *current, const struct sms_trust *fresh, char *err, size_t errlen);
-/* Appends a one-line summary of CRLs past nextUpdate at now; 0 if none. */
-int sms_trust_expired_crls(const struct sms_trust *t, time_t now, char *buf, size_t buflen);
+int sms_trust_load(const struct sms_config *cfg, const struct sms_trust *previous, struct sms_trust *out,
+		   char *err, size_t errlen);
+void sms_trust_free(struct sms_trust *t);
 
 /*
  * Connect-time decision: verifies leaf (+ configured intermediates) against

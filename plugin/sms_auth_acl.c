@@ -133,6 +133,23 @@ bool acl_scope_contains(const char *scope, size_t scope_len, const char *filter)
 	return scope_contains(scope, scope_len, filter);
 }
 
+bool sms_client_id_allowed(const char *username, const char *client_id)
+{
+	size_t n;
+	const char *c;
+
+	if (!username || !client_id || !*username)
+		return false;
+	n = strlen(username);
+	if (strncmp(client_id, username, n) != 0 || (client_id[n] != '\0' && client_id[n] != '@'))
+		return false;
+	/* mosquitto logs client ids raw: keep what it would print plain. */
+	for (c = client_id + n; *c; c++)
+		if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e)
+			return false;
+	return true;
+}
+
 const struct sms_role *sms_config_role(const struct sms_config *cfg, const char *name)
 {
 	size_t i;

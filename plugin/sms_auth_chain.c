@@ -9,10 +9,14 @@
  * running, which is why revocation is decided here.
  */
 #include "plugin/sms_auth.h"
+#include "common/crl_set.h"
+#include "common/errf.h"
+#include "common/x509_util.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <errno.h>
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,50 +26,12 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-/* The reason OpenSSL gave last, for messages; clears the queue. */
-static const char *ossl_reason(void)
-{
-	unsigned long e = ERR_peek_last_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-
-	ERR_clear_error();
-	return r ? r : "unknown error";
-}
-
-/* Reads every certificate and CRL of a PEM file. */
-static int read_pem(const char *path, STACK_OF(X509_INFO) **out, char *err, size_t errlen)
-{
-	BIO *bio = BIO_new_file(path, "r");
-
-	*out = NULL;
-	if (!bio)
-		return fail(err, errlen, "%s: cannot be read (%s)", path, strerror(errno));
-	*out = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	if (!*out)
-		return fail(err, errlen, "%s: not PEM (%s)", path, ossl_reason());
-	return 0;
-}
-
 static int add_certs_from(const char *path, STACK_OF(X509) *sk, char *err, size_t errlen)
 {
 	STACK_OF(X509_INFO) *infos;
 	int i, rc = -1, added = 0;
 
-	if (read_pem(path, &infos, err, errlen) != 0)
+	if (x509_read_pem(path, &infos, err, errlen) != 0)
 		return -1;
 	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
 		X509_INFO *xi = sk_X509_INFO_value(infos, i);
@@ -73,18 +39,18 @@ static int add_certs_from(const char *path, STACK_OF(X509) *sk, char *err, size_
 		if (!xi->x509)
 			continue;
 		if (!X509_up_ref(xi->x509)) {
-			fail(err, errlen, "%s: %s", path, ossl_reason());
+			errf(err, errlen, "%s: %s", path, x509_ossl_reason());
 			goto out;
 		}
 		if (!sk_X509_push(sk, xi->x509)) {
 			X509_free(xi->x509);
-			fail(err, errlen, "%s: out of memory", path);
+			errf(err, errlen, "%s: out of memory", path);
 			goto out;
 		}
 		added++;
 	}
 	if (added == 0) {
-		fail(err, errlen, "%s: holds no certificate", path);
+		errf(err, errlen, "%s: holds no certificate", path);
 		goto out;
 	}
 	rc = 0;
@@ -100,11 +66,11 @@ static int load_one_cert(const char *path, X509 **out, char *err, size_t errlen)
 
 	*out = NULL;
 	if (!sk)
-		return fail(err, errlen, "%s: out of memory", path);
+		return errf(err, errlen, "%s: out of memory", path);
 	if (add_certs_from(path, sk, err, errlen) != 0)
 		goto out;
 	if (sk_X509_num(sk) != 1) {
-		fail(err, errlen, "%s: holds more than one certificate; name exactly one", path);
+		errf(err, errlen, "%s: holds more than one certificate; name exactly one", path);
 		goto out;
 	}
 	*out = sk_X509_shift(sk);
@@ -131,17 +97,17 @@ static int load_intermediates(const char *path, STACK_OF(X509) *sk, char *err, s
 	int rc = 0, found = 0;
 
 	if (stat(path, &st) != 0)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return errf(err, errlen, "%s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return add_certs_from(path, sk, err, errlen);
 	d = opendir(path);
 	if (!d)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return errf(err, errlen, "%s: %s", path, strerror(errno));
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || !pem_name(de->d_name))
 			continue;
 		if ((size_t)snprintf(file, sizeof(file), "%s/%s", path, de->d_name) >= sizeof(file)) {
-			rc = fail(err, errlen, "%s/%s: path too long", path, de->d_name);
+			rc = errf(err, errlen, "%s/%s: path too long", path, de->d_name);
 			break;
 		}
 		rc = add_certs_from(file, sk, err, errlen);
@@ -149,66 +115,42 @@ static int load_intermediates(const char *path, STACK_OF(X509) *sk, char *err, s
 	}
 	closedir(d);
 	if (rc == 0 && found == 0)
-		rc = fail(err, errlen, "%s: directory holds no *.pem or *.crt file", path);
+		rc = errf(err, errlen, "%s: directory holds no *.pem or *.crt file", path);
 	return rc;
 }
 
-static time_t asn1_to_time(const ASN1_TIME *t)
+/* Every CA the configuration names: the only keys a CRL may be signed with. */
+static STACK_OF(X509) *crl_issuers(const struct sms_trust *t, X509 *anchor)
 {
-	struct tm tm;
+	STACK_OF(X509) *sk = sk_X509_dup(t->intermediates);
 
-	if (!t || !ASN1_TIME_to_tm(t, &tm))
-		return 0;
-	return timegm(&tm);
-}
-
-static int load_crls(const struct sms_config *cfg, struct sms_trust *t, char *err, size_t errlen)
-{
-	size_t i;
-	int j;
-
-	t->crl_files = calloc(cfg->ncrl_files, sizeof(*t->crl_files));
-	if (!t->crl_files)
-		return fail(err, errlen, "out of memory");
-	for (i = 0; i < cfg->ncrl_files; i++) {
-		STACK_OF(X509_INFO) *infos;
-		struct sms_crl_file *cf = &t->crl_files[i];
-		int crls = 0, rc = 0;
-
-		cf->path = strdup(cfg->crl_files[i]);
-		if (!cf->path)
-			return fail(err, errlen, "out of memory");
-		t->ncrl_files++;
-		/* stat before reading: a change racing the read is seen next time. */
-		if (stat(cf->path, &cf->st) != 0)
-			return fail(err, errlen, "CRL file %s: %s", cf->path, strerror(errno));
-		if (read_pem(cf->path, &infos, err, errlen) != 0)
-			return -1;
-		for (j = 0; rc == 0 && j < sk_X509_INFO_num(infos); j++) {
-			X509_INFO *xi = sk_X509_INFO_value(infos, j);
-			time_t next;
-
-			if (!xi->crl)
-				continue;
-			if (!X509_STORE_add_crl(t->store, xi->crl)) {
-				rc = fail(err, errlen, "CRL file %s: %s", cf->path, ossl_reason());
-				break;
-			}
-			crls++;
-			next = asn1_to_time(X509_CRL_get0_nextUpdate(xi->crl));
-			if (next && (!t->earliest_next_update || next < t->earliest_next_update))
-				t->earliest_next_update = next;
-		}
-		sk_X509_INFO_pop_free(infos, X509_INFO_free);
-		if (rc != 0)
-			return -1;
-		if (crls == 0)
-			return fail(err, errlen, "CRL file %s: holds no CRL", cf->path);
+	if (!sk)
+		return NULL;
+	if (!sk_X509_push(sk, anchor) || !sk_X509_push(sk, t->service_ca)) {
+		sk_X509_free(sk);
+		return NULL;
 	}
-	return 0;
+	return sk;
 }
 
-int sms_trust_load(const struct sms_config *cfg, struct sms_trust *t, char *err, size_t errlen)
+static int load_crls(const struct sms_config *cfg, const struct sms_trust *previous, X509 *anchor,
+		     struct sms_trust *t, char *err, size_t errlen)
+{
+	STACK_OF(X509) *issuers = crl_issuers(t, anchor);
+	int rc;
+
+	if (!issuers)
+		return errf(err, errlen, "out of memory");
+	rc = crl_set_load((const char *const *)cfg->crl_files, cfg->ncrl_files, issuers,
+			  previous ? previous->crls : NULL, &t->crls, err, errlen);
+	sk_X509_free(issuers);
+	if (rc != 0)
+		return -1;
+	return crl_set_add_to_store(t->crls, t->store, err, errlen);
+}
+
+int sms_trust_load(const struct sms_config *cfg, const struct sms_trust *previous, struct sms_trust *t,
+		   char *err, size_t errlen)
 {
 	X509 *anchor = NULL;
 	int rc = -1;
@@ -217,13 +159,13 @@ int sms_trust_load(const struct sms_config *cfg, struct sms_trust *t, char *err,
 	t->store = X509_STORE_new();
 	t->intermediates = sk_X509_new_null();
 	if (!t->store || !t->intermediates) {
-		fail(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (load_one_cert(cfg->trust_anchor, &anchor, err, errlen) != 0)
 		goto out;
 	if (!X509_STORE_add_cert(t->store, anchor)) {
-		fail(err, errlen, "trust anchor %s: %s", cfg->trust_anchor, ossl_reason());
+		errf(err, errlen, "trust anchor %s: %s", cfg->trust_anchor, x509_ossl_reason());
 		goto out;
 	}
 	if (load_one_cert(cfg->service_ca, &t->service_ca, err, errlen) != 0)
@@ -234,10 +176,10 @@ int sms_trust_load(const struct sms_config *cfg, struct sms_trust *t, char *err,
 	if (!X509_STORE_set_flags(t->store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
 				  X509_V_FLAG_X509_STRICT) ||
 	    !X509_STORE_set_purpose(t->store, X509_PURPOSE_SSL_CLIENT)) {
-		fail(err, errlen, "trust store flags: %s", ossl_reason());
+		errf(err, errlen, "trust store flags: %s", x509_ossl_reason());
 		goto out;
 	}
-	if (load_crls(cfg, t, err, errlen) != 0)
+	if (load_crls(cfg, previous, anchor, t, err, errlen) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -249,120 +191,13 @@ out:
 
 void sms_trust_free(struct sms_trust *t)
 {
-	size_t i;
-
 	if (!t)
 		return;
 	X509_STORE_free(t->store);
 	sk_X509_pop_free(t->intermediates, X509_free);
 	X509_free(t->service_ca);
-	for (i = 0; i < t->ncrl_files; i++)
-		free(t->crl_files[i].path);
-	free(t->crl_files);
+	crl_set_free(t->crls);
 	memset(t, 0, sizeof(*t));
-}
-
-bool sms_trust_crls_changed(const struct sms_trust *t)
-{
-	size_t i;
-
-	for (i = 0; i < t->ncrl_files; i++) {
-		const struct stat *old = &t->crl_files[i].st;
-		struct stat now;
-
-		if (stat(t->crl_files[i].path, &now) != 0)
-			return true;
-		if (now.st_ino != old->st_ino || now.st_dev != old->st_dev || now.st_size != old->st_size ||
-		    now.st_mtim.tv_sec != old->st_mtim.tv_sec || now.st_mtim.tv_nsec != old->st_mtim.tv_nsec ||
-		    now.st_ctim.tv_sec != old->st_ctim.tv_sec || now.st_ctim.tv_nsec != old->st_ctim.tv_nsec)
-			return true;
-	}
-	return false;
-}
-
-int sms_trust_expired_crls(const struct sms_trust *t, time_t now, char *buf, size_t buflen)
-{
-	STACK_OF(X509_OBJECT) *objs;
-	size_t used = 0;
-	int i, n = 0;
-
-	if (buflen)
-		buf[0] = '\0';
-	if (!t->store || (t->earliest_next_update && t->earliest_next_update > now) || !t->earliest_next_update)
-		return 0;
-	objs = X509_STORE_get0_objects(t->store);
-	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
-		X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
-		time_t next;
-		char issuer[256];
-
-		if (!crl)
-			continue;
-		next = asn1_to_time(X509_CRL_get0_nextUpdate(crl));
-		if (!next || next > now)
-			continue;
-		if (!X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof(issuer)))
-			snprintf(issuer, sizeof(issuer), "?");
-		if (used < buflen) {
-			int w = snprintf(buf + used, buflen - used, "%s%s", n ? ", " : "", issuer);
-			used += w > 0 ? (size_t)w : 0;
-		}
-		n++;
-	}
-	return n;
-}
-
-/* <0, 0, >0 as a is older, as new as, newer than b (same issuer). */
-static int crl_age_cmp(X509_CRL *a, X509_CRL *b)
-{
-	ASN1_INTEGER *na = X509_CRL_get_ext_d2i(a, NID_crl_number, NULL, NULL);
-	ASN1_INTEGER *nb = X509_CRL_get_ext_d2i(b, NID_crl_number, NULL, NULL);
-	int day = 0, sec = 0, c;
-
-	if (na && nb) {
-		c = ASN1_INTEGER_cmp(na, nb);
-	} else if (ASN1_TIME_diff(&day, &sec, X509_CRL_get0_lastUpdate(b), X509_CRL_get0_lastUpdate(a))) {
-		c = day ? day : sec;
-	} else {
-		c = 0;
-	}
-	ASN1_INTEGER_free(na);
-	ASN1_INTEGER_free(nb);
-	return c;
-}
-
-int sms_trust_check_rollback(const struct sms_trust *current, const struct sms_trust *fresh, char *err, size_t errlen)
-{
-	STACK_OF(X509_OBJECT) *now = X509_STORE_get0_objects(current->store);
-	STACK_OF(X509_OBJECT) *next = X509_STORE_get0_objects(fresh->store);
-	int i, j;
-
-	for (i = 0; i < sk_X509_OBJECT_num(next); i++) {
-		X509_CRL *n = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(next, i));
-		bool newer_or_same = false, older = false;
-
-		if (!n)
-			continue;
-		/* Against the newest CRL the issuer had; a new issuer is fine. */
-		for (j = 0; j < sk_X509_OBJECT_num(now); j++) {
-			X509_CRL *o = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(now, j));
-
-			if (!o || X509_NAME_cmp(X509_CRL_get_issuer(o), X509_CRL_get_issuer(n)) != 0)
-				continue;
-			if (crl_age_cmp(n, o) < 0)
-				older = true;
-			else
-				newer_or_same = true;
-		}
-		if (older && !newer_or_same) {
-			char issuer[256];
-
-			if (!X509_NAME_oneline(X509_CRL_get_issuer(n), issuer, sizeof(issuer)))
-				snprintf(issuer, sizeof(issuer), "?");
-			return fail(err, errlen, "CRL of %s is older than the one in use (replayed?)", issuer);
-		}
-	}
-	return 0;
 }
 
 static int verify_chain(const struct sms_trust *t, X509 *leaf, STACK_OF(X509) *untrusted,
@@ -399,23 +234,7 @@ out:
 
 void sms_subject_string(const X509 *cert, char *buf, size_t buflen)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-
-	if (!buflen)
-		return;
-	snprintf(buf, buflen, "(unprintable subject)");
-	if (!bio)
-		return;
-	/* RFC 2253 escapes controls and every non-ASCII byte (of the UTF-8
-	 * form): a hostile subject cannot forge log lines or terminal codes. */
-	if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
-		n = BIO_get_mem_data(bio, &data);
-		if (n >= 0)
-			snprintf(buf, buflen, "%.*s", (int)(n < (long)buflen ? n : (long)buflen - 1), data);
-	}
-	BIO_free(bio);
+	x509_name_string(X509_get_subject_name(cert), buf, buflen);
 }
 
 /* The CA that issued the leaf in a verified chain is element 1. */
@@ -458,45 +277,136 @@ static const char *public_namespace_taken(const struct sms_config *cfg, const id
 	return NULL;
 }
 
+/*
+ * What a client certificate must be, beyond a valid chain: an end entity
+ * (not a CA, no certificate or CRL signing key) made for TLS clients. The
+ * purpose check of X509_verify_cert() lets a certificate without any
+ * extendedKeyUsage through, and judges a CA certificate at depth 0 as a
+ * leaf; neither is an SMS client.
+ */
+static int leaf_problem(X509 *leaf, char *err, size_t errlen)
+{
+	uint32_t flags = X509_get_extension_flags(leaf);
+
+	if (flags & EXFLAG_CA)
+		return errf(err, errlen, "a CA certificate (basicConstraints CA:TRUE) is not a client identity");
+	if ((flags & EXFLAG_KUSAGE) && (X509_get_key_usage(leaf) & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)))
+		return errf(err, errlen, "a certificate with keyCertSign or cRLSign key usage is not a client identity");
+	if (!(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT))
+		return errf(err, errlen, "certificate lacks extendedKeyUsage clientAuth");
+	return 0;
+}
+
+/*
+ * The single value of nid in name, as UTF-8, into buf (IDENTITY_VALUE_MAX
+ * + 1 bytes); 1 found, 0 absent, -1 repeated or unreadable or too long.
+ */
+static int name_value(const X509_NAME *name, int nid, char *buf)
+{
+	int at = X509_NAME_get_index_by_NID(name, nid, -1), len;
+	unsigned char *utf8 = NULL;
+
+	if (at < 0)
+		return 0;
+	if (X509_NAME_get_index_by_NID(name, nid, at) >= 0)
+		return -1;
+	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at)));
+	if (len < 0 || len > IDENTITY_VALUE_MAX || memchr(utf8, '\0', (size_t)len)) {
+		OPENSSL_free(utf8);
+		return -1;
+	}
+	memcpy(buf, utf8, (size_t)len);
+	buf[len] = '\0';
+	OPENSSL_free(utf8);
+	return 1;
+}
+
+/* True when ca's subject has exactly O = o and, with ou, OU = ou (else no OU). */
+static bool ca_names(X509 *ca, const char *o, const char *ou)
+{
+	const X509_NAME *n = X509_get_subject_name(ca);
+	char v[IDENTITY_VALUE_MAX + 1];
+	int has_ou;
+
+	if (name_value(n, NID_organizationName, v) != 1 || strcmp(v, o) != 0)
+		return false;
+	has_ou = name_value(n, NID_organizationalUnitName, v);
+	if (!ou)
+		return has_ou == 0;
+	return has_ou == 1 && strcmp(v, ou) == 0;
+}
+
+/*
+ * OpenSSL matches directoryName constraints case-insensitively (and a CA may
+ * have none), but topics are case-sensitive: the tenant's O and OU must be
+ * byte for byte those of the master-account and account CAs on its verified
+ * chain, and the chain must have exactly the shape sms-pki issues:
+ * root -> master-account CA -> account CA -> leaf (equipment, account
+ * clients), root -> master-account CA -> leaf (master-account clients).
+ */
+static int binding_problem(const STACK_OF(X509) *chain, const identity *id, char *err, size_t errlen)
+{
+	bool below_account = id->kind == IDENTITY_EQUIPMENT || id->kind == IDENTITY_ACCOUNT;
+	int want = below_account ? 4 : 3;
+
+	if (sk_X509_num(chain) != want)
+		return errf(err, errlen, "'%s' needs a chain root -> master-account CA%s -> leaf, got %d certificates",
+			    id->name, below_account ? " -> account CA" : "", sk_X509_num(chain));
+	if (below_account && !ca_names(sk_X509_value(chain, 1), id->master, id->account))
+		return errf(err, errlen, "O/OU of '%s' are not byte for byte those of its account CA", id->name);
+	if (!ca_names(sk_X509_value(chain, want - 2), id->master, NULL))
+		return errf(err, errlen, "O of '%s' is not byte for byte that of its master-account CA", id->name);
+	return 0;
+}
+
+/* Everything but the chain itself that decides whether id may connect. */
+static int identity_problem(const struct sms_trust *t, const struct sms_config *cfg, const STACK_OF(X509) *chain,
+			    const identity *id, char *err, size_t errlen)
+{
+	bool from_service_ca = issued_by(chain, t->service_ca);
+	const char *taken;
+
+	if (id->kind == IDENTITY_ROLE && !from_service_ca)
+		return errf(err, errlen, "role '%s' claimed by a certificate not issued by the services CA", id->role);
+	if (id->kind != IDENTITY_ROLE && from_service_ca)
+		return errf(err, errlen, "the services CA issues roles only, not '%s'", id->name);
+	if (id->kind == IDENTITY_ROLE) {
+		if (!sms_config_role(cfg, id->role))
+			return errf(err, errlen, "role '%s' is not configured", id->role);
+		return 0;
+	}
+	taken = public_namespace_taken(cfg, id);
+	if (taken)
+		return errf(err, errlen, "master account '%s' collides with public_read filter '%s'", id->master, taken);
+	return binding_problem(chain, id, err, errlen);
+}
+
 int sms_authenticate(const struct sms_trust *t, const struct sms_config *cfg, X509 *leaf,
 		     identity *id, STACK_OF(X509) **chain_out, char *err, size_t errlen)
 {
 	STACK_OF(X509) *chain = NULL;
-	const char *taken;
 	char why[160];
-	bool from_service_ca;
-	int verr;
+	int verr, rc = -1;
 
 	*chain_out = NULL;
 	if (!leaf)
-		return fail(err, errlen, "no client certificate");
+		return errf(err, errlen, "no client certificate");
 	if (verify_chain(t, leaf, t->intermediates, NULL, NULL, &chain, &verr) != 0)
-		return fail(err, errlen, "certificate chain not valid: %s", X509_verify_cert_error_string(verr));
+		return errf(err, errlen, "certificate chain not valid: %s", X509_verify_cert_error_string(verr));
+	if (leaf_problem(leaf, err, errlen) != 0)
+		goto out;
 	if (identity_from_subject(X509_get_subject_name(leaf), id, why, sizeof(why)) != 0) {
-		sk_X509_pop_free(chain, X509_free);
-		return fail(err, errlen, "not an SMS identity: %s", why);
+		errf(err, errlen, "not an SMS identity: %s", why);
+		goto out;
 	}
-	from_service_ca = issued_by(chain, t->service_ca);
-	if (id->kind == IDENTITY_ROLE && !from_service_ca) {
-		sk_X509_pop_free(chain, X509_free);
-		return fail(err, errlen, "role '%s' claimed by a certificate not issued by the services CA", id->role);
-	}
-	if (id->kind != IDENTITY_ROLE && from_service_ca) {
-		sk_X509_pop_free(chain, X509_free);
-		return fail(err, errlen, "the services CA issues roles only, not '%s'", id->name);
-	}
-	if (id->kind == IDENTITY_ROLE && !sms_config_role(cfg, id->role)) {
-		sk_X509_pop_free(chain, X509_free);
-		return fail(err, errlen, "role '%s' is not configured", id->role);
-	}
-	taken = id->kind == IDENTITY_ROLE ? NULL : public_namespace_taken(cfg, id);
-	if (taken) {
-		sk_X509_pop_free(chain, X509_free);
-		return fail(err, errlen, "master account '%s' collides with public_read filter '%s'",
-			    id->master, taken);
-	}
+	if (identity_problem(t, cfg, chain, id, err, errlen) != 0)
+		goto out;
 	*chain_out = chain;
-	return 0;
+	chain = NULL;
+	rc = 0;
+out:
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
 }
 
 /* Re-check: look at every problem instead of stopping at the first one. */
@@ -532,35 +442,35 @@ enum sms_recheck sms_trust_recheck(const struct sms_trust *t, const STACK_OF(X50
 	int verr;
 
 	if (!chain || sk_X509_num(chain) < 1) {
-		fail(err, errlen, "no stored chain");
+		errf(err, errlen, "no stored chain");
 		return SMS_RECHECK_UNSURE;
 	}
 	leaf = sk_X509_value(chain, 0);
 	untrusted = untrusted_for(t, chain);
 	if (!untrusted) {
-		fail(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		return SMS_RECHECK_UNSURE;
 	}
 	verify_chain(t, leaf, untrusted, recheck_cb, &seen, &now_chain, &verr);
 	sk_X509_free(untrusted);
 	if (seen.revoked) {
 		sk_X509_pop_free(now_chain, X509_free);
-		fail(err, errlen, "certificate or an issuing CA is revoked");
+		errf(err, errlen, "certificate or an issuing CA is revoked");
 		return SMS_RECHECK_REVOKED;
 	}
 	if (seen.expired) {
 		sk_X509_pop_free(now_chain, X509_free);
-		fail(err, errlen, "certificate or an issuing CA has expired");
+		errf(err, errlen, "certificate or an issuing CA has expired");
 		return SMS_RECHECK_EXPIRED;
 	}
 	if (seen.other) {
 		sk_X509_pop_free(now_chain, X509_free);
-		fail(err, errlen, "revocation status unknown: %s", X509_verify_cert_error_string(seen.first_other));
+		errf(err, errlen, "revocation status unknown: %s", X509_verify_cert_error_string(seen.first_other));
 		return SMS_RECHECK_UNSURE;
 	}
 	if (is_role && !issued_by(now_chain, t->service_ca)) {
 		sk_X509_pop_free(now_chain, X509_free);
-		fail(err, errlen, "role certificate no longer issued by the configured services CA");
+		errf(err, errlen, "role certificate no longer issued by the configured services CA");
 		return SMS_RECHECK_NOT_ROLE;
 	}
 	sk_X509_pop_free(now_chain, X509_free);
@@ -573,7 +483,7 @@ time_t sms_chain_not_after(const STACK_OF(X509) *chain)
 	int i;
 
 	for (i = 0; chain && i < sk_X509_num(chain); i++) {
-		time_t t = asn1_to_time(X509_get0_notAfter(sk_X509_value(chain, i)));
+		time_t t = x509_time(X509_get0_notAfter(sk_X509_value(chain, i)));
 
 		if (!t)
 			return 0;

@@ -4,6 +4,7 @@
  * instead of silently granting or denying at run time. See acl/sms_auth.conf.
  */
 #include "plugin/sms_auth.h"
+#include "common/ident_grammar.h"
 
 #include <libconfig.h>
 #include <stdarg.h>
@@ -197,9 +198,9 @@ static int parse_role(struct cfg_ctx *c, const config_setting_t *s, struct sms_r
 	name = string_of(c, n, "role name");
 	if (!name)
 		return -1;
-	if (strlen(name) > IDENTITY_VALUE_MAX || strpbrk(name, "/+#$ \t"))
-		return fail_at(c, n, "role name '%s' can never be a certificate CN (at most %d bytes, no / + # $ or space)",
-			       name, IDENTITY_VALUE_MAX);
+	if (!ident_valid(name, strlen(name)))
+		return fail_at(c, n, "role name '%s' can never be a certificate CN (identifiers: %s)", name,
+			       IDENT_GRAMMAR_TEXT);
 	for (i = 0; i < nearlier; i++)
 		if (strcmp(earlier[i].name, name) == 0)
 			return fail_at(c, n, "role '%s' is defined twice", name);
@@ -245,24 +246,46 @@ static int take_roles(struct cfg_ctx *c, const config_setting_t *root, struct sm
 	return 0;
 }
 
-static int take_interval(struct cfg_ctx *c, const config_setting_t *root, int *out)
+/* An integer setting in [min, max], or def when absent. */
+static int take_int(struct cfg_ctx *c, const config_setting_t *root, const char *key, int def, int min, int max,
+		    int *out)
 {
-	const config_setting_t *s = config_setting_get_member(root, "crl_check_interval");
+	const config_setting_t *s = config_setting_get_member(root, key);
 
-	*out = 60;
+	*out = def;
 	if (!s)
 		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_INT)
-		return fail_at(c, s, "crl_check_interval must be an integer number of seconds");
+		return fail_at(c, s, "%s must be an integer", key);
 	*out = config_setting_get_int(s);
-	if (*out < 1 || *out > 86400)
-		return fail_at(c, s, "crl_check_interval must be between 1 and 86400 seconds");
+	if (*out < min || *out > max)
+		return fail_at(c, s, "%s must be between %d and %d", key, min, max);
+	return 0;
+}
+
+static int take_client_id_policy(struct cfg_ctx *c, const config_setting_t *root, enum sms_client_id_policy *out)
+{
+	const config_setting_t *s = config_setting_get_member(root, "client_id_policy");
+	const char *v;
+
+	*out = SMS_CLIENT_ID_PREFIX;
+	if (!s)
+		return 0;
+	v = string_of(c, s, "client_id_policy");
+	if (!v)
+		return -1;
+	if (strcmp(v, "prefix") == 0)
+		*out = SMS_CLIENT_ID_PREFIX;
+	else if (strcmp(v, "any") == 0)
+		*out = SMS_CLIENT_ID_ANY;
+	else
+		return fail_at(c, s, "client_id_policy '%s' is not one of prefix, any", v);
 	return 0;
 }
 
 static const char *const known_keys[] = {
 	"trust_anchor", "intermediates", "crl_files", "crl_check_interval",
-	"service_ca", "roles", "public_read", NULL
+	"service_ca", "roles", "public_read", "client_id_policy", "client_id_owners_max", NULL
 };
 
 static int check_keys(struct cfg_ctx *c, const config_setting_t *root)
@@ -323,7 +346,9 @@ int sms_config_load(const char *path, struct sms_config *out, char *err, size_t 
 	    take_path(&c, root, "intermediates", false, &out->intermediates) != 0 ||
 	    take_path(&c, root, "service_ca", true, &out->service_ca) != 0 ||
 	    take_string_list(&c, root, "crl_files", true, true, &out->crl_files, &out->ncrl_files) != 0 ||
-	    take_interval(&c, root, &out->crl_check_interval) != 0 ||
+	    take_int(&c, root, "crl_check_interval", 60, 1, 86400, &out->crl_check_interval) != 0 ||
+	    take_client_id_policy(&c, root, &out->client_id_policy) != 0 ||
+	    take_int(&c, root, "client_id_owners_max", 100000, 1, 10000000, &out->client_id_owners_max) != 0 ||
 	    take_string_list(&c, root, "public_read", false, false, &out->public_read, &out->npublic_read) != 0 ||
 	    take_roles(&c, root, out) != 0)
 		goto out;

@@ -26,6 +26,8 @@
 #include <uthash.h>
 
 #include "plugin/sms_auth.h"
+#include "common/crl_set.h"
+#include "common/log.h"
 
 _Static_assert(ACL_READ == MOSQ_ACL_READ && ACL_WRITE == MOSQ_ACL_WRITE &&
 	       ACL_SUBSCRIBE == MOSQ_ACL_SUBSCRIBE && ACL_UNSUBSCRIBE == MOSQ_ACL_UNSUBSCRIBE,
@@ -41,12 +43,12 @@ struct sms_client {
 };
 
 /*
- * Which identity first used a client id. mosquitto hands a session (its
- * subscriptions and queued messages) to whoever connects with the same client
- * id, and drops the earlier connection: without this, any device could take
- * over another tenant's session. Entries outlive connections because sessions
- * do; they are not persisted, so after a restart the first identity to come
- * back claims an id.
+ * client_id_policy "any": which identity first used a client id. mosquitto
+ * hands a session (its subscriptions and queued messages) to whoever
+ * connects with the same client id, and drops the earlier connection.
+ * Entries outlive connections because sessions do; they are not persisted,
+ * so after a restart the first identity to come back claims an id (which is
+ * why "prefix" is the default). At most client_id_owners_max entries.
  */
 struct sms_owner {
 	char *client_id;            /* key */
@@ -76,17 +78,10 @@ static time_t monotonic_s(void)
 	return ts.tv_sec;
 }
 
-/* Client ids are chosen by the client: keep control characters out of the log. */
+/* Client ids are chosen by the client: escaped before they reach the log. */
 static const char *printable(const char *in, char *out, size_t outlen)
 {
-	size_t i;
-
-	if (!in)
-		return "?";
-	for (i = 0; in[i] && i + 1 < outlen; i++)
-		out[i] = ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) ? '?' : in[i];
-	out[i] = '\0';
-	return out;
+	return in ? log_escape(in, out, outlen) : "?";
 }
 
 static void client_forget(struct sms_plugin *p, struct sms_client *c)
@@ -109,20 +104,23 @@ static void refuse_log(struct mosquitto *client, X509 *leaf, const char *reason)
 			     addr ? addr : "?", subject, reason);
 }
 
-static int claim_client_id(struct sms_plugin *p, const char *client_id, const char *name, char *err, size_t errlen)
+/* client_id_policy "any": the first identity to use an id keeps it. */
+static int claim_first_come(struct sms_plugin *p, const char *client_id, const char *name, char *err, size_t errlen)
 {
 	struct sms_owner *o = NULL;
 	char safe[128];
 
-	if (!client_id || !*client_id) {
-		snprintf(err, errlen, "no client id");
-		return -1;
-	}
 	HASH_FIND_STR(p->owners, client_id, o);
 	if (o) {
 		if (strcmp(o->name, name) == 0)
 			return 0;
 		snprintf(err, errlen, "client id '%s' belongs to %s", printable(client_id, safe, sizeof(safe)), o->name);
+		return -1;
+	}
+	/* Full: refuse rather than evict, since evicting would hand an id over. */
+	if (HASH_COUNT(p->owners) >= (unsigned)p->cfg.client_id_owners_max) {
+		snprintf(err, errlen, "client id '%s' is new and the table of client ids is full (client_id_owners_max %d)",
+			 printable(client_id, safe, sizeof(safe)), p->cfg.client_id_owners_max);
 		return -1;
 	}
 	o = calloc(1, sizeof(*o));
@@ -134,6 +132,28 @@ static int claim_client_id(struct sms_plugin *p, const char *client_id, const ch
 	snprintf(o->name, sizeof(o->name), "%s", name);
 	HASH_ADD_KEYPTR(hh, p->owners, o->client_id, strlen(o->client_id), o);
 	return 0;
+}
+
+/*
+ * mosquitto gives a session to whoever connects with its client id: an id
+ * must never be usable by two identities. "prefix" makes that a property
+ * of the id itself, so it holds across broker restarts with no state.
+ */
+static int claim_client_id(struct sms_plugin *p, const char *client_id, const char *name, char *err, size_t errlen)
+{
+	char safe[128];
+
+	if (!client_id || !*client_id) {
+		snprintf(err, errlen, "no client id");
+		return -1;
+	}
+	if (p->cfg.client_id_policy == SMS_CLIENT_ID_ANY)
+		return claim_first_come(p, client_id, name, err, errlen);
+	if (sms_client_id_allowed(name, client_id))
+		return 0;
+	snprintf(err, errlen, "client id '%s' is not %s or %s@<printable ASCII> (client_id_policy prefix)",
+		 printable(client_id, safe, sizeof(safe)), name, name);
+	return -1;
 }
 
 static int on_basic_auth(int event, void *event_data, void *userdata)
@@ -278,16 +298,28 @@ static void kick_all(struct kick_list *k)
 	memset(k, 0, sizeof(*k));
 }
 
+/* The one line operators and tests look for after every accepted CRL load. */
+static void log_crls_loaded(const struct sms_trust *t, const char *why)
+{
+	struct crl_set_summary s;
+	char next[32] = "none";
+	struct tm tm;
+
+	crl_set_summary(t->crls, &s);
+	if (s.earliest_next_update && gmtime_r(&s.earliest_next_update, &tm))
+		strftime(next, sizeof(next), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	mosquitto_log_printf(MOSQ_LOG_NOTICE,
+			     "sms_auth: CRLs %s: %zu issuers, %zu CRLs, %zu revoked entries, earliest nextUpdate %s",
+			     why, s.issuers, s.crls, s.revoked, next);
+}
+
 /* Loads CRLs anew into a fresh store; the old one stays if that fails. */
 static bool reload_trust(struct sms_plugin *p, const struct sms_config *cfg)
 {
 	struct sms_trust fresh;
 	char err[512];
 
-	if (sms_trust_load(cfg, &fresh, err, sizeof(err)) != 0 ||
-	    sms_trust_check_rollback(&p->trust, &fresh, err, sizeof(err)) != 0) {
-		if (fresh.store)
-			sms_trust_free(&fresh);
+	if (sms_trust_load(cfg, &p->trust, &fresh, err, sizeof(err)) != 0) {
 		p->crls_unusable = true;
 		snprintf(p->crl_problem, sizeof(p->crl_problem), "%.300s", err);
 		mosquitto_log_printf(MOSQ_LOG_ERR,
@@ -297,6 +329,7 @@ static bool reload_trust(struct sms_plugin *p, const struct sms_config *cfg)
 	}
 	sms_trust_free(&p->trust);
 	p->trust = fresh;
+	log_crls_loaded(&p->trust, "reloaded");
 	if (p->crls_unusable)
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "sms_auth: CRLs readable again; accepting connections");
 	p->crls_unusable = false;
@@ -343,7 +376,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	p->next_check = now + p->cfg.crl_check_interval;
 
-	if (p->recheck_pending || p->crls_unusable || sms_trust_crls_changed(&p->trust)) {
+	if (p->recheck_pending || p->crls_unusable || crl_set_files_changed(p->trust.crls)) {
 		if (reload_trust(p, &p->cfg))
 			recheck_clients(p, &kicks);
 		p->recheck_pending = false;
@@ -351,7 +384,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	if (p->crls_unusable)
 		mosquitto_log_printf(MOSQ_LOG_ERR, "sms_auth: CRLs unusable (%s): new connections refused",
 				     p->crl_problem);
-	if (sms_trust_expired_crls(&p->trust, wall, expired, sizeof(expired)) > 0)
+	if (crl_set_expiring(p->trust.crls, wall, 0, expired, sizeof(expired)) > 0)
 		mosquitto_log_printf(MOSQ_LOG_ERR,
 				     "sms_auth: CRL past nextUpdate from %s: new connections below it refused, "
 				     "connected clients kept", expired);
@@ -377,10 +410,7 @@ static int on_reload(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	}
 	/* All or nothing: a new file whose CRLs or CAs do not load changes nothing. */
-	if (sms_trust_load(&fresh, &trust, err, sizeof(err)) != 0 ||
-	    sms_trust_check_rollback(&p->trust, &trust, err, sizeof(err)) != 0) {
-		if (trust.store)
-			sms_trust_free(&trust);
+	if (sms_trust_load(&fresh, &p->trust, &trust, err, sizeof(err)) != 0) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "sms_auth: reload refused, keeping the running configuration: %s "
 				     "(configured in %s)", err, p->config_path);
 		sms_config_free(&fresh);
@@ -388,6 +418,7 @@ static int on_reload(int event, void *event_data, void *userdata)
 	}
 	sms_trust_free(&p->trust);
 	p->trust = trust;
+	log_crls_loaded(&p->trust, "reloaded");
 	p->crls_unusable = false;
 	p->crl_problem[0] = '\0';
 	sms_config_free(&p->cfg);
@@ -474,11 +505,12 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		return MOSQ_ERR_INVAL;
 	}
 	/* At start a CRL problem is a configuration error: refuse to run. */
-	if (sms_trust_load(&p->cfg, &p->trust, err, sizeof(err)) != 0) {
+	if (sms_trust_load(&p->cfg, NULL, &p->trust, err, sizeof(err)) != 0) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "sms_auth: %s (configured in %s)", err, path);
 		plugin_free(p);
 		return MOSQ_ERR_INVAL;
 	}
+	log_crls_loaded(&p->trust, "loaded");
 	for (i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++) {
 		rc = mosquitto_callback_register(identifier, callbacks[i].event, callbacks[i].cb, NULL, p);
 		if (rc != MOSQ_ERR_SUCCESS) {
@@ -492,8 +524,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	}
 	p->next_check = monotonic_s() + p->cfg.crl_check_interval;
 	*userdata = p;
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, "sms_auth: loaded %s (%zu roles, %zu CRL files, check every %d s)",
-			     path, p->cfg.nroles, p->cfg.ncrl_files, p->cfg.crl_check_interval);
+	mosquitto_log_printf(MOSQ_LOG_NOTICE,
+			     "sms_auth: loaded %s (%zu roles, %zu CRL files, check every %d s, client_id_policy %s)",
+			     path, p->cfg.nroles, p->cfg.ncrl_files, p->cfg.crl_check_interval,
+			     p->cfg.client_id_policy == SMS_CLIENT_ID_ANY ? "any" : "prefix");
 	return MOSQ_ERR_SUCCESS;
 }
 

@@ -72,7 +72,8 @@ static void usage(FILE *f)
 	        "  --recipient F          recipient certificate (repeatable, at least one)\n"
 	        "  --host H --port P --cafile F --cert F --key F   broker and device TLS identity\n"
 	        "  --topic T              default: <ma>/<acc>/<eq>/snapshots from the E2E certificate\n"
-	        "  --client-id ID         default: devsim-<eq> (persistent session)\n"
+	        "  --client-id ID         default: <identity>@devsim-<eq> (persistent session), where\n"
+	        "                         <identity> is the --cert identity (the broker's client_id_policy)\n"
 	        "  --equipment EQ         \"equipment\" in the JSON (default: from the certificate)\n"
 	        "  --device-type T        default FM\n"
 	        "  --count N              snapshots (default 1)\n"
@@ -350,9 +351,31 @@ static void parse_args(int argc, char **argv, options *o)
 		die("--from needs --topic");
 }
 
+/*
+ * sms_auth's default client_id_policy ("prefix") admits only client ids
+ * "<identity>" or "<identity>@...", the identity being that of the TLS
+ * certificate: "<identity>@<what>", or just <what> if --cert has none.
+ */
+static void default_client_id(const options *o, const char *what, char *buf, size_t len)
+{
+	FILE *f = fopen(o->cert, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	identity tls;
+	char err[200];
+
+	if (f)
+		fclose(f);
+	if (x && identity_from_subject(X509_get_subject_name(x), &tls, err, sizeof err) == 0)
+		snprintf(buf, len, "%s@%s", tls.name, what);
+	else
+		snprintf(buf, len, "%s", what);
+	X509_free(x);
+}
+
 int main(int argc, char **argv)
 {
-	static char topic_buf[IDENTITY_SCOPE_MAX + 16], client_buf[IDENTITY_VALUE_MAX + 16];
+	static char topic_buf[IDENTITY_SCOPE_MAX + 16], client_buf[IDENTITY_SCOPE_MAX + IDENTITY_VALUE_MAX + 32];
+	char what[IDENTITY_VALUE_MAX + 32];
 	options o;
 	smscms_ctx *ctx = NULL;
 	smscms_identity *me = NULL;
@@ -369,7 +392,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	mosquitto_lib_init();
 	if (o.from_dir != NULL) {
-		snprintf(client_buf, sizeof client_buf, "devsim-replay-%ld", (long)getpid());
+		snprintf(what, sizeof what, "devsim-replay-%ld", (long)getpid());
+		default_client_id(&o, what, client_buf, sizeof client_buf);
 		m = mqtt_start(&o, o.client_id ? o.client_id : client_buf);
 		sent = publish_dir(m, &o);
 		goto finish;
@@ -392,7 +416,8 @@ int main(int argc, char **argv)
 	if (o.ecdh)
 		eo.ka = SMSCMS_KA_ECDH;
 	if (o.write_dir == NULL) {
-		snprintf(client_buf, sizeof client_buf, "devsim-%s", id.equipment);
+		snprintf(what, sizeof what, "devsim-%s", id.equipment);
+		default_client_id(&o, what, client_buf, sizeof client_buf);
 		m = mqtt_start(&o, o.client_id ? o.client_id : client_buf);
 	}
 	for (i = 0; i < o.count; i++) {

@@ -114,15 +114,16 @@ sub_refused "device cannot subscribe to \$SYS/#" "$DEV" '$SYS/#'
 sub_gets "device may use \$share/g/ on its own tree" "$DEV" '$share/g/000001/00002/EQ1/#' 000001/00002/EQ1/firmware
 sub_refused "device in customer 2 cannot subscribe to customer 1" "$OTHER" '000001/#'
 sub_gets "device in customer 2 gets its own tree only" "$OTHER" '000002/00001/EQ1/firmware' 000002/00001/EQ1/firmware
-# --- client ids are bound to the identity that used them first
+# --- client ids: only "<identity>" or "<identity>@..." (client_id_policy prefix)
+VICTIM=000001/00002/EQ1@victim-session
 # shellcheck disable=SC2046
-harness_bg victim mosquitto_sub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id "$DEV") -i victim-session -c -q 1 -t '000001/00002/EQ1/#' -v
-for i in $(seq 1 50); do grep -q 'as victim-session ' "$H_MQ_DIR/mosquitto.log" && break; sleep 0.1; done
+harness_bg victim mosquitto_sub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id "$DEV") -i "$VICTIM" -c -q 1 -t '000001/00002/EQ1/#' -v
+for i in $(seq 1 50); do grep -q "as $VICTIM " "$H_MQ_DIR/mosquitto.log" && break; sleep 0.1; done
 tap_check_fails "another device cannot take over a session by its client id" \
-	mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id "$DEV2") -i victim-session -c -q 1 -t x -n
-grep -q "client id 'victim-session' belongs to 000001/00002/EQ1" "$H_MQ_DIR/mosquitto.log" &&
-	tap_ok "... refused because the id belongs to 000001/00002/EQ1" || tap_not_ok "... refused because the id belongs to 000001/00002/EQ1"
-grep -q 'Client victim-session already connected' "$H_MQ_DIR/mosquitto.log" &&
+	mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id "$DEV2") -i "$VICTIM" -c -q 1 -t x -n
+grep -q "client id '$VICTIM' is not 000001/00002/EQ2 or 000001/00002/EQ2@" "$H_MQ_DIR/mosquitto.log" &&
+	tap_ok "... refused because the id is not 000001/00002/EQ2's" || tap_not_ok "... refused because the id is not 000001/00002/EQ2's"
+grep -q "Client $VICTIM already connected" "$H_MQ_DIR/mosquitto.log" &&
 	tap_not_ok "the session owner was not disconnected" || tap_ok "the session owner was not disconnected"
 pub_allowed "the session owner still receives" "$ADMIN" 000001/00002/EQ1/commands
 grep -q '^000001/00002/EQ1/commands ' "$H_DIR/victim.log" && tap_ok "... its own subscriber got it" ||

@@ -39,7 +39,7 @@ svc_setup() {
 	  cafile = "$P/tls/root/ca.crt";
 	  cert = "$P/tls/services/roles/vendor-snapshot-service/fullchain.pem";
 	  key = "$P/tls/services/roles/vendor-snapshot-service/key.pem";
-	  client_id = "sms-snapshotd-test";
+	  client_id = "role:vendor-snapshot-service@sms-snapshotd-test";
 	  keepalive = 60;
 	};
 	e2e = {

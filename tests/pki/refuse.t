@@ -27,9 +27,10 @@ refused_cleanly() {
 }
 
 long=$(printf 'x%.0s' $(seq 1 65))
-bad=("a/b" "a+b" "a#b" "a\$b" "a b" $'a\tb' $'a\nb' $'a\x01b' $'a\x7fb' 'a\b' "" "." ".." "$long" "é")
+bad=("a/b" "a+b" "a#b" "a\$b" "a b" $'a\tb' $'a\nb' $'a\x01b' $'a\x7fb' 'a\b' "" "." ".." "$long" "é"
+	"a:b" "a=b" "a,b" $'EQ\u2215x' $'EQ\u202e1')
 names=("slash" "plus" "hash" "dollar" "space" "tab" "newline" "control char" "DEL" "backslash" "empty" "dot" "dot-dot"
-	"65 bytes" "non-ASCII")
+	"65 bytes" "non-ASCII" "colon" "equals" "comma" "U+2215 division slash" "U+202E right-to-left override")
 # NUL cannot be tested: the kernel's argv cannot carry it (execve ends
 # every argument at the first NUL), so no caller can hand one to sms-pki.
 for i in "${!bad[@]}"; do
@@ -43,6 +44,19 @@ tap_check "client refuses a bad ACC" refused_cleanly harness_pki client 000001 "
 tap_check "service refuses a bad ROLE" refused_cleanly harness_pki service "MRO Admin"
 tap_check "a 64-byte identifier is accepted" harness_pki master "$(printf 'y%.0s' $(seq 1 64))"
 tap_check "a '.'-containing identifier is accepted" harness_pki --pki tls master a.b
+tap_check "an identifier with - _ . is accepted" harness_pki --pki tls master ms-acc_1.x
+
+# --- ids that differ from an existing sibling only in case (a lookalike)
+tap_check "master differing only in case is refused" refused_cleanly harness_pki master A.B
+harness_pki --pki tls account a.b acc-1 >/dev/null
+tap_check "account differing only in case is refused" refused_cleanly harness_pki --pki tls account a.b ACC-1
+harness_pki --pki tls device a.b acc-1 eq-1 >/dev/null
+tap_check "device differing only in case is refused" refused_cleanly harness_pki --pki tls device a.b acc-1 EQ-1
+harness_pki --pki tls client a.b acc-1 ops >/dev/null
+tap_check "client differing only in case is refused" refused_cleanly harness_pki --pki tls client a.b acc-1 OPS
+harness_pki --pki tls service reader >/dev/null
+tap_check "service differing only in case is refused" refused_cleanly harness_pki --pki tls service Reader
+tap_check "the same id under another parent is accepted" harness_pki --pki tls account 000001 ACC-1
 
 # --- missing parents
 tap_check "device without its master says which command to run" \

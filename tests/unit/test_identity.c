@@ -128,8 +128,10 @@ static void order_independent(void **state)
 static void printable_string_and_utf8(void **state)
 {
 	const struct attr ps[] = { { "O", "000001", -1, V_ASN1_PRINTABLESTRING, 0 }, A("CN", "c") };
-	/* "Müller-Ω" in UTF-8 is a legal topic level. */
+	/* "Müller-Ω" is well-formed UTF-8 but not an identifier (ASCII only). */
 	const struct attr u[] = { A("O", "M\xc3\xbcller-\xce\xa9"), A("CN", "c") };
+	/* A tenant leaf's CN is free text: UTF-8 is fine there. */
+	const struct attr ucn[] = { A("O", "ma"), A("CN", "M\xc3\xbcller-\xce\xa9") };
 	/* BMPString "ab" (UTF-16BE) converts to UTF-8. */
 	const struct attr bmp[] = { { "O", "\0a\0b", 4, V_ASN1_BMPSTRING, 0 }, A("CN", "c") };
 	identity id;
@@ -137,8 +139,9 @@ static void printable_string_and_utf8(void **state)
 	(void)state;
 	MAP_OK(ps, &id);
 	assert_string_equal(id.name, "000001");
-	MAP_OK(u, &id);
-	assert_string_equal(id.name, "M\xc3\xbcller-\xce\xa9");
+	REFUSED(u, "O value contains a non-ASCII character");
+	MAP_OK(ucn, &id);
+	assert_string_equal(id.name, "ma");
 	MAP_OK(bmp, &id);
 	assert_string_equal(id.name, "ab");
 }
@@ -164,6 +167,12 @@ static void hostile_characters(void **state)
 	const struct attr truncated[] = { { "O", "a\xe2\x82", 3, V_ASN1_UTF8STRING, 0 }, A("CN", "c") };
 	const struct attr colon[] = { A("O", "role:MRO-Admin"), A("CN", "c") };
 	const struct attr dot[] = { A("O", "ma"), A("OU", ".."), A("CN", "c") };
+	/* Lookalikes and bidi controls: U+2215 DIVISION SLASH, U+202E RLO. */
+	const struct attr divslash[] = { A("O", "ma"), A("OU", "acc"), { "serialNumber", "EQ\xe2\x88\x95" "x", -1, V_ASN1_UTF8STRING, 0 }, A("CN", "c") };
+	const struct attr rlo[] = { A("O", "ma"), A("OU", "acc"), { "serialNumber", "EQ\xe2\x80\xae" "1", -1, V_ASN1_UTF8STRING, 0 }, A("CN", "c") };
+	const struct attr role_rlo[] = { A("CN", "MRO-Admin\xe2\x80\xae") };
+	const struct attr role_colon[] = { A("CN", "MRO:Admin") };
+	const struct attr eq_eq[] = { A("O", "ma"), A("OU", "acc"), A("serialNumber", "EQ=1"), A("CN", "c") };
 
 	(void)state;
 	REFUSED(slash, "'/'");
@@ -185,6 +194,11 @@ static void hostile_characters(void **state)
 	REFUSED(truncated, "UTF-8");
 	REFUSED(colon, "':'");
 	REFUSED(dot, "'..'");
+	REFUSED(divslash, "serialNumber value contains a non-ASCII character");
+	REFUSED(rlo, "serialNumber value contains a non-ASCII character");
+	REFUSED(role_rlo, "CN value contains a non-ASCII character");
+	REFUSED(role_colon, "CN value contains ':'");
+	REFUSED(eq_eq, "serialNumber value contains '='");
 }
 
 static void empty_and_long(void **state)

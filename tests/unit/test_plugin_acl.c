@@ -403,6 +403,37 @@ static void decisions(void **state)
 	assert_false(acl_allows(NULL, dev, ACL_READ, "000001/00002/EQ1/x"));
 }
 
+/* client_id_policy prefix: no identity's client ids can be another's. */
+static void client_ids(void **state)
+{
+	(void)state;
+	assert_true(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1"));
+	assert_true(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1@"));
+	assert_true(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1@worker-1"));
+	assert_true(sms_client_id_allowed("role:vendor-snapshot-service", "role:vendor-snapshot-service@sms-snapshotd-2"));
+	/* a master account is a prefix of its accounts' paths, '/' is no separator */
+	assert_false(sms_client_id_allowed("000001", "000001/00002/EQ1"));
+	assert_false(sms_client_id_allowed("000001/00002", "000001/00002/EQ1@x"));
+	/* ids may contain - _ . : those are no separators either */
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1-x"));
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1.x"));
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1_x"));
+	/* a master account called "role" is not a role */
+	assert_false(sms_client_id_allowed("role", "role:MRO-Admin"));
+	assert_false(sms_client_id_allowed("role:MRO-Admin", "MRO-Admin"));
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/eq1"));
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", ""));
+	/* mosquitto logs client ids raw: no controls, spaces or non-ASCII after '@' */
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1@x\x1b[31m"));
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1@a b"));
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1@\xe2\x80\xae"));
+	assert_true(sms_client_id_allowed("000001/00002/EQ1", "000001/00002/EQ1@a/b:c@d"));
+	assert_false(sms_client_id_allowed("000001/00002/EQ1", "victim-session"));
+	assert_false(sms_client_id_allowed("", "x"));
+	assert_false(sms_client_id_allowed(NULL, "x"));
+	assert_false(sms_client_id_allowed("x", NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +444,7 @@ int main(void)
 		cmocka_unit_test(share_strip),
 		cmocka_unit_test(exhaustive_vs_libmosquitto),
 		cmocka_unit_test(decisions),
+		cmocka_unit_test(client_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,60 +11,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include <openssl/pem.h>
 
 #include "plugin/sms_auth.h"
+#include "common/crl_set.h"
+#include "tests/unit/pki_test_support.h"
 
 static char dir[64];
 static char pkidir[128];
 
-__attribute__((format(printf, 1, 2)))
-static int run(const char *fmt, ...)
+static char pki[96];
+
+/* sms-pki on the test PKI. */
+static int pki_run(const char *args)
 {
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return (rc != -1 && WIFEXITED(rc)) ? WEXITSTATUS(rc) : -1;
+	return pts_pki(pki, args);
 }
-
-static const char *root_dir(void)
-{
-	const char *r = getenv("SMS_ROOT");
-
-	return r && *r ? r : ".";
-}
-
-#define PKI(...) run("%s/pki/sms-pki --dir %s/pki --pki tls " __VA_ARGS__ " >/dev/null 2>&1", root_dir(), dir)
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/sms-chain-test.XXXXXX");
-	if (!mkdtemp(dir))
+	if (pts_tmpdir(dir, sizeof(dir), "chain") != 0)
 		return -1;
+	snprintf(pki, sizeof(pki), "%s/pki", dir);
 	snprintf(pkidir, sizeof(pkidir), "%s/pki/tls", dir);
-	if (PKI("init") || PKI("master 000001") || PKI("account 000001 00002") || PKI("account 000001 00003") ||
-	    PKI("device 000001 00002 EQ1") || PKI("device 000001 00002 EQ2") || PKI("device 000001 00003 EQ1") ||
-	    PKI("service MRO-Admin") || PKI("client 000001 ops")) {
-		fprintf(stderr, "# sms-pki failed\n");
-		return -1;
-	}
-	return 0;
+	return pki_run("init") || pki_run("master 000001") || pki_run("account 000001 00002") || pki_run("account 000001 00003") ||
+	       pki_run("device 000001 00002 EQ1") || pki_run("device 000001 00002 EQ2") || pki_run("device 000001 00003 EQ1") ||
+	       pki_run("service MRO-Admin") || pki_run("client 000001 ops") ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return run("rm -rf %s", dir) == 0 ? 0 : -1;
+	return pts_remove(dir);
 }
 
 /* A config over the test PKI; crls/service may be overridden. */
@@ -86,19 +68,24 @@ static void config(struct sms_config *cfg, const char *crls, const char *service
 		fail_msg("%s", err);
 }
 
-static X509 *cert(const char *rel)
+static X509 *read_cert(const char *path)
 {
-	char path[256];
-	FILE *f;
+	FILE *f = fopen(path, "r");
 	X509 *x;
 
-	snprintf(path, sizeof(path), "%s/%s/cert.pem", pkidir, rel);
-	f = fopen(path, "r");
 	assert_non_null(f);
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	assert_non_null(x);
 	return x;
+}
+
+static X509 *cert(const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s/cert.pem", pkidir, rel);
+	return read_cert(path);
 }
 
 /* Authenticates rel; returns 0/-1, fills id, err, optionally keeps the chain. */
@@ -132,7 +119,7 @@ static void identities(void **state)
 
 	(void)state;
 	config(&cfg, NULL, NULL, true);
-	if (sms_trust_load(&cfg, &t, err, sizeof(err)) != 0)
+	if (sms_trust_load(&cfg, NULL, &t, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	if (auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), &chain) != 0)
 		fail_msg("%s", err);
@@ -152,7 +139,7 @@ static void identities(void **state)
 
 	/* Same certificate, role not configured. */
 	config(&cfg, NULL, NULL, false);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
 	assert_int_equal(auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), NULL), -1);
 	assert_string_equal(err, "role 'MRO-Admin' is not configured");
 	sms_trust_free(&t);
@@ -160,7 +147,7 @@ static void identities(void **state)
 
 	/* service_ca is another CA (same subject layout would not help): roles refused. */
 	config(&cfg, NULL, "pki/tls/ma/000001/ca.crt", true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
 	assert_int_equal(auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), NULL), -1);
 	assert_non_null(strstr(err, "not issued by the services CA"));
 	/* ... and a leaf that CA issued directly is "from the services CA": tenants refused. */
@@ -178,11 +165,19 @@ static void missing_pieces(void **state)
 	char err[512], path[256];
 
 	(void)state;
-	/* Without the intermediates the chain cannot be built. */
+	/* Without the intermediates their CRLs cannot be verified: refused. */
 	config(&cfg, NULL, NULL, true);
 	free(cfg.intermediates);
 	cfg.intermediates = NULL;
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CRL of CN=SMS master-account CA,O=000001: issuer is not a configured CA"));
+	sms_config_free(&cfg);
+	/* ... and with the root's CRL only the chain cannot be built. */
+	snprintf(path, sizeof(path), "%s/root/crl.pem", pkidir);
+	config(&cfg, path, NULL, true);
+	free(cfg.intermediates);
+	cfg.intermediates = NULL;
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), NULL), -1);
 	assert_non_null(strstr(err, "issuer certificate"));
 	sms_trust_free(&t);
@@ -191,7 +186,7 @@ static void missing_pieces(void **state)
 	/* Only the root's CRL: the account and master CAs have none -> refused. */
 	snprintf(path, sizeof(path), "%s/root/crl.pem", pkidir);
 	config(&cfg, path, NULL, true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), NULL), -1);
 	assert_non_null(strstr(err, "unable to get certificate CRL"));
 	sms_trust_free(&t);
@@ -199,21 +194,21 @@ static void missing_pieces(void **state)
 
 	/* Files that are not what they should be. */
 	snprintf(path, sizeof(path), "%s/garbage.pem", dir);
-	assert_int_equal(run("echo garbage > %s", path), 0);
+	assert_int_equal(pts_run("echo garbage > %s", path), 0);
 	config(&cfg, path, NULL, true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, path));
 	sms_config_free(&cfg);
 	config(&cfg, "pki/tls/root/ca.crt", NULL, true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "holds no CRL"));
 	sms_config_free(&cfg);
 	config(&cfg, NULL, "pki/tls/cas.pem", true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "more than one certificate"));
 	sms_config_free(&cfg);
 	config(&cfg, "/nonexistent/crls.pem", NULL, true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), -1);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/nonexistent/crls.pem"));
 	sms_config_free(&cfg);
 }
@@ -228,25 +223,25 @@ static void revocation(void **state)
 
 	(void)state;
 	config(&cfg, NULL, NULL, true);
-	assert_int_equal(sms_trust_load(&cfg, &t, err, sizeof(err)), 0);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), &eq1), 0);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ2", &id, err, sizeof(err), &eq2), 0);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00003/dev/EQ1", &id, err, sizeof(err), &eq3), 0);
 	assert_int_equal(auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), &admin), 0);
-	assert_false(sms_trust_crls_changed(&t));
-	assert_int_equal(sms_trust_expired_crls(&t, time(NULL), buf, sizeof(buf)), 0);
+	assert_false(crl_set_files_changed(t.crls));
+	assert_int_equal(crl_set_expiring(t.crls, time(NULL), 0, buf, sizeof(buf)), 0);
 	/* Every CRL is past nextUpdate a year from now. */
-	assert_true(sms_trust_expired_crls(&t, time(NULL) + 366 * 86400, buf, sizeof(buf)) >= 4);
+	assert_true(crl_set_expiring(t.crls, time(NULL), 366 * 86400, buf, sizeof(buf)) >= 4);
 	assert_non_null(strstr(buf, "SMS TLS Root CA"));
 
-	assert_int_equal(run("cp %s/crls.pem %s/crls.old", pkidir, dir), 0);
-	assert_int_equal(PKI("revoke ma/000001/acc/00002/dev/EQ1"), 0);
-	assert_int_equal(PKI("revoke ma/000001/acc/00003"), 0);
-	assert_true(sms_trust_crls_changed(&t));
+	assert_int_equal(pts_run("cp %s/crls.pem %s/crls.old", pkidir, dir), 0);
+	assert_int_equal(pki_run("revoke ma/000001/acc/00002/dev/EQ1"), 0);
+	assert_int_equal(pki_run("revoke ma/000001/acc/00003"), 0);
+	assert_true(crl_set_files_changed(t.crls));
 	/* The old store still says valid: the CRLs were read at load time. */
 	assert_int_equal(sms_trust_recheck(&t, eq1, false, err, sizeof(err)), SMS_RECHECK_OK);
-	assert_int_equal(sms_trust_load(&cfg, &fresh, err, sizeof(err)), 0);
-	assert_false(sms_trust_crls_changed(&fresh));
+	assert_int_equal(sms_trust_load(&cfg, NULL, &fresh, err, sizeof(err)), 0);
+	assert_false(crl_set_files_changed(fresh.crls));
 	assert_int_equal(sms_trust_recheck(&fresh, eq1, false, err, sizeof(err)), SMS_RECHECK_REVOKED);
 	assert_int_equal(sms_trust_recheck(&fresh, eq2, false, err, sizeof(err)), SMS_RECHECK_OK);
 	/* A revoked issuing CA revokes the device below it. */
@@ -256,19 +251,20 @@ static void revocation(void **state)
 	assert_non_null(strstr(err, "revoked"));
 	assert_int_equal(auth(&fresh, &cfg, "ma/000001/acc/00002/dev/EQ2", &id, err, sizeof(err), NULL), 0);
 	/* Newer CRLs replace older ones; the old file played back is refused. */
-	assert_int_equal(sms_trust_check_rollback(&t, &fresh, err, sizeof(err)), 0);
-	assert_int_equal(sms_trust_check_rollback(&fresh, &fresh, err, sizeof(err)), 0);
 	{
 		struct sms_config oldcfg;
-		struct sms_trust replay;
+		struct sms_trust again, replay;
 		char path[256];
 
+		assert_int_equal(sms_trust_load(&cfg, &t, &again, err, sizeof(err)), 0);
+		sms_trust_free(&again);
+		assert_int_equal(sms_trust_load(&cfg, &fresh, &again, err, sizeof(err)), 0);
+		sms_trust_free(&again);
 		snprintf(path, sizeof(path), "%s/crls.old", dir);
 		config(&oldcfg, path, NULL, true);
-		assert_int_equal(sms_trust_load(&oldcfg, &replay, err, sizeof(err)), 0);
-		assert_int_equal(sms_trust_check_rollback(&fresh, &replay, err, sizeof(err)), -1);
+		assert_int_equal(sms_trust_load(&oldcfg, &fresh, &replay, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "older than the one in use"));
-		sms_trust_free(&replay);
+		assert_null(replay.store);
 		sms_config_free(&oldcfg);
 	}
 	sms_trust_free(&fresh);
@@ -280,14 +276,14 @@ static void revocation(void **state)
 		snprintf(path, sizeof(path), "%s/root/crl.pem", pkidir);
 		sms_config_free(&cfg);
 		config(&cfg, path, NULL, true);
-		assert_int_equal(sms_trust_load(&cfg, &fresh, err, sizeof(err)), 0);
+		assert_int_equal(sms_trust_load(&cfg, NULL, &fresh, err, sizeof(err)), 0);
 		assert_int_equal(sms_trust_recheck(&fresh, eq2, false, err, sizeof(err)), SMS_RECHECK_UNSURE);
 		assert_non_null(strstr(err, "CRL"));
 		/* A role whose service_ca changed is no longer a role. */
 		sms_trust_free(&fresh);
 		sms_config_free(&cfg);
 		config(&cfg, NULL, "pki/tls/ma/000001/ca.crt", true);
-		assert_int_equal(sms_trust_load(&cfg, &fresh, err, sizeof(err)), 0);
+		assert_int_equal(sms_trust_load(&cfg, NULL, &fresh, err, sizeof(err)), 0);
 		assert_int_equal(sms_trust_recheck(&fresh, admin, true, err, sizeof(err)), SMS_RECHECK_NOT_ROLE);
 		sms_trust_free(&fresh);
 	}
@@ -319,7 +315,7 @@ static void public_namespace_collision(void **state)
 	assert_int_equal(fclose(f), 0);
 	if (sms_config_load(path, &cfg, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	if (sms_trust_load(&cfg, &t, err, sizeof(err)) != 0)
+	if (sms_trust_load(&cfg, NULL, &t, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_int_equal(auth(&t, &cfg, "ma/000001/acc/00002/dev/EQ1", &id, err, sizeof(err), NULL), -1);
 	assert_non_null(strstr(err, "collides with public_read filter '000001/crl/#'"));
@@ -327,6 +323,67 @@ static void public_namespace_collision(void **state)
 	/* Roles are not tenants: the public namespace does not concern them. */
 	if (auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), NULL) != 0)
 		fail_msg("%s", err);
+	sms_trust_free(&t);
+	sms_config_free(&cfg);
+}
+
+/* A leaf signed with openssl by the CA at PKI-relative issuer, into dir/out. */
+static void mint(const char *issuer, const char *subj, const char *ext, const char *out)
+{
+	assert_int_equal(pts_run("cd %s && mkdir -p %s && printf '%s' > %s/ext && "
+			     "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s/key.pem "
+			     "-subj '%s' -out %s/req.csr 2>/dev/null && "
+			     "openssl x509 -req -in %s/req.csr -CA %s/%s/ca.crt -CAkey %s/%s/ca.key -CAcreateserial "
+			     "-extfile %s/ext -days 30 -out %s/cert.pem 2>/dev/null",
+			     dir, out, ext, out, out, subj, out, out, pkidir, issuer, pkidir, issuer, out, out), 0);
+}
+
+static int auth_minted(const struct sms_trust *t, const struct sms_config *cfg, const char *out, char *err,
+		       size_t errlen)
+{
+	char path[256];
+	STACK_OF(X509) *chain = NULL;
+	identity id;
+	X509 *x;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s/cert.pem", dir, out);
+	x = read_cert(path);
+	rc = sms_authenticate(t, cfg, x, &id, &chain, err, errlen);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(x);
+	return rc;
+}
+
+#define CLIENT_EXT "basicConstraints=critical,CA:false\\nkeyUsage=critical,digitalSignature\\nextendedKeyUsage=clientAuth\\n"
+
+/* What the chain check alone lets through: CA and non-client leaves, short chains
+ * (O/OU in another case needs letters in the ids: tests/integration/plugin_attack.t). */
+static void client_certificates(void **state)
+{
+	struct sms_config cfg;
+	struct sms_trust t;
+	char err[512];
+
+	(void)state;
+	config(&cfg, NULL, NULL, true);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
+	mint("ma/000001/acc/00002", "/O=000001/OU=00002/serialNumber=EQ7/CN=EQ7", CLIENT_EXT, "m-ok");
+	if (auth_minted(&t, &cfg, "m-ok", err, sizeof(err)) != 0)
+		fail_msg("control refused: %s", err);
+	mint("ma/000001/acc/00002", "/O=000001/OU=00002/serialNumber=EQ8/CN=EQ8",
+	     "basicConstraints=critical,CA:true\\nkeyUsage=critical,keyCertSign,digitalSignature\\n"
+	     "extendedKeyUsage=clientAuth\\n", "m-ca");
+	assert_int_equal(auth_minted(&t, &cfg, "m-ca", err, sizeof(err)), -1);
+	assert_string_equal(err, "a CA certificate (basicConstraints CA:TRUE) is not a client identity");
+	mint("ma/000001/acc/00002", "/O=000001/OU=00002/serialNumber=EQ9/CN=EQ9",
+	     "basicConstraints=critical,CA:false\\nkeyUsage=critical,digitalSignature\\n", "m-noeku");
+	assert_int_equal(auth_minted(&t, &cfg, "m-noeku", err, sizeof(err)), -1);
+	assert_string_equal(err, "certificate lacks extendedKeyUsage clientAuth");
+	/* Issued straight by the master-account CA: an equipment needs its account CA too. */
+	mint("ma/000001", "/O=000001/OU=00002/serialNumber=EQ1/CN=EQ1", CLIENT_EXT, "m-short");
+	assert_int_equal(auth_minted(&t, &cfg, "m-short", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "needs a chain root -> master-account CA -> account CA -> leaf, got 3"));
 	sms_trust_free(&t);
 	sms_config_free(&cfg);
 }
@@ -358,6 +415,7 @@ int main(void)
 		cmocka_unit_test(public_namespace_collision),
 		cmocka_unit_test(revocation),
 		cmocka_unit_test(subject_for_logs),
+		cmocka_unit_test(client_certificates),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -88,6 +88,24 @@ static void good(void **state)
 	sms_config_free(&cfg);
 }
 
+static void client_id_settings(void **state)
+{
+	struct sms_config cfg;
+	char err[512];
+
+	(void)state;
+	if (sms_config_load(write_conf(BASE "client_id_policy = \"any\";\nclient_id_owners_max = 7;\n"), &cfg, err,
+			    sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg.client_id_policy, SMS_CLIENT_ID_ANY);
+	assert_int_equal(cfg.client_id_owners_max, 7);
+	sms_config_free(&cfg);
+	if (sms_config_load(write_conf(BASE "client_id_policy = \"prefix\";\n"), &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg.client_id_policy, SMS_CLIENT_ID_PREFIX);
+	sms_config_free(&cfg);
+}
+
 static void defaults(void **state)
 {
 	struct sms_config cfg;
@@ -96,6 +114,8 @@ static void defaults(void **state)
 	(void)state;
 	assert_int_equal(sms_config_load(write_conf(BASE), &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg.crl_check_interval, 60);
+	assert_int_equal(cfg.client_id_policy, SMS_CLIENT_ID_PREFIX);
+	assert_int_equal(cfg.client_id_owners_max, 100000);
 	assert_null(cfg.intermediates);
 	assert_int_equal(cfg.nroles, 0);
 	assert_int_equal(cfg.npublic_read, 0);
@@ -122,6 +142,11 @@ static void errors(void **state)
 		{ "trust_anchor = \"r\";\nservice_ca = \"s\";\ncrl_files = \"c\";\n", 3, "must be a list" },
 		{ BASE "crl_check_interval = 0;\n", 4, "between 1 and 86400" },
 		{ BASE "crl_check_interval = \"10\";\n", 4, "integer" },
+		{ BASE "client_id_policy = \"first\";\n", 4, "client_id_policy 'first' is not one of prefix, any" },
+		{ BASE "client_id_policy = 1;\n", 4, "client_id_policy must be a string" },
+		{ BASE "client_id_owners_max = 0;\n", 4, "client_id_owners_max must be between 1 and 10000000" },
+		{ BASE "roles = ( { name = \"MRO:Admin\"; rules = ( { access = \"read\"; filter = \"a\"; } ); } );\n", 4,
+		  "can never be a certificate CN" },
 		{ BASE "public_read = [ \"a/#/b\" ];\n", 4, "not a valid MQTT topic filter" },
 		{ BASE "public_read = [ \"$share/g/a\" ];\n", 4, "$share/" },
 		{ BASE "roles = { x = 1; };\n", 4, "'roles' must be a list" },
@@ -205,6 +230,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(good),
 		cmocka_unit_test(defaults),
+		cmocka_unit_test(client_id_settings),
 		cmocka_unit_test(errors),
 		cmocka_unit_test(missing_file),
 		cmocka_unit_test(shipped_example),
