@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <mqtt_protocol.h>
+#include <openssl/pem.h>
 
+#include "common/identity.h"
 #include "common/log.h"
 
 struct mqtt_session {
@@ -44,6 +46,39 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int mqtt_client_id_for_cert(const char *cert_file, const char *what, char *buf, size_t len, char *err,
+                            size_t errlen)
+{
+	FILE *f = fopen(cert_file, "r");
+	X509 *x = NULL;
+	identity id;
+	char why[200];
+	int rc = -1;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open %s: %s", cert_file, strerror(errno));
+		return -1;
+	}
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL) {
+		snprintf(err, errlen, "%s holds no PEM certificate", cert_file);
+		goto out;
+	}
+	if (identity_from_subject(X509_get_subject_name(x), &id, why, sizeof why) != 0) {
+		snprintf(err, errlen, "%s: no SMS identity in the subject: %s", cert_file, why);
+		goto out;
+	}
+	if ((size_t)snprintf(buf, len, "%s@%s", id.name, what) >= len) {
+		snprintf(err, errlen, "client id for %s is too long", cert_file);
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_free(x);
+	return rc;
 }
 
 long mqtt_backoff_next(long cur, long min, long max)

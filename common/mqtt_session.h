@@ -107,6 +107,12 @@ void mqtt_session_abandon(mqtt_session *s, const char *why);
 int mqtt_session_publish(mqtt_session *s, const char *topic, const void *payload, size_t len, int qos,
                          int retain, int *mid, char *err, size_t errlen);
 
+/* The default client id for a TLS certificate: "<identity>@<what>", the form
+ * sms_auth's client_id_policy "prefix" admits (the identity is the
+ * username the plugin gives that certificate). 0, or -1 with err. */
+int mqtt_client_id_for_cert(const char *cert_file, const char *what, char *buf, size_t len, char *err,
+                            size_t errlen);
+
 /* The next backoff after cur: doubled, capped at max, never below min. */
 long mqtt_backoff_next(long cur, long min, long max);
 /* A delay drawn uniformly from [base/2, base] ("equal jitter"), so that a

@@ -351,25 +351,12 @@ static void parse_args(int argc, char **argv, options *o)
 		die("--from needs --topic");
 }
 
-/*
- * sms_auth's default client_id_policy ("prefix") admits only client ids
- * "<identity>" or "<identity>@...", the identity being that of the TLS
- * certificate: "<identity>@<what>", or just <what> if --cert has none.
- */
 static void default_client_id(const options *o, const char *what, char *buf, size_t len)
 {
-	FILE *f = fopen(o->cert, "r");
-	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-	identity tls;
-	char err[200];
+	char err[300];
 
-	if (f)
-		fclose(f);
-	if (x && identity_from_subject(X509_get_subject_name(x), &tls, err, sizeof err) == 0)
-		snprintf(buf, len, "%s@%s", tls.name, what);
-	else
-		snprintf(buf, len, "%s", what);
-	X509_free(x);
+	if (mqtt_client_id_for_cert(o->cert, what, buf, len, err, sizeof err) != 0)
+		die("%s (or give --client-id)", err);
 }
 
 int main(int argc, char **argv)

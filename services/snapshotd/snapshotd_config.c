@@ -53,7 +53,7 @@ static int load(conf_file *f, snapshotd_config *cfg, int readable)
 	    conf_path(f, "broker.cafile", CONF_REQUIRED, readable, &cfg->tls_cafile) ||
 	    conf_path(f, "broker.cert", CONF_REQUIRED, readable, &cfg->tls_cert) ||
 	    conf_path(f, "broker.key", CONF_REQUIRED, readable, &cfg->tls_key) ||
-	    conf_string(f, "broker.client_id", CONF_OPTIONAL, "sms-snapshotd", &cfg->client_id) ||
+	    conf_string(f, "broker.client_id", CONF_OPTIONAL, NULL, &cfg->client_id) ||
 	    conf_string(f, "broker.subscription", CONF_OPTIONAL, "+/+/+/snapshots", &cfg->subscription) ||
 	    conf_path(f, "e2e.cert", CONF_REQUIRED, readable, &cfg->e2e_cert) ||
 	    conf_path(f, "e2e.key", CONF_REQUIRED, readable, &cfg->e2e_key) ||
@@ -71,7 +71,7 @@ static int load(conf_file *f, snapshotd_config *cfg, int readable)
 	if (cfg->n_e2e_crls > 0 && cfg->n_e2e_ca_certs == 0)
 		return conf_fail(f, "e2e.crls", "needs e2e.ca_certs, the CA certificates that sign the CRLs "
 		                 "(sms-pki writes them to e2e/cas.pem): a CRL is used only after its signature verified");
-	if (strlen(cfg->client_id) > 60)
+	if (cfg->client_id != NULL && strlen(cfg->client_id) > 60)
 		return conf_fail(f, "broker.client_id", "must be 1..60 bytes");
 	if (cfg->workers > 1 && strncmp(cfg->subscription, "$share/", 7) != 0)
 		return conf_fail(f, "workers", "= %d needs a \"$share/<group>/...\" subscription", cfg->workers);

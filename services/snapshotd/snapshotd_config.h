@@ -15,6 +15,9 @@
  * Unknown keys are errors; paths are relative to the file's directory; with
  * check_files every file named must be readable (each error is one line
  * "FILE:LINE: key problem").
+ * broker.client_id defaults to NULL: the daemon then uses
+ * "<identity of broker.cert>@sms-snapshotd" (mqtt_client_id_for_cert), the
+ * form the plugin's client-id policy admits.
  * Required: broker.host, broker.cafile/cert/key, e2e.cert/key/trust_root,
  * database.conninfo. workers > 1 requires a "$share/<group>/..." subscription
  * (otherwise every worker would receive every message).

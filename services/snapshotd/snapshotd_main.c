@@ -19,6 +19,7 @@
 
 #include "common/crl_watch.h"
 #include "common/db_migrate.h"
+#include "common/mqtt_session.h"
 #include "services/snapshotd/snapshotd_config.h"
 #include "common/log.h"
 #include "services/snapshotd/snapshotd_worker.h"
@@ -66,6 +67,23 @@ static int run_migrations(const snapshotd_config *cfg)
 out:
 	PQfinish(conn);
 	return rc;
+}
+
+/* Without broker.client_id: "<identity of broker.cert>@sms-snapshotd". */
+static int default_client_id(snapshotd_config *cfg, char *err, size_t errlen)
+{
+	char id[160], why[400];
+
+	if (mqtt_client_id_for_cert(cfg->tls_cert, "sms-snapshotd", id, sizeof id, why, sizeof why) != 0) {
+		snprintf(err, errlen, "broker.client_id is not set and none follows from broker.cert: %s", why);
+		return -1;
+	}
+	cfg->client_id = strdup(id);
+	if (cfg->client_id == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 /* The verifier starts without CRLs and gets them only through the watch,
@@ -254,6 +272,11 @@ int main(int argc, char **argv)
 	}
 	if (snapshotd_config_load(config_path, &cfg, 1, err, sizeof err) != 0) {
 		fprintf(stderr, "sms-snapshotd: %s\n", err);
+		return 1;
+	}
+	if (cfg.client_id == NULL && default_client_id(&cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "sms-snapshotd: %s: %s\n", config_path, err);
+		snapshotd_config_free(&cfg);
 		return 1;
 	}
 	if (check_only) {

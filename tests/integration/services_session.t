@@ -52,6 +52,14 @@ sed -e "s|$P/|pki/|g" "$H_DIR/snapshotd.conf" >"$H_DIR/rel/snapshotd.conf"
 out=$(cd / && "$DBIN/sms-snapshotd" --config "$H_DIR/rel/snapshotd.conf" --check-config 2>&1)
 tap_is "$?" 0 "paths in the file are relative to the file, not to the working directory"
 
+# Without broker.client_id the daemon takes "<identity>@sms-snapshotd", which the plugin admits.
+with_line "$H_DIR/noid.conf" '/client_id = /d'
+SVC_CONF=$H_DIR/noid.conf svc_daemon_start
+grep -q 'connected as role:vendor-snapshot-service@sms-snapshotd ' "$H_DIR/snapshotd.log" &&
+	tap_ok "default client id <identity>@sms-snapshotd is admitted by the broker" ||
+	{ tap_not_ok "default client id admitted"; tail -n 3 "$H_DIR/snapshotd.log" | sed 's/^/# /'; }
+svc_daemon_stop TERM
+
 # --- Finding 7a: two daemons with the same client id.
 svc_daemon_start
 first=$SVC_DAEMON
