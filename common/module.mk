@@ -3,7 +3,7 @@
 # module has its contract in its header; the plugin links the pieces it uses.
 
 COMMON_SRC := common/identity.c common/utf8.c common/log.c common/snapshot_json.c \
-	common/snapshot_topic.c common/db_migrate.c
+	common/snapshot_topic.c common/db_migrate.c common/pg_session.c common/db_privileges.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 
@@ -14,7 +14,7 @@ $(SMSCOMMON_LIB): $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 	rm -f $@
 	$(AR) rcs $@ $^
 
-UNIT_TESTS += $(B)/tests/unit/test_identity $(B)/tests/unit/test_services_parse
+UNIT_TESTS += $(B)/tests/unit/test_identity $(B)/tests/unit/test_services_parse $(B)/tests/unit/test_pg_session
 
 $(B)/tests/unit/test_identity: $(B)/obj/tests/unit/test_identity.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
@@ -25,3 +25,9 @@ $(B)/obj/tests/unit/test_services_%.o: MODULE_CFLAGS := -I/usr/include/cjson -I/
 $(B)/tests/unit/test_services_parse: $(B)/obj/tests/unit/test_services_parse.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lm
+
+$(B)/obj/tests/unit/test_pg_session.o: MODULE_CFLAGS := -I/usr/include/postgresql
+
+$(B)/tests/unit/test_pg_session: $(B)/obj/tests/unit/test_pg_session.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lpq
