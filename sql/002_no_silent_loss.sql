@@ -218,11 +218,17 @@ CREATE FUNCTION sms_dead_letter(p_digest bytea, p_topic text, p_payload bytea, p
 LANGUAGE plpgsql AS $$
 DECLARE
 	v_id bigint;
+	v_first text;
 BEGIN
+	SELECT l.topic INTO v_first FROM t_ingest_log l
+	 WHERE l.digest = p_digest AND l.topic <> p_topic ORDER BY l.received_at LIMIT 1;
 	INSERT INTO t_ingest_log (digest, topic) VALUES (p_digest, p_topic)
 		ON CONFLICT (digest, topic) DO NOTHING;
 	IF NOT FOUND THEN
 		RETURN NULL;
+	END IF;
+	IF v_first IS NOT NULL THEN
+		p_detail := p_detail || format(' (replay: these bytes came first on %s)', v_first);
 	END IF;
 	INSERT INTO t_dead_letter (topic, payload, digest, reason, detail, payload_length, truncated)
 		VALUES (p_topic, p_payload, p_digest, p_reason, p_detail, p_length, octet_length(p_payload) < p_length)

@@ -120,6 +120,14 @@ static int load(const config_t *c, snapshotd_config *cfg, char *err, size_t errl
 	if (int_in_range(c, "limits.max_values", 4096, 1, 1000000, &v, err, errlen))
 		return -1;
 	cfg->max_values = (size_t)v;
+	/* A dead letter keeps enough to see what the device sent, not a
+	 * faulty device's megabytes (digest and length are kept in full). */
+	if (int_in_range(c, "limits.dead_letter_max_bytes", 4096, 0, 256LL * 1024 * 1024, &v, err, errlen))
+		return -1;
+	cfg->dead_letter_max_bytes = (size_t)v;
+	if (int_in_range(c, "database.replay_interval", 5, 1, 3600, &v, err, errlen))
+		return -1;
+	cfg->replay_interval = (int)v;
 	if (int_in_range(c, "workers", 1, 1, SNAPSHOTD_MAX_WORKERS, &v, err, errlen))
 		return -1;
 	cfg->workers = (int)v;

@@ -6,8 +6,8 @@
  * (How many QoS 1 messages are in flight towards us is the broker's
  * max_inflight_messages; the MQTT 3.1.1 client has no say.)
  *   e2e:      { cert, key, chain (optional), trust_root, crls = [ ... ] }
- *   database: { conninfo, sql_dir (for --migrate) }
- *   limits:   { max_payload, max_values }
+ *   database: { conninfo, sql_dir (for --migrate), replay_interval }
+ *   limits:   { max_payload, max_values, dead_letter_max_bytes }
  *   workers, stats_interval
  *
  * Required: broker.host, broker.cafile/cert/key, e2e.cert/key/trust_root,
@@ -36,9 +36,11 @@ typedef struct {
 
 	char *db_conninfo;
 	char *sql_dir;
+	int replay_interval;           /* seconds between polls for dead letters to replay */
 
 	size_t max_payload;
 	size_t max_values;
+	size_t dead_letter_max_bytes;  /* payload bytes kept per dead letter */
 	int workers;
 	int stats_interval;
 } snapshotd_config;
