@@ -39,11 +39,12 @@ ALTER TABLE t_device ADD COLUMN last_taken_at timestamptz, ADD COLUMN last_seq b
 
 -- DDL needs the owner's rights; everything else stays with the caller.
 -- Fixed search_path: a SECURITY DEFINER function must not resolve names
--- through a schema the caller controls.
+-- through a schema the caller controls (pg_catalog is searched first
+-- implicitly, pg_temp last; new partitions go to the schema of the tables).
 DO $$
 BEGIN
 	EXECUTE format('ALTER FUNCTION sms_ensure_partition(timestamptz) SECURITY DEFINER '
-	               'SET search_path = pg_catalog, %I, pg_temp', current_schema());
+	               'SET search_path = %I, pg_temp', current_schema());
 END $$;
 
 DROP FUNCTION sms_ingest_snapshot(bytea, text, text, text, text, text, timestamptz, bigint, text,
@@ -97,8 +98,9 @@ BEGIN
 	ELSE
 		-- The row written with the dead letter; locked so a concurrent
 		-- replay of the same dead letter waits and then sees it done.
-		PERFORM 1 FROM t_ingest_log
-		  WHERE digest = p_digest AND topic = p_topic AND dead_letter_id = p_replay_of AND snapshot_id IS NULL
+		PERFORM 1 FROM t_ingest_log l
+		  WHERE l.digest = p_digest AND l.topic = p_topic AND l.dead_letter_id = p_replay_of
+		    AND l.snapshot_id IS NULL
 		  FOR UPDATE;
 		IF NOT FOUND THEN
 			outcome := 'duplicate';
