@@ -203,6 +203,14 @@ pg_class pg_session_check(pg_session *s, const PGresult *res, ExecStatusType wan
 
 	if (res != NULL && PQresultStatus(res) == want)
 		return PG_OK;
+	if (res != NULL && PQresultStatus(res) != PGRES_FATAL_ERROR && PQresultStatus(res) != PGRES_NONFATAL_ERROR &&
+	    PQresultStatus(res) != PGRES_BAD_RESPONSE) {
+		/* The server did what we asked, but not what we expected: our SQL
+		 * does not fit the schema. */
+		snprintf(err, errlen, "%s: unexpected result %s, wanted %s", what, PQresStatus(PQresultStatus(res)),
+		         PQresStatus(want));
+		return PG_SETUP;
+	}
 	if (res != NULL) {
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		msg = PQresultErrorMessage(res);
@@ -218,7 +226,7 @@ pg_class pg_session_check(pg_session *s, const PGresult *res, ExecStatusType wan
 		snprintf(err + n, errlen > n ? errlen - n : 0, " (SQLSTATE %s)", state);
 	}
 	c = pg_classify_sqlstate(state);
-	if (c == PG_OK)  /* an unexpected status without an error, e.g. no rows: our SQL */
+	if (c == PG_OK)  /* "00000" on an error result: nothing sensible to retry */
 		c = PG_SETUP;
 	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK || state == NULL ||
 	    has_prefix(state, "08") || has_prefix(state, "57P") || strcmp(state, "26000") == 0)
@@ -305,41 +313,33 @@ static char *array_literal(const pg_need *needs, size_t n, int field)
 	return buf;
 }
 
-static pg_class check_version(pg_session *s, const char *program, int min_version, char *err, size_t errlen)
+/* The schema version into *version; PG_OK, or the error (e.g. no SELECT
+ * on schema_migrations) in err. */
+static pg_class read_version(pg_session *s, int *version, char *err, size_t errlen)
 {
 	PGresult *res;
 	pg_class c;
-	int v;
 
 	res = PQexec(s->conn, "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0"
 	                      " ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END");
 	c = pg_session_check(s, res, PGRES_TUPLES_OK, "reading the schema version", err, errlen);
-	if (c == PG_OK) {
-		v = atoi(PQgetvalue(res, 0, 0));
-		if (v < min_version) {
-			snprintf(err, errlen, "database %s is at schema version %d, %s needs %d: run sms-db migrate",
-			         PQdb(s->conn), v, program, min_version);
-			c = PG_SETUP;
-		}
-	}
+	if (c == PG_OK)
+		*version = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return c;
 }
 
-pg_class pg_session_check_ready(pg_session *s, const char *program, int min_version,
-                                const pg_need *needs, size_t n_needs, char *err, size_t errlen)
+/* What the current user lacks, comma-separated, in *missing ("" when
+ * nothing), malloc'd. */
+static pg_class read_missing(pg_session *s, const pg_need *needs, size_t n_needs, char **missing,
+                             char *err, size_t errlen)
 {
 	char *arrays[3] = { NULL, NULL, NULL };
 	PGresult *res = NULL;
-	pg_class c;
+	pg_class c = PG_OK;
 	int i;
 
-	c = pg_session_connect(s, err, errlen);
-	if (c != PG_OK)
-		return c;
-	c = check_version(s, program, min_version, err, errlen);
-	if (c != PG_OK)
-		return c;
+	*missing = NULL;
 	for (i = 0; i < 3; i++) {
 		arrays[i] = array_literal(needs, n_needs, i);
 		if (arrays[i] == NULL) {
@@ -352,15 +352,48 @@ pg_class pg_session_check_ready(pg_session *s, const char *program, int min_vers
 	c = pg_session_check(s, res, PGRES_TUPLES_OK, "checking privileges", err, errlen);
 	if (c != PG_OK)
 		goto out;
-	if (!PQgetisnull(res, 0, 0)) {
-		snprintf(err, errlen, "database role %s lacks what %s needs: %s (sms-db roles creates a role "
-		         "holding exactly these; GRANT it to %s)", PQuser(s->conn), program, PQgetvalue(res, 0, 0),
-		         PQuser(s->conn));
-		c = PG_SETUP;
+	*missing = strdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
+	if (*missing == NULL) {
+		snprintf(err, errlen, "out of memory checking %zu privileges", n_needs);
+		c = PG_TRANSIENT;
 	}
 out:
 	PQclear(res);
 	for (i = 0; i < 3; i++)
 		free(arrays[i]);
+	return c;
+}
+
+pg_class pg_session_check_ready(pg_session *s, const char *program, int min_version,
+                                const pg_need *needs, size_t n_needs, char *err, size_t errlen)
+{
+	char verr[400];
+	char *missing = NULL;
+	int version = -1;
+	pg_class c, vc;
+
+	c = pg_session_connect(s, err, errlen);
+	if (c != PG_OK)
+		return c;
+	/* Version first in the verdict (an old schema lacks the new objects
+	 * anyway), but read it after the privileges: without SELECT on
+	 * schema_migrations the privilege line is the one that helps. */
+	c = read_missing(s, needs, n_needs, &missing, err, errlen);
+	if (c != PG_OK)
+		return c;
+	vc = read_version(s, &version, verr, sizeof verr);
+	if (vc == PG_OK && version < min_version) {
+		snprintf(err, errlen, "database %s is at schema version %d, %s needs %d: run sms-db migrate",
+		         PQdb(s->conn), version, program, min_version);
+		c = PG_SETUP;
+	} else if (*missing != '\0') {
+		snprintf(err, errlen, "database role %s lacks what %s needs: %s (sms-db roles creates a role "
+		         "holding exactly these; GRANT it to %s)", PQuser(s->conn), program, missing, PQuser(s->conn));
+		c = PG_SETUP;
+	} else if (vc != PG_OK) {
+		snprintf(err, errlen, "%s", verr);
+		c = vc;
+	}
+	free(missing);
 	return c;
 }

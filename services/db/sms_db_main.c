@@ -391,7 +391,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	pg_session *db = NULL;
 	pg_class c;
-	long long v;
+	long long v, hi;
 	int opt, rc = 1;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -406,7 +406,8 @@ int main(int argc, char **argv)
 		case 'l':
 		case 'i':
 		case 'o':
-			if (number_arg(optarg, opt == 'o' ? 0 : 1, opt == 'l' ? 1000000 : 1LL << 62, &v) != 0) {
+			hi = opt == 'l' ? 1000000 : opt == 'o' ? 100000 : 1LL << 62;
+			if (number_arg(optarg, opt == 'o' ? 0 : 1, hi, &v) != 0) {
 				fprintf(stderr, "sms-db: --%s %s is not a valid number\n",
 				        opt == 'l' ? "limit" : opt == 'i' ? "id" : "older-than", optarg);
 				return 2;

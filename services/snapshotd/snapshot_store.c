@@ -156,6 +156,26 @@ static store_result connect_prepared(snapshot_store *s, char *err, size_t errlen
 	return to_store_result(c);
 }
 
+/* One prepared statement, connecting first; *res (to PQclear) is the
+ * result when STORE_OK, NULL otherwise. */
+static store_result exec_prepared(snapshot_store *s, const char *name, int n, const char *const *params,
+                                  const int *lengths, const int *formats, const char *what, PGresult **res,
+                                  char *err, size_t errlen)
+{
+	store_result r = connect_prepared(s, err, errlen);
+
+	*res = NULL;
+	if (r != STORE_OK)
+		return r;
+	*res = PQexecPrepared(pg_session_conn(s->db), name, n, params, lengths, formats, 0);
+	r = to_store_result(pg_session_check(s->db, *res, PGRES_TUPLES_OK, what, err, errlen));
+	if (r != STORE_OK) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	return r;
+}
+
 int snapshot_store_connect(snapshot_store *s, char *err, size_t errlen)
 {
 	return connect_prepared(s, err, errlen) == STORE_OK ? 0 : -1;
@@ -212,14 +232,10 @@ store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32
 	const char *params[15];
 	int lengths[15] = { 32 }, formats[15] = { 1 };
 	PGresult *res = NULL;
-	store_result r;
+	store_result r = STORE_RETRY;
 	size_t i;
 
 	memset(rc, 0, sizeof *rc);
-	r = connect_prepared(s, err, errlen);
-	if (r != STORE_OK)
-		return r;
-	r = STORE_RETRY;
 	sb_putc(&groups, '{'); sb_putc(&channels, '{'); sb_putc(&units, '{');
 	sb_putc(&nums, '{'); sb_putc(&txts, '{');
 	for (i = 0; i < snap->n_values; i++) {
@@ -259,8 +275,7 @@ store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32
 	params[12] = nums.buf;
 	params[13] = txts.buf;
 	params[14] = replay_of > 0 ? replay : NULL;
-	res = PQexecPrepared(pg_session_conn(s->db), "ingest", 15, params, lengths, formats, 0);
-	r = to_store_result(pg_session_check(s->db, res, PGRES_TUPLES_OK, "storing snapshot", err, errlen));
+	r = exec_prepared(s, "ingest", 15, params, lengths, formats, "storing snapshot", &res, err, errlen);
 	if (r == STORE_OK && PQntuples(res) != 1) {
 		snprintf(err, errlen, "storing snapshot: sms_ingest_snapshot returned %d rows", PQntuples(res));
 		r = STORE_SETUP;
@@ -287,12 +302,8 @@ store_result snapshot_store_dead_letter(snapshot_store *s, const unsigned char d
 	PGresult *res;
 	store_result r;
 
-	r = connect_prepared(s, err, errlen);
-	if (r != STORE_OK)
-		return r;
 	snprintf(full, sizeof full, "%zu", len);
-	res = PQexecPrepared(pg_session_conn(s->db), "dead_letter", 6, params, lengths, formats, 0);
-	r = to_store_result(pg_session_check(s->db, res, PGRES_TUPLES_OK, "recording dead letter", err, errlen));
+	r = exec_prepared(s, "dead_letter", 6, params, lengths, formats, "recording dead letter", &res, err, errlen);
 	if (r == STORE_OK)
 		r = PQntuples(res) == 1 && PQgetisnull(res, 0, 0) ? STORE_DUPLICATE : STORE_OK;
 	PQclear(res);
@@ -332,13 +343,9 @@ store_result snapshot_store_replay_fetch(snapshot_store *s, int max, store_dead_
 
 	*rows = NULL;
 	*n = 0;
-	r = connect_prepared(s, err, errlen);
-	if (r != STORE_OK)
-		return r;
 	snprintf(maxs, sizeof maxs, "%d", max);
-	res = PQexecPrepared(pg_session_conn(s->db), "replay_fetch", 1, params, NULL, NULL, 0);
-	r = to_store_result(pg_session_check(s->db, res, PGRES_TUPLES_OK, "reading dead letters to replay",
-	                                     err, errlen));
+	r = exec_prepared(s, "replay_fetch", 1, params, NULL, NULL, "reading dead letters to replay", &res,
+	                  err, errlen);
 	if (r != STORE_OK || PQntuples(res) == 0)
 		goto out;
 	*rows = calloc((size_t)PQntuples(res), sizeof **rows);
@@ -382,12 +389,8 @@ store_result snapshot_store_replay_failed(snapshot_store *s, long long id, const
 	PGresult *res;
 	store_result r;
 
-	r = connect_prepared(s, err, errlen);
-	if (r != STORE_OK)
-		return r;
 	snprintf(ids, sizeof ids, "%lld", id);
-	res = PQexecPrepared(pg_session_conn(s->db), "replay_failed", 2, params, NULL, NULL, 0);
-	r = to_store_result(pg_session_check(s->db, res, PGRES_TUPLES_OK, "recording replay outcome", err, errlen));
+	r = exec_prepared(s, "replay_failed", 2, params, NULL, NULL, "recording replay outcome", &res, err, errlen);
 	PQclear(res);
 	return r;
 }
