@@ -19,7 +19,6 @@ static int refused(snapshotd_replayer *r, const store_dead_letter *d, const char
 		sms_log(LOG_LEVEL_WARNING, "replay of dead letter %lld: %s; trying again later", d->id, err);
 		return -1;
 	}
-	atomic_fetch_add(&r->refused, 1);
 	sms_log(LOG_LEVEL_WARNING, "replay of dead letter %lld on %s refused again (%s): %s", d->id, d->topic,
 	        reason, detail);
 	return 0;
@@ -34,7 +33,6 @@ static int store(snapshotd_replayer *r, const store_dead_letter *d, ingest_resul
 	                           &rc, err, sizeof err)) {
 	case STORE_OK:
 	case STORE_DUPLICATE:
-		atomic_fetch_add(&r->replayed, 1);
 		sms_log(LOG_LEVEL_INFO, "replay of dead letter %lld on %s: snapshot %lld (seq %lld)", d->id,
 		        d->topic, rc.snapshot_id, in->snap.seq);
 		return 0;

@@ -12,7 +12,6 @@
 #define SMS_SNAPSHOTD_REPLAY_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 
 #include "services/snapshotd/snapshotd_worker.h"
 
@@ -22,7 +21,6 @@ typedef struct {
 	smscms_ctx *ctx;
 	pthread_t thread;
 	int started;
-	atomic_ullong replayed, refused;
 } snapshotd_replayer;
 
 /* 0, or -1 with err. The thread ends when sh->stop is set. */

@@ -60,10 +60,11 @@ static int db_retry_wait(snapshotd_worker *w, const char *err, long *backoff)
 	return 0;
 }
 
-/* The database cannot take the message because the deployment is wrong
- * (privileges, schema): not the message's fault, so it is neither
- * dead-lettered nor acknowledged; say so loudly on every retry. */
-static void log_setup_error(snapshotd_worker *w, const char *topic, const char *err)
+/* The database cannot take the message, as a snapshot or as a dead letter,
+ * because the deployment is wrong (privileges, schema): not the message's
+ * fault, so it is neither dead-lettered nor acknowledged; say so loudly on
+ * every retry. */
+static void log_kept_unacknowledged(snapshotd_worker *w, const char *topic, const char *err)
 {
 	sms_log(LOG_LEVEL_ERROR, "worker %d: message on %s kept unacknowledged, the database cannot take it "
 	        "until this is fixed: %s", w->index, topic, err);
@@ -120,7 +121,7 @@ static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], c
 			ingest_sanitize(r->detail);
 			return -1;
 		case STORE_SETUP:
-			log_setup_error(w, topic, err);
+			log_kept_unacknowledged(w, topic, err);
 			break;
 		case STORE_RETRY:
 			break;
@@ -154,7 +155,7 @@ static int store_rejected(snapshotd_worker *w, const unsigned char digest[32], c
 		case STORE_REJECTED:
 		case STORE_SETUP:
 			/* Nowhere else to keep it: the message waits, unacknowledged. */
-			log_setup_error(w, topic, err);
+			log_kept_unacknowledged(w, topic, err);
 			break;
 		case STORE_RETRY:
 			break;
