@@ -264,17 +264,19 @@ pg_class pg_session_transaction(pg_session *s, pg_txn_fn fn, void *arg, char *er
 	return c;
 }
 
-/* "SELECT on t", "UPDATE (c) on t", "EXECUTE on f(...)" for every need the
- * current user lacks, comma-separated; missing objects count as lacking. */
+/* "SELECT on t", "UPDATE (c) on t", "EXECUTE on f(...)" for every need role
+ * $4 (NULL: the current user) lacks, comma-separated; missing objects count
+ * as lacking. */
 static const char missing_sql[] =
 	"SELECT string_agg(CASE WHEN c IS NULL THEN p || ' on ' || o ELSE p || ' (' || c || ') on ' || o END,"
 	"                  ', ' ORDER BY i)"
-	"  FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS n(p, o, c, i)"
-	" WHERE NOT coalesce(CASE WHEN p = 'EXECUTE' THEN has_function_privilege(to_regprocedure(o), p)"
-	"                         WHEN c IS NULL THEN has_table_privilege(to_regclass(o), p)"
+	"  FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS n(p, o, c, i),"
+	"       coalesce($4::name, current_user) AS r(who)"
+	" WHERE NOT coalesce(CASE WHEN p = 'EXECUTE' THEN has_function_privilege(who, to_regprocedure(o), p)"
+	"                         WHEN c IS NULL THEN has_table_privilege(who, to_regclass(o), p)"
 	"                         WHEN NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = to_regclass(o)"
 	"                                            AND a.attname = c AND NOT a.attisdropped) THEN false"
-	"                         ELSE has_column_privilege(to_regclass(o), c, p) END, false)";
+	"                         ELSE has_column_privilege(who, to_regclass(o), c, p) END, false)";
 
 /* A PostgreSQL array literal of n strings (NULL elements allowed). */
 static char *array_literal(const pg_need *needs, size_t n, int field)
@@ -329,12 +331,11 @@ static pg_class read_version(pg_session *s, int *version, char *err, size_t errl
 	return c;
 }
 
-/* What the current user lacks, comma-separated, in *missing ("" when
- * nothing), malloc'd. */
-static pg_class read_missing(pg_session *s, const pg_need *needs, size_t n_needs, char **missing,
-                             char *err, size_t errlen)
+pg_class pg_session_missing(pg_session *s, const char *role, const pg_need *needs, size_t n_needs,
+                            char **missing, char *err, size_t errlen)
 {
 	char *arrays[3] = { NULL, NULL, NULL };
+	const char *params[4] = { NULL, NULL, NULL, role };
 	PGresult *res = NULL;
 	pg_class c = PG_OK;
 	int i;
@@ -348,7 +349,9 @@ static pg_class read_missing(pg_session *s, const pg_need *needs, size_t n_needs
 			goto out;
 		}
 	}
-	res = PQexecParams(s->conn, missing_sql, 3, NULL, (const char *const *)arrays, NULL, NULL, 0);
+	for (i = 0; i < 3; i++)
+		params[i] = arrays[i];
+	res = PQexecParams(s->conn, missing_sql, 4, NULL, params, NULL, NULL, 0);
 	c = pg_session_check(s, res, PGRES_TUPLES_OK, "checking privileges", err, errlen);
 	if (c != PG_OK)
 		goto out;
@@ -378,7 +381,7 @@ pg_class pg_session_check_ready(pg_session *s, const char *program, int min_vers
 	/* Version first in the verdict (an old schema lacks the new objects
 	 * anyway), but read it after the privileges: without SELECT on
 	 * schema_migrations the privilege line is the one that helps. */
-	c = read_missing(s, needs, n_needs, &missing, err, errlen);
+	c = pg_session_missing(s, NULL, needs, n_needs, &missing, err, errlen);
 	if (c != PG_OK)
 		return c;
 	vc = read_version(s, &version, verr, sizeof verr);

@@ -65,6 +65,11 @@ typedef struct {
 	const char *column;
 } pg_need;
 
+/* What role (NULL: the current user) lacks of needs, as "INSERT on t, ..."
+ * in *missing ("" when nothing; malloc'd, free it). Connected sessions only. */
+pg_class pg_session_missing(pg_session *s, const char *role, const pg_need *needs, size_t n_needs,
+                            char **missing, char *err, size_t errlen);
+
 /* The database is ready for a program: schema version >= min_version and
  * the current user holds every need. PG_SETUP with one line naming what is
  * missing ("missing INSERT on t_ingest_log, EXECUTE on f(...)"). */

@@ -165,6 +165,22 @@ static pg_class make_role(pg_session *s, void *arg, char *err, size_t errlen)
 	return c;
 }
 
+/* A GRANT by someone who may not grant is only a WARNING: check the role
+ * really holds its list. */
+static pg_class verify_role(pg_session *db, const role_job *job, char *err, size_t errlen)
+{
+	char *missing = NULL;
+	pg_class c = pg_session_missing(db, job->name, job->spec->needs, job->spec->n_needs, &missing, err, errlen);
+
+	if (c == PG_OK && *missing != '\0') {
+		snprintf(err, errlen, "role %s did not get its grants (run sms-db roles as the owner of the schema); "
+		         "it lacks %s", job->name, missing);
+		c = PG_SETUP;
+	}
+	free(missing);
+	return c;
+}
+
 /* The schema the migrations created the tables in, as a quoted identifier. */
 static char *current_schema_ident(pg_session *db, char *err, size_t errlen)
 {
@@ -205,6 +221,8 @@ static pg_class run_roles(pg_session *db, const options *o, char *err, size_t er
 		job.spec = specs[i];
 		job.name = o->role[i] != NULL ? o->role[i] : specs[i]->role;
 		c = pg_session_transaction(db, make_role, &job, err, errlen);
+		if (c == PG_OK)
+			c = verify_role(db, &job, err, errlen);
 		if (c == PG_OK)
 			printf("sms-db: role %s: %zu privileges, exactly what %s uses\n", job.name, specs[i]->n_needs,
 			       specs[i]->program);
