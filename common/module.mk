@@ -4,7 +4,7 @@
 
 COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/mqtt_session.c \
 	common/snapshot_json.c common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c \
-	common/crl_watch.c common/ident_grammar.c common/errf.c
+	common/crl_watch.c common/ident_grammar.c common/errf.c common/pg_session.c common/db_privileges.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 
@@ -15,7 +15,8 @@ $(SMSCOMMON_LIB): $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 	rm -f $@
 	$(AR) rcs $@ $^
 
-UNIT_TESTS += $(B)/tests/unit/test_identity $(B)/tests/unit/test_services_parse $(B)/tests/unit/test_crl_set
+UNIT_TESTS += $(B)/tests/unit/test_identity $(B)/tests/unit/test_services_parse $(B)/tests/unit/test_crl_set \
+	$(B)/tests/unit/test_pg_session
 
 $(B)/tests/unit/test_identity: $(B)/obj/tests/unit/test_identity.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
@@ -38,3 +39,9 @@ UNIT_TESTS += $(B)/tests/unit/test_common_runtime
 $(B)/tests/unit/test_common_runtime: $(B)/obj/tests/unit/test_common_runtime.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lmosquitto -lconfig -lcrypto -lpthread
+
+$(B)/obj/tests/unit/test_pg_session.o: MODULE_CFLAGS := -I/usr/include/postgresql
+
+$(B)/tests/unit/test_pg_session: $(B)/obj/tests/unit/test_pg_session.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lpq

@@ -60,6 +60,9 @@ int snapshot_ingest(smscms_ctx *ctx, const ingest_keys *keys, const char *topic,
 
 	memset(r, 0, sizeof *r);
 	memset(&orig, 0, sizeof orig);
+	/* Said here: smscms would call it a missing argument. */
+	if (len == 0)
+		return reject(r, "empty", "empty payload (0 bytes)");
 	if (len > keys->max_payload) {
 		return reject(r, "too_large", "payload of %zu bytes, limit %zu", len, keys->max_payload);
 	}

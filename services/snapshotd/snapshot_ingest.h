@@ -7,9 +7,10 @@
  * database; the caller stores or dead-letters the result.
  *
  * Reason codes (stable, stored in t_dead_letter.reason):
- *   too_large, bad_topic, <smscms status name with '-' as '_'> (malformed,
+ *   empty, too_large, bad_topic, <smscms status name with '-' as '_'> (malformed,
  *   not_recipient, auth, untrusted, revoked, ...), originator_identity, originator_mismatch,
- *   bad_json, schema, equipment_mismatch.
+ *   bad_json, schema, equipment_mismatch; the worker adds db_rejected (the
+ *   database refused it) and replay (these bytes came before on another topic).
  */
 #ifndef SMS_SNAPSHOT_INGEST_H
 #define SMS_SNAPSHOT_INGEST_H

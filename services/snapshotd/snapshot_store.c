@@ -6,11 +6,13 @@
 #include <string.h>
 #include <libpq-fe.h>
 
+#include "common/db_privileges.h"
+
+/* How long the start-up check waits for a database that is not up yet. */
+#define READY_WAIT_MS 30000
+
 struct snapshot_store {
-	char *conninfo;
-	char *application_name;
-	PGconn *conn;
-	int prepared;
+	pg_session *db;
 };
 
 /* A growable string for the array literals. */
@@ -84,10 +86,9 @@ snapshot_store *snapshot_store_new(const char *conninfo, const char *application
 
 	if (s == NULL)
 		return NULL;
-	s->conninfo = strdup(conninfo);
-	s->application_name = strdup(application_name);
-	if (s->conninfo == NULL || s->application_name == NULL) {
-		snapshot_store_free(s);
+	s->db = pg_session_new(conninfo, application_name);
+	if (s->db == NULL) {
+		free(s);
 		return NULL;
 	}
 	return s;
@@ -97,137 +98,144 @@ void snapshot_store_free(snapshot_store *s)
 {
 	if (s == NULL)
 		return;
-	PQfinish(s->conn);
-	free(s->conninfo);
-	free(s->application_name);
+	pg_session_free(s->db);
 	free(s);
 }
 
-static void copy_pg_error(PGconn *conn, const PGresult *res, const char *what, char *err, size_t errlen)
+static store_result to_store_result(pg_class c)
 {
-	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
-
-	if (msg == NULL || *msg == '\0')
-		msg = PQerrorMessage(conn);
-	snprintf(err, errlen, "%s: %s", what, msg);
-	err[strcspn(err, "\n")] = '\0';
-}
-
-static void disconnect(snapshot_store *s)
-{
-	PQfinish(s->conn);
-	s->conn = NULL;
-	s->prepared = 0;
+	switch (c) {
+	case PG_OK: return STORE_OK;
+	case PG_TRANSIENT: return STORE_RETRY;
+	case PG_SETUP: return STORE_SETUP;
+	case PG_DATA: return STORE_REJECTED;
+	}
+	return STORE_RETRY;
 }
 
 static const char ingest_sql[] =
-	"SELECT outcome, snapshot_id FROM sms_ingest_snapshot("
+	"SELECT outcome, snapshot_id, first_topic, missing_from, missing_to FROM sms_ingest_snapshot("
 	"$1, $2, $3, $4, $5, $6, $7::timestamptz, $8::bigint, $9, "
-	"$10::text[], $11::text[], $12::text[], $13::float8[], $14::text[])";
-static const char dead_letter_sql[] = "SELECT sms_dead_letter($1, $2, $3, $4, $5)";
+	"$10::text[], $11::text[], $12::text[], $13::float8[], $14::text[], $15::bigint)";
+static const char dead_letter_sql[] = "SELECT sms_dead_letter($1, $2, $3, $4::bigint, $5, $6)";
+static const char replay_fetch_sql[] =
+	"SELECT id, topic, payload, digest FROM t_dead_letter"
+	" WHERE replay_requested_at IS NOT NULL ORDER BY id LIMIT $1::int";
+static const char replay_failed_sql[] = "SELECT sms_dead_letter_replay_failed($1::bigint, $2)";
 
-static int prepare(snapshot_store *s, const char *name, const char *sql, char *err, size_t errlen)
+static pg_class prepare(snapshot_store *s, const char *name, const char *sql, char *err, size_t errlen)
 {
-	PGresult *res = PQprepare(s->conn, name, sql, 0, NULL);
-	int rc = 0;
+	PGresult *res = PQprepare(pg_session_conn(s->db), name, sql, 0, NULL);
+	char what[64];
+	pg_class c;
 
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		copy_pg_error(s->conn, res, "preparing statements", err, errlen);
-		rc = -1;
-	}
+	snprintf(what, sizeof what, "preparing statement %s", name);
+	c = pg_session_check(s->db, res, PGRES_COMMAND_OK, what, err, errlen);
 	PQclear(res);
-	return rc;
+	return c;
+}
+
+/* Connected, with the statements prepared on this connection. */
+static store_result connect_prepared(snapshot_store *s, char *err, size_t errlen)
+{
+	pg_class c = pg_session_connect(s->db, err, errlen);
+
+	if (c != PG_OK)
+		return to_store_result(c);
+	if (!pg_session_fresh(s->db))
+		return STORE_OK;
+	c = prepare(s, "ingest", ingest_sql, err, errlen);
+	if (c == PG_OK)
+		c = prepare(s, "dead_letter", dead_letter_sql, err, errlen);
+	if (c == PG_OK)
+		c = prepare(s, "replay_fetch", replay_fetch_sql, err, errlen);
+	if (c == PG_OK)
+		c = prepare(s, "replay_failed", replay_failed_sql, err, errlen);
+	if (c != PG_OK)
+		pg_session_disconnect(s->db);  /* the next call prepares again */
+	return to_store_result(c);
+}
+
+/* One prepared statement, connecting first; *res (to PQclear) is the
+ * result when STORE_OK, NULL otherwise. */
+static store_result exec_prepared(snapshot_store *s, const char *name, int n, const char *const *params,
+                                  const int *lengths, const int *formats, const char *what, PGresult **res,
+                                  char *err, size_t errlen)
+{
+	store_result r = connect_prepared(s, err, errlen);
+
+	*res = NULL;
+	if (r != STORE_OK)
+		return r;
+	*res = PQexecPrepared(pg_session_conn(s->db), name, n, params, lengths, formats, 0);
+	r = to_store_result(pg_session_check(s->db, *res, PGRES_TUPLES_OK, what, err, errlen));
+	if (r != STORE_OK) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	return r;
 }
 
 int snapshot_store_connect(snapshot_store *s, char *err, size_t errlen)
 {
-	const char *keys[] = { "dbname", "application_name", "client_encoding", NULL };
-	const char *vals[] = { s->conninfo, s->application_name, "UTF8", NULL };
-	PGresult *res;
-
-	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK && s->prepared)
-		return 0;
-	disconnect(s);
-	/* expand_dbname: the conninfo string is parsed as such; our keys add to it. */
-	s->conn = PQconnectdbParams(keys, vals, 1);
-	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
-		copy_pg_error(s->conn, NULL, "connecting to PostgreSQL", err, errlen);
-		disconnect(s);
-		return -1;
-	}
-	res = PQexec(s->conn, "SELECT to_regprocedure('sms_ingest_snapshot(bytea,text,text,text,text,text,"
-	                      "timestamptz,bigint,text,text[],text[],text[],double precision[],text[])') IS NOT NULL");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		copy_pg_error(s->conn, res, "checking schema", err, errlen);
-		PQclear(res);
-		disconnect(s);
-		return -1;
-	}
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-		snprintf(err, errlen, "database has no snapshot schema (run sms-db migrate or --migrate)");
-		PQclear(res);
-		disconnect(s);
-		return -1;
-	}
-	PQclear(res);
-	if (prepare(s, "ingest", ingest_sql, err, errlen) != 0 ||
-	    prepare(s, "dead_letter", dead_letter_sql, err, errlen) != 0) {
-		disconnect(s);
-		return -1;
-	}
-	s->prepared = 1;
-	return 0;
+	return connect_prepared(s, err, errlen) == STORE_OK ? 0 : -1;
 }
 
-/* Transient: connection trouble, shutdown, serialization/deadlock, resources. */
-static store_result classify(snapshot_store *s, const PGresult *res)
+int snapshot_store_check_ready(snapshot_store *s, char *err, size_t errlen)
 {
-	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const db_role_spec *r = &db_role_snapshotd;
+	pg_class c = pg_session_connect_retry(s->db, READY_WAIT_MS, err, errlen);
 
-	if (PQstatus(s->conn) != CONNECTION_OK || state == NULL) {
-		disconnect(s);
-		return STORE_RETRY;
-	}
-	if (strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 || strncmp(state, "53", 2) == 0 ||
-	    strncmp(state, "57", 2) == 0 || strncmp(state, "58", 2) == 0 || strcmp(state, "55P03") == 0) {
-		if (strncmp(state, "57", 2) == 0 || strncmp(state, "08", 2) == 0)
-			disconnect(s);
-		return STORE_RETRY;
-	}
-	return STORE_REJECTED;
+	if (c == PG_OK)
+		c = pg_session_check_ready(s->db, r->program, SMS_SCHEMA_VERSION, r->needs, r->n_needs, err, errlen);
+	if (c == PG_OK && connect_prepared(s, err, errlen) != STORE_OK)
+		return -1;
+	return c == PG_OK ? 0 : -1;
 }
 
 store_result snapshot_store_ensure_partitions(snapshot_store *s, char *err, size_t errlen)
 {
-	PGresult *res;
-	store_result r = STORE_OK;
+	store_result r = connect_prepared(s, err, errlen);
 
-	if (snapshot_store_connect(s, err, errlen) != 0)
-		return STORE_RETRY;
-	res = PQexec(s->conn, "SELECT sms_ensure_partitions(1, 2)");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		copy_pg_error(s->conn, res, "creating partitions", err, errlen);
-		r = classify(s, res);
-	}
-	PQclear(res);
-	return r;
+	if (r != STORE_OK)
+		return r;
+	return to_store_result(pg_session_exec(s->db, "SELECT sms_ensure_partitions(1, 2)", PGRES_TUPLES_OK,
+	                                       "creating partitions", err, errlen));
+}
+
+static long long get_ll(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? 0 : strtoll(PQgetvalue(res, 0, col), NULL, 10);
+}
+
+static store_result read_receipt(const PGresult *res, store_receipt *rc)
+{
+	const char *outcome = PQgetvalue(res, 0, 0);
+
+	rc->snapshot_id = get_ll(res, 1);
+	snprintf(rc->first_topic, sizeof rc->first_topic, "%s", PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2));
+	rc->missing_from = get_ll(res, 3);
+	rc->missing_to = get_ll(res, 4);
+	if (strcmp(outcome, "stored") == 0)
+		return STORE_OK;
+	if (strcmp(outcome, "replay") == 0)
+		return STORE_REPLAY;
+	return STORE_DUPLICATE;
 }
 
 store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32], const char *topic,
                                 const snapshot_topic *t, const snapshot *snap, const char *originator,
-                                long long *snapshot_id, char *err, size_t errlen)
+                                long long replay_of, store_receipt *rc, char *err, size_t errlen)
 {
 	strbuf groups = { 0 }, channels = { 0 }, units = { 0 }, nums = { 0 }, txts = { 0 };
-	char seq[32], num[40];
-	const char *params[14];
-	int lengths[14] = { 32 }, formats[14] = { 1 };
+	char seq[32], num[40], replay[32];
+	const char *params[15];
+	int lengths[15] = { 32 }, formats[15] = { 1 };
 	PGresult *res = NULL;
 	store_result r = STORE_RETRY;
 	size_t i;
 
-	*snapshot_id = 0;
-	if (snapshot_store_connect(s, err, errlen) != 0)
-		return STORE_RETRY;
+	memset(rc, 0, sizeof *rc);
 	sb_putc(&groups, '{'); sb_putc(&channels, '{'); sb_putc(&units, '{');
 	sb_putc(&nums, '{'); sb_putc(&txts, '{');
 	for (i = 0; i < snap->n_values; i++) {
@@ -251,6 +259,7 @@ store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32
 		goto out;
 	}
 	snprintf(seq, sizeof seq, "%lld", snap->seq);
+	snprintf(replay, sizeof replay, "%lld", replay_of);
 	params[0] = (const char *)digest;
 	params[1] = topic;
 	params[2] = t->master;
@@ -265,14 +274,14 @@ store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32
 	params[11] = units.buf;
 	params[12] = nums.buf;
 	params[13] = txts.buf;
-	res = PQexecPrepared(s->conn, "ingest", 14, params, lengths, formats, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		copy_pg_error(s->conn, res, "storing snapshot", err, errlen);
-		r = classify(s, res);
-		goto out;
+	params[14] = replay_of > 0 ? replay : NULL;
+	r = exec_prepared(s, "ingest", 15, params, lengths, formats, "storing snapshot", &res, err, errlen);
+	if (r == STORE_OK && PQntuples(res) != 1) {
+		snprintf(err, errlen, "storing snapshot: sms_ingest_snapshot returned %d rows", PQntuples(res));
+		r = STORE_SETUP;
 	}
-	*snapshot_id = PQgetisnull(res, 0, 1) ? 0 : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	r = strcmp(PQgetvalue(res, 0, 0), "stored") == 0 ? STORE_OK : STORE_DUPLICATE;
+	if (r == STORE_OK)
+		r = read_receipt(res, rc);
 out:
 	PQclear(res);
 	free(groups.buf); free(channels.buf); free(units.buf); free(nums.buf); free(txts.buf);
@@ -281,25 +290,107 @@ out:
 
 store_result snapshot_store_dead_letter(snapshot_store *s, const unsigned char digest[32],
                                         const char *topic, const unsigned char *payload, size_t len,
-                                        const char *reason, const char *detail,
+                                        size_t keep, const char *reason, const char *detail,
                                         char *err, size_t errlen)
 {
-	const char *params[5] = { (const char *)digest, topic, (const char *)payload, reason, detail };
-	int lengths[5] = { 32, 0, (int)len, 0, 0 }, formats[5] = { 1, 0, 1, 0, 0 };
+	char full[32];
+	/* An empty message has no payload buffer; a NULL parameter would be SQL
+	 * NULL, and an empty bytea is what it is. */
+	const char *params[6] = { (const char *)digest, topic, payload != NULL ? (const char *)payload : "",
+	                          full, reason, detail };
+	int lengths[6] = { 32, 0, (int)(len < keep ? len : keep), 0, 0, 0 }, formats[6] = { 1, 0, 1, 0, 0, 0 };
 	PGresult *res;
 	store_result r;
 
-	if (snapshot_store_connect(s, err, errlen) != 0)
-		return STORE_RETRY;
-	res = PQexecPrepared(s->conn, "dead_letter", 5, params, lengths, formats, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		copy_pg_error(s->conn, res, "recording dead letter", err, errlen);
-		r = classify(s, res);
-		/* A dead letter the database refuses cannot be stored anywhere else. */
-		PQclear(res);
-		return r;
+	snprintf(full, sizeof full, "%zu", len);
+	r = exec_prepared(s, "dead_letter", 6, params, lengths, formats, "recording dead letter", &res, err, errlen);
+	if (r == STORE_OK)
+		r = PQntuples(res) == 1 && PQgetisnull(res, 0, 0) ? STORE_DUPLICATE : STORE_OK;
+	PQclear(res);
+	return r;
+}
+
+static int copy_row(const PGresult *res, int row, store_dead_letter *d)
+{
+	size_t n = 0;
+	unsigned char *p;
+
+	d->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+	d->topic = strdup(PQgetvalue(res, row, 1));
+	p = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 2), &n);
+	if (p != NULL) {
+		d->payload = malloc(n > 0 ? n : 1);
+		if (d->payload != NULL)
+			memcpy(d->payload, p, n);
+		d->len = n;
+		PQfreemem(p);
 	}
-	r = PQgetisnull(res, 0, 0) ? STORE_DUPLICATE : STORE_OK;
+	p = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 3), &n);
+	if (p != NULL && n == 32)
+		memcpy(d->digest, p, 32);
+	PQfreemem(p);
+	return d->topic != NULL && d->payload != NULL && n == 32 ? 0 : -1;
+}
+
+store_result snapshot_store_replay_fetch(snapshot_store *s, int max, store_dead_letter **rows, size_t *n,
+                                         char *err, size_t errlen)
+{
+	char maxs[16];
+	const char *params[1] = { maxs };
+	PGresult *res;
+	store_result r;
+	int i;
+
+	*rows = NULL;
+	*n = 0;
+	snprintf(maxs, sizeof maxs, "%d", max);
+	r = exec_prepared(s, "replay_fetch", 1, params, NULL, NULL, "reading dead letters to replay", &res,
+	                  err, errlen);
+	if (r != STORE_OK || PQntuples(res) == 0)
+		goto out;
+	*rows = calloc((size_t)PQntuples(res), sizeof **rows);
+	if (*rows == NULL) {
+		snprintf(err, errlen, "out of memory reading %d dead letters", PQntuples(res));
+		r = STORE_RETRY;
+		goto out;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		(*n)++;
+		if (copy_row(res, i, &(*rows)[i]) != 0) {
+			snprintf(err, errlen, "out of memory reading dead letter %s", PQgetvalue(res, i, 0));
+			snapshot_store_replay_free(*rows, *n);
+			*rows = NULL;
+			*n = 0;
+			r = STORE_RETRY;
+			goto out;
+		}
+	}
+out:
+	PQclear(res);
+	return r;
+}
+
+void snapshot_store_replay_free(store_dead_letter *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(rows[i].topic);
+		free(rows[i].payload);
+	}
+	free(rows);
+}
+
+store_result snapshot_store_replay_failed(snapshot_store *s, long long id, const char *outcome,
+                                          char *err, size_t errlen)
+{
+	char ids[32];
+	const char *params[2] = { ids, outcome };
+	PGresult *res;
+	store_result r;
+
+	snprintf(ids, sizeof ids, "%lld", id);
+	r = exec_prepared(s, "replay_failed", 2, params, NULL, NULL, "recording replay outcome", &res, err, errlen);
 	PQclear(res);
 	return r;
 }

@@ -1,15 +1,20 @@
 /*
- * PostgreSQL side of the snapshot subscriber (libpq). One store per worker
- * thread (a PGconn is not shared). Each call is one round trip to a function
- * of sql/001 and commits on its own: when it returns STORE_OK or
- * STORE_DUPLICATE the effect is durable, so the caller may acknowledge.
+ * PostgreSQL side of the snapshot subscriber (libpq, through pg_session).
+ * One store per thread (a PGconn is not shared). Each call is one round trip
+ * to a function of sql/ and commits on its own: when it returns STORE_OK,
+ * STORE_DUPLICATE or STORE_REPLAY the effect is durable (or, for
+ * STORE_REPLAY, nothing was written and the caller dead-letters the message).
  *
- * Errors are sorted so the caller can act: STORE_RETRY means the database
- * could not be reached or asked us to try again (connection lost, shutdown,
- * serialization failure, deadlock, out of resources) and nothing was stored;
- * STORE_REJECTED means the database refused this message for good (unit
- * mismatch, a value PostgreSQL cannot hold) and it belongs in the
- * dead-letter table.
+ * Errors are sorted so the caller can act, and only STORE_REJECTED is about
+ * the message:
+ *   STORE_RETRY     the database could not be reached or asked us to try
+ *                   again (connection lost, shutdown, deadlock, resources);
+ *   STORE_SETUP     the deployment is wrong (privileges, missing objects,
+ *                   schema version): not this message's fault, retry once
+ *                   someone fixes it, never dead-letter;
+ *   STORE_REJECTED  the database refused this message (unit mismatch, a
+ *                   value PostgreSQL cannot hold): dead-letter it.
+ * Nothing was stored after STORE_RETRY, STORE_SETUP or STORE_REJECTED.
  */
 #ifndef SMS_SNAPSHOT_STORE_H
 #define SMS_SNAPSHOT_STORE_H
@@ -21,31 +26,65 @@
 
 typedef enum {
 	STORE_OK = 0,
-	STORE_DUPLICATE,   /* digest (or device+taken_at+seq) seen before; nothing stored */
+	STORE_DUPLICATE,   /* (digest, topic) or device+taken_at+seq seen before; nothing stored */
 	STORE_RETRY,
-	STORE_REJECTED
+	STORE_SETUP,
+	STORE_REJECTED,
+	STORE_REPLAY       /* these bytes came before on receipt.first_topic; nothing stored */
 } store_result;
+
+typedef struct {
+	long long snapshot_id;               /* stored or earlier snapshot, 0 if none */
+	long long missing_from, missing_to;  /* seqs the device skipped before this one; 0 0 if none */
+	char first_topic[256];               /* STORE_REPLAY */
+} store_receipt;
+
+typedef struct {
+	long long id;
+	char *topic;
+	unsigned char *payload;
+	size_t len;
+	unsigned char digest[32];
+} store_dead_letter;
 
 typedef struct snapshot_store snapshot_store;
 
 snapshot_store *snapshot_store_new(const char *conninfo, const char *application_name);
 void snapshot_store_free(snapshot_store *s);
 
-/* Connects (if not connected), checks the schema is migrated and prepares
- * the statements. 0 or -1 with err. Called implicitly by the calls below. */
+/* Connects (if not connected) and prepares the statements. 0 or -1 with
+ * err. Called implicitly by the calls below. */
 int snapshot_store_connect(snapshot_store *s, char *err, size_t errlen);
+
+/* At start: the database answers (waiting up to 30 s for it), the role is
+ * allowed in, the schema is at the version built for, and the role holds
+ * every privilege sms-snapshotd uses. 0, or -1 with one line saying what
+ * is missing. */
+int snapshot_store_check_ready(snapshot_store *s, char *err, size_t errlen);
 
 /* Monthly partitions around now (sms_ensure_partitions). */
 store_result snapshot_store_ensure_partitions(snapshot_store *s, char *err, size_t errlen);
 
+/* replay_of: the dead letter this snapshot is a replay of, 0 normally. */
 store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32], const char *topic,
                                 const snapshot_topic *t, const snapshot *snap, const char *originator,
-                                long long *snapshot_id, char *err, size_t errlen);
+                                long long replay_of, store_receipt *receipt, char *err, size_t errlen);
 
-/* STORE_OK: recorded; STORE_DUPLICATE: this digest was handled before. */
+/* Records a rejected message: its digest and full length, and at most keep
+ * bytes of the payload (which may be empty). STORE_OK: recorded;
+ * STORE_DUPLICATE: this (digest, topic) was handled before. */
 store_result snapshot_store_dead_letter(snapshot_store *s, const unsigned char digest[32],
                                         const char *topic, const unsigned char *payload, size_t len,
-                                        const char *reason, const char *detail,
+                                        size_t keep, const char *reason, const char *detail,
                                         char *err, size_t errlen);
+
+/* Up to max dead letters an operator asked to replay (never truncated
+ * ones), oldest first. Free with snapshot_store_replay_free. */
+store_result snapshot_store_replay_fetch(snapshot_store *s, int max, store_dead_letter **rows, size_t *n,
+                                         char *err, size_t errlen);
+void snapshot_store_replay_free(store_dead_letter *rows, size_t n);
+/* The replay was refused again: the dead letter stays, outcome recorded. */
+store_result snapshot_store_replay_failed(snapshot_store *s, long long id, const char *outcome,
+                                          char *err, size_t errlen);
 
 #endif

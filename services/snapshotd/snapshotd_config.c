@@ -17,19 +17,24 @@ static const char *const known_keys[] = {
 	"e2e.cert", "e2e.key", "e2e.chain", "e2e.trust_root", "e2e.crls", "e2e.ca_certs",
 	"e2e.crl_check_interval", "e2e.crl_warn_days",
 	"database.conninfo", "database.sql_dir",
-	"limits.max_payload", "limits.max_values",
+	"database.replay_interval",
+	"limits.max_payload", "limits.max_values", "limits.dead_letter_max_bytes",
 	"workers", "stats_interval", "log_file",
 	NULL
 };
 
 static int load_ints(conf_file *f, snapshotd_config *cfg)
 {
-	long long port, keepalive, max_payload, max_values, workers, stats, crl_interval, crl_warn;
+	long long port, keepalive, max_payload, max_values, dl_max, replay, workers, stats, crl_interval, crl_warn;
 
 	if (conf_int(f, "broker.port", 8883, 1, 65535, &port) ||
 	    conf_int(f, "broker.keepalive", 60, 5, 3600, &keepalive) ||
 	    conf_int(f, "limits.max_payload", 1024 * 1024, 256, 256LL * 1024 * 1024, &max_payload) ||
 	    conf_int(f, "limits.max_values", 4096, 1, 1000000, &max_values) ||
+	    /* A dead letter keeps enough to see what the device sent, not a
+	     * faulty device's megabytes (digest and length are kept in full). */
+	    conf_int(f, "limits.dead_letter_max_bytes", 4096, 0, 256LL * 1024 * 1024, &dl_max) ||
+	    conf_int(f, "database.replay_interval", 5, 1, 3600, &replay) ||
 	    conf_int(f, "workers", 1, 1, SNAPSHOTD_MAX_WORKERS, &workers) ||
 	    conf_int(f, "stats_interval", 30, 0, 86400, &stats) ||
 	    conf_int(f, "e2e.crl_check_interval", 60, 1, 86400, &crl_interval) ||
@@ -41,6 +46,8 @@ static int load_ints(conf_file *f, snapshotd_config *cfg)
 	cfg->keepalive = (int)keepalive;
 	cfg->max_payload = (size_t)max_payload;
 	cfg->max_values = (size_t)max_values;
+	cfg->dead_letter_max_bytes = (size_t)dl_max;
+	cfg->replay_interval = (int)replay;
 	cfg->workers = (int)workers;
 	cfg->stats_interval = (int)stats;
 	return 0;

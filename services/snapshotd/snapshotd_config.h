@@ -8,8 +8,8 @@
  *   e2e:      { cert, key, chain (optional), trust_root, crls = [ ... ],
  *               ca_certs = [ ... ] (the CAs that sign the CRLs; needed with crls),
  *               crl_check_interval (s, 60), crl_warn_days (7) }
- *   database: { conninfo, sql_dir (for --migrate) }
- *   limits:   { max_payload, max_values }
+ *   database: { conninfo, sql_dir (for --migrate), replay_interval }
+ *   limits:   { max_payload, max_values, dead_letter_max_bytes }
  *   workers, stats_interval, log_file (stderr when absent)
  *
  * Unknown keys are errors; paths are relative to the file's directory; with
@@ -47,9 +47,11 @@ typedef struct {
 
 	char *db_conninfo;
 	char *sql_dir;
+	int replay_interval;           /* seconds between polls for dead letters to replay */
 
 	size_t max_payload;
 	size_t max_values;
+	size_t dead_letter_max_bytes;  /* payload bytes kept per dead letter */
 	int workers;
 	int stats_interval;
 	char *log_file;

@@ -22,6 +22,7 @@
 #include "common/mqtt_session.h"
 #include "services/snapshotd/snapshotd_config.h"
 #include "common/log.h"
+#include "services/snapshotd/snapshotd_replay.h"
 #include "services/snapshotd/snapshotd_worker.h"
 
 #define PARTITION_CHECK_SECONDS 3600
@@ -142,7 +143,7 @@ static void poll_crls(snapshotd_shared *sh, smscms_ctx *ctx, crl_watch *crls, in
 }
 
 typedef struct {
-	unsigned long long stored, values, duplicates, rejected, db_retries;
+	unsigned long long stored, values, duplicates, rejected, db_retries, missing;
 } totals;
 
 static totals sum_counters(const snapshotd_worker *w, int n)
@@ -156,6 +157,7 @@ static totals sum_counters(const snapshotd_worker *w, int n)
 		t.duplicates += atomic_load(&w[i].n.duplicates);
 		t.rejected += atomic_load(&w[i].n.rejected);
 		t.db_retries += atomic_load(&w[i].n.db_retries);
+		t.missing += atomic_load(&w[i].n.missing);
 	}
 	return t;
 }
@@ -165,9 +167,9 @@ static void log_rates(const totals *now, const totals *before, double secs)
 	if (secs <= 0)
 		return;
 	sms_log(LOG_LEVEL_INFO, "rate: %.1f snapshots/s, %.0f values/s over %.0f s; totals: %llu stored, "
-	              "%llu values, %llu duplicate, %llu rejected, %llu database retries",
+	              "%llu values, %llu duplicate, %llu rejected, %llu database retries, %llu missing (seq gaps)",
 	              (double)(now->stored - before->stored) / secs, (double)(now->values - before->values) / secs,
-	              secs, now->stored, now->values, now->duplicates, now->rejected, now->db_retries);
+	              secs, now->stored, now->values, now->duplicates, now->rejected, now->db_retries, now->missing);
 }
 
 static double monotonic_seconds(void)
@@ -190,6 +192,25 @@ static void ensure_partitions(const snapshotd_config *cfg)
 	if (snapshot_store_ensure_partitions(s, err, sizeof err) != STORE_OK)
 		sms_log(LOG_LEVEL_WARNING, "partition maintenance: %s", err);
 	snapshot_store_free(s);
+}
+
+/* Refuses to start, with one line, when the database lacks what we need. */
+static int check_database(const snapshotd_config *cfg)
+{
+	char err[1024];
+	snapshot_store *s = snapshot_store_new(cfg->db_conninfo, "sms-snapshotd/check");
+	int rc = -1;
+
+	if (s == NULL) {
+		sms_log(LOG_LEVEL_ERROR, "database check: out of memory");
+		return -1;
+	}
+	if (snapshot_store_check_ready(s, err, sizeof err) != 0)
+		sms_log(LOG_LEVEL_ERROR, "not starting: %s", err);
+	else
+		rc = 0;
+	snapshot_store_free(s);
+	return rc;
 }
 
 /* Waits for signals with the other threads blocking them. Returns at SIGTERM/SIGINT. */
@@ -246,6 +267,7 @@ int main(int argc, char **argv)
 	snapshotd_config cfg;
 	snapshotd_shared sh;
 	snapshotd_worker workers[SNAPSHOTD_MAX_WORKERS];
+	snapshotd_replayer replayer;
 	smscms_identity *id = NULL;
 	smscms_verifier *verifier = NULL;
 	smscms_ctx *ctx = NULL;
@@ -291,6 +313,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(&sh, 0, sizeof sh);
+	memset(&replayer, 0, sizeof replayer);
 	sh.cfg = &cfg;
 	/* Every thread inherits this mask; only supervise() takes the signals. */
 	sigemptyset(&set);
@@ -322,6 +345,8 @@ int main(int argc, char **argv)
 		sms_log(LOG_LEVEL_ERROR, "mosquitto_lib_init failed");
 		goto out;
 	}
+	if (check_database(&cfg) != 0)
+		goto out_lib;
 	ensure_partitions(&cfg);
 	for (i = 0; i < cfg.workers; i++) {
 		if (snapshotd_worker_start(&workers[i], &sh, i, err, sizeof err) != 0) {
@@ -334,6 +359,13 @@ int main(int argc, char **argv)
 		}
 	}
 	started = cfg.workers;
+	if (snapshotd_replay_start(&replayer, &sh, err, sizeof err) != 0) {
+		sms_log(LOG_LEVEL_ERROR, "%s", err);
+		atomic_store(&sh.stop, 1);
+		for (i = 0; i < started; i++)
+			snapshotd_worker_stop(&workers[i]);
+		goto join;
+	}
 	sms_log(LOG_LEVEL_INFO, "started: %d worker(s), broker %s:%d, subscription %s", cfg.workers,
 	              cfg.broker_host, cfg.broker_port, cfg.subscription);
 	supervise(&sh, workers, started, ctx, crls);
@@ -341,6 +373,8 @@ int main(int argc, char **argv)
 join:
 	for (i = 0; i < started; i++)
 		snapshotd_worker_join(&workers[i]);
+	snapshotd_replay_join(&replayer);
+out_lib:
 	mosquitto_lib_cleanup();
 	if (rc == 0) {
 		t = sum_counters(workers, started);

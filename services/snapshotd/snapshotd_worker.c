@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/evp.h>
 
 #include "common/log.h"
@@ -27,35 +28,69 @@ static int db_retry_wait(snapshotd_worker *w, const char *err, long *backoff)
 	return 0;
 }
 
-/* Stores an accepted snapshot; retries transient database errors until it is
- * committed or we stop. Returns 0 handled, 1 stopping (not committed), or
- * -1 with the database's permanent refusal in r (dead-letter it). */
+/* The database cannot take the message, as a snapshot or as a dead letter,
+ * because the deployment is wrong (privileges, schema): not the message's
+ * fault, so it is neither dead-lettered nor acknowledged; say so loudly on
+ * every retry. */
+static void log_kept_unacknowledged(snapshotd_worker *w, const char *topic, const char *err)
+{
+	sms_log(LOG_LEVEL_ERROR, "worker %d: message on %s kept unacknowledged, the database cannot take it "
+	        "until this is fixed: %s", w->index, topic, err);
+}
+
+/* Snapshots that never reached us (broker queue limits, a device losing its
+ * queue) show as a jump in the device's seq. */
+static void report_missing(snapshotd_worker *w, const ingest_result *r, const store_receipt *rc)
+{
+	long long n = rc->missing_to - rc->missing_from + 1;
+
+	if (rc->missing_from <= 0 || n <= 0)
+		return;
+	atomic_fetch_add(&w->n.missing, (unsigned long long)n);
+	sms_log(LOG_LEVEL_WARNING, "device %s/%s/%s: %lld snapshot(s) missing between seq %lld and %lld "
+	        "(dropped before they reached us?)", r->topic.master, r->topic.account, r->topic.equipment,
+	        n, rc->missing_from - 1, rc->missing_to + 1);
+}
+
+/* Stores an accepted snapshot; retries transient and setup errors until it
+ * is committed or we stop. Returns 0 handled, 1 stopping (not committed), or
+ * -1 with the reason in r (the database refused this message, or its bytes
+ * came before on another topic): dead-letter it. */
 static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], const char *topic,
                           ingest_result *r)
 {
 	char err[512];
-	long long id;
+	store_receipt rc;
 	long backoff = BACKOFF_MIN_MS;
 	store_result sr;
 
 	for (;;) {
-		sr = snapshot_store_put(w->store, digest, topic, &r->topic, &r->snap, r->originator, &id,
+		sr = snapshot_store_put(w->store, digest, topic, &r->topic, &r->snap, r->originator, 0, &rc,
 		                        err, sizeof err);
 		switch (sr) {
 		case STORE_OK:
 			atomic_fetch_add(&w->n.stored, 1);
 			atomic_fetch_add(&w->n.values, r->snap.n_values);
+			report_missing(w, r, &rc);
 			return 0;
 		case STORE_DUPLICATE:
 			atomic_fetch_add(&w->n.duplicates, 1);
 			sms_log(LOG_LEVEL_INFO, "worker %d: duplicate snapshot on %s (seq %lld) acknowledged, not stored again",
 			              w->index, topic, r->snap.seq);
 			return 0;
+		case STORE_REPLAY:
+			snprintf(r->reason, sizeof r->reason, "%s", "replay");
+			snprintf(r->detail, sizeof r->detail, "these bytes came first on %.250s", rc.first_topic);
+			ingest_sanitize(r->detail);
+			return -1;
 		case STORE_REJECTED:
 			snprintf(r->reason, sizeof r->reason, "%s", "db_rejected");
 			snprintf(r->detail, sizeof r->detail, "%.300s", err);
 			ingest_sanitize(r->detail);
 			return -1;
+		case STORE_SETUP:
+			log_kept_unacknowledged(w, topic, err);
+			break;
 		case STORE_RETRY:
 			break;
 		}
@@ -73,7 +108,8 @@ static int store_rejected(snapshotd_worker *w, const unsigned char digest[32], c
 
 	for (;;) {
 		sr = snapshot_store_dead_letter(w->store, digest, topic, msg->payload, (size_t)msg->payloadlen,
-		                                r->reason, r->detail, err, sizeof err);
+		                                w->sh->cfg->dead_letter_max_bytes, r->reason, r->detail,
+		                                err, sizeof err);
 		switch (sr) {
 		case STORE_OK:
 			atomic_fetch_add(&w->n.rejected, 1);
@@ -83,11 +119,12 @@ static int store_rejected(snapshotd_worker *w, const unsigned char digest[32], c
 		case STORE_DUPLICATE:
 			atomic_fetch_add(&w->n.duplicates, 1);
 			return 0;
+		case STORE_REPLAY:
 		case STORE_REJECTED:
-			/* Nowhere left to keep it: say so loudly, once, and move on. */
-			sms_log(LOG_LEVEL_ERROR, "worker %d: snapshot on %s rejected (%s: %s) and the dead letter "
-			              "was refused too: %s", w->index, topic, r->reason, r->detail, err);
-			return 0;
+		case STORE_SETUP:
+			/* Nowhere else to keep it: the message waits, unacknowledged. */
+			log_kept_unacknowledged(w, topic, err);
+			break;
 		case STORE_RETRY:
 			break;
 		}
@@ -213,4 +250,17 @@ void snapshotd_worker_join(snapshotd_worker *w)
 	w->session = NULL;
 	w->store = NULL;
 	w->ctx = NULL;
+}
+
+int snapshotd_pause(snapshotd_shared *sh, long ms)
+{
+	struct timespec step = { 0, 50 * 1000000L };
+
+	while (ms > 0) {
+		if (atomic_load(&sh->stop))
+			return 1;
+		nanosleep(&step, NULL);
+		ms -= 50;
+	}
+	return atomic_load(&sh->stop) != 0;
 }

@@ -31,6 +31,7 @@ typedef struct {
 
 typedef struct {
 	atomic_ullong stored, values, duplicates, rejected, db_retries;
+	atomic_ullong missing;  /* snapshots devices sent that never reached us (seq gaps) */
 } snapshotd_counters;
 
 typedef struct {
@@ -53,5 +54,7 @@ int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index,
 void snapshotd_worker_stop(snapshotd_worker *w);
 /* Waits for the thread and frees everything. */
 void snapshotd_worker_join(snapshotd_worker *w);
+/* Sleeps ms milliseconds; returns early (1) when the daemon is stopping. */
+int snapshotd_pause(snapshotd_shared *sh, long ms);
 
 #endif

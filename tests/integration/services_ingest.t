@@ -102,8 +102,11 @@ want_reason "garbage payload" malformed
 want_reason "GCM tag tampered" auth
 want_reason "originator from another E2E PKI" untrusted
 want_reason "EQ1's snapshot on EQ3's topic" originator_mismatch
-tap_is "$(q "select count(*) from t_dead_letter where reason = 'too_large' and octet_length(payload) = 70000")" 1 \
-	"oversized payload (70000 > 65536 bytes) -> dead letter 'too_large' with the raw payload"
+# Dead letters are bounded (issue 9, finding 4): length and digest of the
+# whole payload, its first limits.dead_letter_max_bytes (default 4096) bytes.
+tap_is "$(q "select count(*) from t_dead_letter where reason = 'too_large' and payload_length = 70000
+            and truncated and octet_length(payload) = 4096")" 1 \
+	"oversized payload (70000 > 65536 bytes) -> dead letter 'too_large' with its length and first 4096 bytes"
 tap_is "$(q "select count(*) from t_snapshot where seq >= 9000")" 0 "no rejected snapshot was stored"
 tap_is "$(grep -c 'rejected (originator_mismatch)' "$H_DIR/snapshotd.log")" 1 "a rejection is logged once"
 
