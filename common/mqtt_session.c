@@ -14,6 +14,7 @@
 
 #include "common/identity.h"
 #include "common/log.h"
+#include "common/sleep_unless.h"
 
 struct mqtt_session {
 	char *host, *cafile, *cert, *key, *client_id, *name;
@@ -99,18 +100,9 @@ long mqtt_backoff_jitter(long base)
 	return base / 2 + (long)(rand_r(&seed) % (unsigned long)(base / 2 + 1));
 }
 
-/* Sleeps ms in short steps; 1 (early) when the session is stopping. */
 static int pause_ms(mqtt_session *s, long ms)
 {
-	struct timespec step = { 0, 50 * 1000000L };
-
-	while (ms > 0) {
-		if (atomic_load(&s->stop))
-			return 1;
-		nanosleep(&step, NULL);
-		ms -= 50;
-	}
-	return atomic_load(&s->stop) != 0;
+	return sleep_unless(&s->stop, ms);
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -436,6 +428,11 @@ static void flush_disconnect(mqtt_session *s)
 		;
 }
 
+/* libmosquitto 2.0.11 initialises OpenSSL lazily, at the first TLS connect,
+ * behind an unlocked flag: two sessions connecting at once both run it and
+ * leak its UI method. Connects are rare, so they are simply serialised. */
+static pthread_mutex_t connect_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int connect_once(mqtt_session *s, int *saved_errno)
 {
 	int rc;
@@ -444,9 +441,11 @@ static int connect_once(mqtt_session *s, int *saved_errno)
 	s->connack_rc = -1;
 	s->disconnect_rc = 0;
 	s->abandoned = 0;
+	pthread_mutex_lock(&connect_lock);
 	errno = 0;
 	rc = mosquitto_connect_bind_v5(s->mosq, s->host, s->port, s->keepalive, NULL, s->connect_props);
 	*saved_errno = errno;
+	pthread_mutex_unlock(&connect_lock);
 	return rc;
 }
 

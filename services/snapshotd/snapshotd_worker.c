@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <openssl/evp.h>
 
 #include "common/log.h"
+#include "common/sleep_unless.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -254,13 +254,5 @@ void snapshotd_worker_join(snapshotd_worker *w)
 
 int snapshotd_pause(snapshotd_shared *sh, long ms)
 {
-	struct timespec step = { 0, 50 * 1000000L };
-
-	while (ms > 0) {
-		if (atomic_load(&sh->stop))
-			return 1;
-		nanosleep(&step, NULL);
-		ms -= 50;
-	}
-	return atomic_load(&sh->stop) != 0;
+	return sleep_unless(&sh->stop, ms);
 }

@@ -121,7 +121,7 @@ tap_is "$(q "select count(*) from t_dead_letter")" 0 "1: and no dead letter was 
 
 # --- Finding 2: an empty publish is a dead letter 'empty' with length and digest.
 mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" --cafile "$P/tls/root/ca.crt" --cert "$T1/fullchain.pem" \
-	--key "$T1/key.pem" -q 1 -t "$TOPIC1" -n >>"$H_DIR/pub.log" 2>&1
+	--key "$T1/key.pem" -i "000001/00001/EQ1@empty-publish" -q 1 -t "$TOPIC1" -n >>"$H_DIR/pub.log" 2>&1
 svc_wait_count "select count(*) from t_dead_letter where reason = 'empty'" 1 20 &&
 	tap_ok "2: empty payload -> dead letter 'empty'" || tap_not_ok "2: empty payload -> dead letter 'empty'"
 tap_is "$(q "select payload_length || ':' || octet_length(payload) || ':' || encode(digest, 'hex') || ':' || topic
