@@ -3,7 +3,8 @@
 # module has its contract in its header; the plugin links the pieces it uses.
 
 COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/mqtt_session.c common/snapshot_json.c \
-	common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c common/crl_watch.c
+	common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c common/crl_watch.c \
+	common/receipt.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 
@@ -31,3 +32,11 @@ UNIT_TESTS += $(B)/tests/unit/test_common_runtime
 $(B)/tests/unit/test_common_runtime: $(B)/obj/tests/unit/test_common_runtime.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lmosquitto -lconfig -lcrypto -lpthread
+
+UNIT_TESTS += $(B)/tests/unit/test_receipt
+
+$(B)/obj/tests/unit/test_receipt.o: MODULE_CFLAGS := -I/usr/include/cjson
+
+$(B)/tests/unit/test_receipt: $(B)/obj/tests/unit/test_receipt.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto
