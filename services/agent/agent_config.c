@@ -9,7 +9,7 @@
 
 static const char *const known_keys[] = {
 	"broker.host", "broker.port", "broker.cafile", "broker.cert", "broker.key", "broker.client_id",
-	"broker.keepalive", "broker.session_expiry",
+	"broker.keepalive", "broker.session_expiry", "broker.backoff_max_ms",
 	"e2e.cert", "e2e.key", "e2e.chain", "e2e.trust_root", "e2e.services_ca", "e2e.recipients",
 	"e2e.receipt_signer", "e2e.crls", "e2e.ca_certs", "e2e.crl_check_interval",
 	"spool.dir", "spool.max_file", "spool.max_values", "spool.scan_interval_ms",
@@ -21,12 +21,13 @@ static const char *const known_keys[] = {
 
 static int load_ints(conf_file *f, agent_config *cfg)
 {
-	long long port, keepalive, expiry, crl_interval, max_file, max_values, scan_ms, max_entries, max_bytes,
+	long long port, keepalive, expiry, backoff_max, crl_interval, max_file, max_values, scan_ms, max_entries, max_bytes,
 		max_age_days, resend, window, stats;
 
 	if (conf_int(f, "broker.port", 8883, 1, 65535, &port) ||
 	    conf_int(f, "broker.keepalive", 60, 5, 3600, &keepalive) ||
 	    conf_int(f, "broker.session_expiry", 7 * 86400, 60, 0xFFFFFFFELL, &expiry) ||
+	    conf_int(f, "broker.backoff_max_ms", 30000, 500, 3600000, &backoff_max) ||
 	    conf_int(f, "e2e.crl_check_interval", 60, 1, 86400, &crl_interval) ||
 	    conf_int(f, "spool.max_file", 65536, 256, 16 * 1024 * 1024, &max_file) ||
 	    conf_int(f, "spool.max_values", 4096, 1, 1000000, &max_values) ||
@@ -41,6 +42,7 @@ static int load_ints(conf_file *f, agent_config *cfg)
 	cfg->broker_port = (int)port;
 	cfg->keepalive = (int)keepalive;
 	cfg->session_expiry = (unsigned int)expiry;
+	cfg->backoff_max_ms = (long)backoff_max;
 	cfg->crl_check_interval = (int)crl_interval;
 	cfg->max_file = (size_t)max_file;
 	cfg->max_values = (size_t)max_values;
@@ -54,8 +56,10 @@ static int load_ints(conf_file *f, agent_config *cfg)
 	return 0;
 }
 
-static int load(conf_file *f, agent_config *cfg, int readable)
+static int load(conf_file *f, void *out, int readable)
 {
+	agent_config *cfg = out;
+
 	if (conf_check_keys(f, known_keys) ||
 	    conf_string(f, "broker.host", CONF_REQUIRED, NULL, &cfg->broker_host) ||
 	    conf_path(f, "broker.cafile", CONF_REQUIRED, readable, &cfg->tls_cafile) ||
@@ -89,22 +93,15 @@ static int load(conf_file *f, agent_config *cfg, int readable)
 	return 0;
 }
 
+static void free_config(void *cfg)
+{
+	agent_config_free(cfg);
+}
+
 int agent_config_load(const char *path, agent_config *cfg, int check_files, char *err, size_t errlen)
 {
-	conf_file f;
-	int rc = -1;
-
 	memset(cfg, 0, sizeof *cfg);
-	if (conf_open(&f, path, err, errlen) != 0)
-		goto out;
-	if (load(&f, cfg, check_files ? CONF_PATH_READABLE : CONF_PATH_ANY) != 0) {
-		agent_config_free(cfg);
-		goto out;
-	}
-	rc = 0;
-out:
-	conf_close(&f);
-	return rc;
+	return conf_load(path, check_files, load, free_config, cfg, err, errlen);
 }
 
 static void free_list(char **v, size_t n)
