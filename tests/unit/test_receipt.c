@@ -213,8 +213,12 @@ static int check(receipt_verifier *v, const unsigned char *der, size_t len, cons
 	return rc;
 }
 
-static void refused_with(const char *leaf, const char *equipment, const char *expected_equipment,
-                         const char *crl_pki, const char *reason)
+typedef void (*mutate_fn)(unsigned char *der, size_t *len);
+
+/* A receipt signed by leaf for equipment, changed by mutate (may be NULL),
+ * verified as expected_equipment's: refused with reason, nothing handed out. */
+static void refused(const char *leaf, const char *equipment, const char *expected_equipment, const char *crl_pki,
+                    mutate_fn mutate, const char *reason)
 {
 	receipt_verifier *v = verifier(crl_pki);
 	size_t len;
@@ -222,11 +226,19 @@ static void refused_with(const char *leaf, const char *equipment, const char *ex
 	char err[512];
 	receipt r;
 
+	if (mutate != NULL)
+		mutate(der, &len);
 	assert_int_equal(check(v, der, len, expected_equipment, &r, err, sizeof err), -1);
 	assert_non_null(strstr(err, reason));
 	assert_null(r.digests);
 	OPENSSL_free(der);
 	receipt_verifier_free(v);
+}
+
+static void refused_with(const char *leaf, const char *equipment, const char *expected_equipment,
+                         const char *crl_pki, const char *reason)
+{
+	refused(leaf, equipment, expected_equipment, crl_pki, NULL, reason);
 }
 
 static void good_receipt(void **state)
@@ -319,36 +331,32 @@ static void flip_at(unsigned char *der, size_t len, const char *what, size_t off
 	fail_msg("'%s' not in the DER", what);
 }
 
+static void flip_first_digest(unsigned char *der, size_t *len)
+{
+	flip_at(der, *len, "\"digests\":[\"", 12);
+}
+
+static void flip_signature(unsigned char *der, size_t *len)
+{
+	der[*len - 1] ^= 0x01; /* last byte of the ECDSA signature's s */
+}
+
+static void cut_last_byte(unsigned char *der, size_t *len)
+{
+	(void)der;
+	(*len)--;
+}
+
 static void tampered_content(void **state)
 {
-	receipt_verifier *v = verifier("pki");
-	size_t len;
-	unsigned char *der = sign_as(VSS, EQ1, &len);
-	char err[512];
-	receipt r;
-
 	(void)state;
-	flip_at(der, len, "\"digests\":[\"", 12);
-	assert_int_equal(check(v, der, len, EQ1, &r, err, sizeof err), -1);
-	assert_non_null(strstr(err, "signature does not verify"));
-	OPENSSL_free(der);
-	receipt_verifier_free(v);
+	refused(VSS, EQ1, EQ1, "pki", flip_first_digest, "signature does not verify");
 }
 
 static void tampered_signature(void **state)
 {
-	receipt_verifier *v = verifier("pki");
-	size_t len;
-	unsigned char *der = sign_as(VSS, EQ1, &len);
-	char err[512];
-	receipt r;
-
 	(void)state;
-	der[len - 1] ^= 0x01; /* last byte of the ECDSA signature's s */
-	assert_int_equal(check(v, der, len, EQ1, &r, err, sizeof err), -1);
-	assert_non_null(strstr(err, "signature does not verify"));
-	OPENSSL_free(der);
-	receipt_verifier_free(v);
+	refused(VSS, EQ1, EQ1, "pki", flip_signature, "signature does not verify");
 }
 
 static void truncated_and_trailing(void **state)
@@ -360,7 +368,7 @@ static void truncated_and_trailing(void **state)
 	receipt r;
 
 	(void)state;
-	assert_int_equal(check(v, der, len - 1, EQ1, &r, err, sizeof err), -1);
+	refused(VSS, EQ1, EQ1, "pki", cut_last_byte, "not DER CMS");
 	longer = malloc(len + 1);
 	assert_non_null(longer);
 	memcpy(longer, der, len);
