@@ -2,7 +2,8 @@
  * sms-agent configuration (libconfig). Example in services/agent/agent.conf.example:
  *
  *   broker: { host, port (8883), cafile, cert, key, client_id (the TLS
- *             identity's path), keepalive (60), session_expiry (7 days) }
+ *             identity's path), keepalive (60), session_expiry (7 days),
+ *             backoff_max_ms (30000: reconnect attempts back off up to this) }
  *   e2e:    { cert, key, chain, trust_root, services_ca, recipients = [ ... ]
  *             (vendor snapshot service + the customer's account clients),
  *             receipt_signer ("vendor-snapshot-service"), crls = [ ... ],
@@ -31,6 +32,7 @@ typedef struct {
 	char *client_id;
 	int keepalive;
 	unsigned int session_expiry;
+	long backoff_max_ms;
 
 	char *e2e_cert, *e2e_key, *e2e_chain, *e2e_trust_root, *e2e_services_ca;
 	char *recipients[AGENT_MAX_RECIPIENTS];

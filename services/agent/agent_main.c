@@ -294,7 +294,7 @@ static int start_session(agent *a, char *err, size_t errlen)
 		.host = cfg->broker_host, .port = cfg->broker_port, .cafile = cfg->tls_cafile, .cert = cfg->tls_cert,
 		.key = cfg->tls_key, .client_id = cfg->client_id ? cfg->client_id : a->id.name,
 		.keepalive = cfg->keepalive, .clean_start = 0, .session_expiry = cfg->session_expiry,
-		.max_inflight = cfg->window, .name = "broker",
+		.backoff_max_ms = cfg->backoff_max_ms, .max_inflight = cfg->window, .name = "broker",
 	};
 
 	a->session = mqtt_session_new(&mc, subs, 1, 1, &h, a, err, errlen);

@@ -20,7 +20,7 @@ agent_conf() {
 	broker = {
 	  host = "127.0.0.1"; port = $H_MQ_PORT;
 	  cafile = "$P/tls/root/ca.crt"; cert = "$t/fullchain.pem"; key = "$t/key.pem";
-	  keepalive = 10;
+	  keepalive = 10; backoff_max_ms = 2000;
 	};
 	e2e = {
 	  cert = "$e/cert.pem"; key = "$e/key.pem"; chain = "$e/chain.pem";
