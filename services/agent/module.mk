@@ -15,3 +15,10 @@ HELPERS += $(B)/tests/sms-test-receipt
 $(B)/tests/sms-test-receipt: $(B)/obj/tests/harness/sms_test_receipt.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcjson -lcrypto
+
+UNIT_TESTS += $(B)/tests/unit/test_agent_outbox
+
+$(B)/tests/unit/test_agent_outbox: $(B)/obj/tests/unit/test_agent_outbox.o $(B)/obj/services/agent/agent_outbox.o \
+		$(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread -lm
