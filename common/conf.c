@@ -72,6 +72,24 @@ void conf_close(conf_file *f)
 	f->path = f->dir = NULL;
 }
 
+int conf_load(const char *path, int check_files, int (*load)(conf_file *f, void *cfg, int readable),
+              void (*free_cfg)(void *cfg), void *cfg, char *err, size_t errlen)
+{
+	conf_file f;
+	int rc = -1;
+
+	if (conf_open(&f, path, err, errlen) != 0)
+		goto out;
+	if (load(&f, cfg, check_files ? CONF_PATH_READABLE : CONF_PATH_ANY) != 0) {
+		free_cfg(cfg);
+		goto out;
+	}
+	rc = 0;
+out:
+	conf_close(&f);
+	return rc;
+}
+
 /* "a.b.c" is known, or a prefix of a known key ("a", "a.b") for groups. */
 static int key_known(const char *key, int is_group, const char *const *known)
 {

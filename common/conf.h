@@ -36,6 +36,15 @@ enum { CONF_PATH_ANY = 0, CONF_PATH_READABLE = 1 };
 int conf_open(conf_file *f, const char *path, char *err, size_t errlen);
 void conf_close(conf_file *f);
 
+/*
+ * The frame of every program's config loader: conf_open, then
+ * load(f, cfg, CONF_PATH_READABLE or CONF_PATH_ANY as check_files says),
+ * conf_close. When load fails, free_cfg(cfg) releases what it filled in.
+ * 0, or -1 with the one-line error in err.
+ */
+int conf_load(const char *path, int check_files, int (*load)(conf_file *f, void *cfg, int readable),
+              void (*free_cfg)(void *cfg), void *cfg, char *err, size_t errlen);
+
 /* known: NULL-terminated list of dotted keys. */
 int conf_check_keys(conf_file *f, const char *const *known);
 

@@ -5,7 +5,7 @@
 COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/mqtt_session.c \
 	common/snapshot_json.c common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c \
 	common/crl_watch.c common/ident_grammar.c common/errf.c common/pg_session.c common/db_privileges.c \
-	common/sleep_unless.c
+	common/sleep_unless.c common/receipt.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 
@@ -46,3 +46,11 @@ $(B)/obj/tests/unit/test_pg_session.o: MODULE_CFLAGS := -I/usr/include/postgresq
 $(B)/tests/unit/test_pg_session: $(B)/obj/tests/unit/test_pg_session.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lpq
+
+UNIT_TESTS += $(B)/tests/unit/test_receipt
+
+$(B)/obj/tests/unit/test_receipt.o: MODULE_CFLAGS := -I/usr/include/cjson
+
+$(B)/tests/unit/test_receipt: $(B)/obj/tests/unit/test_receipt.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto

@@ -91,8 +91,7 @@ static int digits(const char *s, int n, int *out)
 	return 1;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS[.f+]Z" -> UTC time. */
-static int parse_utc_time(const char *s, time_t *out)
+int snapshot_time_parse(const char *s, time_t *out)
 {
 	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	struct tm tm;
@@ -294,7 +293,7 @@ snapshot_status snapshot_parse(const char *json, size_t len, size_t max_values,
 		goto fail;
 	}
 	out->taken_at = string_member(root, "taken_at");
-	if (out->taken_at == NULL || !parse_utc_time(out->taken_at, &out->taken_at_time)) {
+	if (out->taken_at == NULL || !snapshot_time_parse(out->taken_at, &out->taken_at_time)) {
 		snprintf(err, errlen, "\"taken_at\" is missing or not YYYY-MM-DDTHH:MM:SSZ (UTC, 2000..2199)");
 		goto fail;
 	}

@@ -60,4 +60,8 @@ snapshot_status snapshot_parse(const char *json, size_t len, size_t max_values,
 
 void snapshot_free(snapshot *s);
 
+/* "YYYY-MM-DDTHH:MM:SS[.fraction]Z", years 2000..2199, a real calendar
+ * date -> UTC time_t: 1, or 0 when s is not such a time. */
+int snapshot_time_parse(const char *s, time_t *out);
+
 #endif

@@ -72,6 +72,8 @@ svc_broker_start() {
 		echo "require_certificate true"
 		echo "max_queued_messages 100000"
 		echo "max_inflight_messages 20"
+		# A suite may add broker options (e.g. a production autosave_interval).
+		[ -n "${SVC_BROKER_EXTRA:-}" ] && printf '%s\n' "$SVC_BROKER_EXTRA"
 	} >"$opts"
 	if [ -z "${SVC_NO_PLUGIN:-}" ] && so=$(svc_plugin_so) && svc_plugin_conf "$H_DIR/sms_auth.conf"; then
 		echo "plugin $so" >>"$opts"

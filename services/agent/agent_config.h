@@ -1,0 +1,65 @@
+/*
+ * sms-agent configuration (libconfig). Example in services/agent/agent.conf.example:
+ *
+ *   broker: { host, port (8883), cafile, cert, key, client_id (the TLS
+ *             identity's path), keepalive (60), session_expiry (7 days),
+ *             backoff_max_ms (30000: reconnect attempts back off up to this) }
+ *   e2e:    { cert, key, chain, trust_root, services_ca, recipients = [ ... ]
+ *             (vendor snapshot service + the customer's account clients),
+ *             receipt_signer ("vendor-snapshot-service"), crls = [ ... ],
+ *             ca_certs = [ ... ] (needed with crls), crl_check_interval (60) }
+ *   spool:  { dir, max_file (65536), max_values (4096), scan_interval_ms (500) }
+ *   outbox: { dir, max_entries (100000), max_bytes (1 GiB), max_age_days (90),
+ *             resend_interval (300 s), window (64 unacknowledged publishes) }
+ *   stats_interval (60 s, 0: off), log_file (stderr when absent)
+ *
+ * Unknown keys are errors; paths are relative to the file's directory; with
+ * check_files every input file named must be readable. Each error is one
+ * line "FILE:LINE: key problem".
+ */
+#ifndef SMS_AGENT_CONFIG_H
+#define SMS_AGENT_CONFIG_H
+
+#include <stddef.h>
+
+#define AGENT_MAX_RECIPIENTS 16
+#define AGENT_MAX_CRLS 16
+
+typedef struct {
+	char *broker_host;
+	int broker_port;
+	char *tls_cafile, *tls_cert, *tls_key;
+	char *client_id;
+	int keepalive;
+	unsigned int session_expiry;
+	long backoff_max_ms;
+
+	char *e2e_cert, *e2e_key, *e2e_chain, *e2e_trust_root, *e2e_services_ca;
+	char *recipients[AGENT_MAX_RECIPIENTS];
+	size_t n_recipients;
+	char *receipt_signer;
+	char *e2e_crls[AGENT_MAX_CRLS];
+	size_t n_e2e_crls;
+	char *e2e_ca_certs[AGENT_MAX_CRLS];
+	size_t n_e2e_ca_certs;
+	int crl_check_interval;
+
+	char *spool_dir;
+	size_t max_file, max_values;
+	int scan_interval_ms;
+
+	char *outbox_dir;
+	size_t max_entries;
+	unsigned long long max_bytes;
+	long long max_age_s;
+	int resend_interval, window;
+
+	int stats_interval;
+	char *log_file;
+} agent_config;
+
+/* 0, or -1 with "file:line: key reason" in err. Free with agent_config_free. */
+int agent_config_load(const char *path, agent_config *cfg, int check_files, char *err, size_t errlen);
+void agent_config_free(agent_config *cfg);
+
+#endif

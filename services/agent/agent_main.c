@@ -1,0 +1,530 @@
+/*
+ * sms-agent: the device agent installed on field equipment.
+ *
+ * Takes snapshot JSON files from a spool directory (agent_intake.h),
+ * encrypts each for every configured recipient (MQV, the device's E2E
+ * identity as originator), keeps it in a durable outbox (agent_outbox.h)
+ * and publishes it at QoS 1 on <ma>/<acc>/<eq>/snapshots. An entry stays
+ * until a receipt on <ma>/<acc>/<eq>/receipts that verifies (receipt.h)
+ * lists its digest; until then it is published again every
+ * outbox.resend_interval, and at once when the broker has lost our session.
+ *
+ * Durability: a snapshot is accepted (its spool file removed) only once its
+ * outbox file and directory entry are fsynced; it leaves the outbox only
+ * by a verified receipt or by the stated bounds (oldest first, logged).
+ *
+ * Signals: SIGTERM/SIGINT disconnect and exit 0; SIGHUP scans the spool and
+ * re-reads the E2E CRLs at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "cms/smscms.h"
+#include "common/crl_watch.h"
+#include "common/identity.h"
+#include "common/log.h"
+#include "common/mqtt_session.h"
+#include "common/receipt.h"
+#include "services/agent/agent_config.h"
+#include "services/agent/agent_intake.h"
+#include "services/agent/agent_outbox.h"
+
+#define EXPIRE_CHECK_S 60
+
+typedef struct {
+	const agent_config *cfg;
+	identity id;
+	char topic_snapshots[IDENTITY_SCOPE_MAX + 16], topic_receipts[IDENTITY_SCOPE_MAX + 16];
+	smscms_ctx *ctx;                   /* supervising thread only */
+	smscms_identity *originator;
+	X509 *recipients[AGENT_MAX_RECIPIENTS];
+	size_t n_recipients;
+	pthread_mutex_t verifier_lock;     /* receipts arrive in the session thread */
+	receipt_verifier *verifier;
+	crl_watch *crls;
+	agent_outbox *outbox;
+	mqtt_session *session;
+	pthread_t session_thread;
+	atomic_int session_done, inflight, disk_full;
+	char session_err[600];
+	intake_counts intake;
+	atomic_ullong published, receipts_ok, receipts_refused;
+} agent;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: sms-agent --config FILE [--check-config] [--verbose]\n"
+	        "\n"
+	        "The device agent: takes snapshot JSON files from the spool directory,\n"
+	        "encrypts them for the vendor and the customer, keeps them in a durable\n"
+	        "outbox and publishes them until a signed receipt from the snapshot\n"
+	        "service says they are stored.\n"
+	        "\n"
+	        "  --config FILE  libconfig file (see services/agent/agent.conf.example)\n"
+	        "  --check-config read the file and every file it names, then exit: 0, or 1\n"
+	        "                 with one line FILE:LINE: problem\n"
+	        "  --verbose      debug logging\n"
+	        "  --help         this text\n"
+	        "\n"
+	        "Signals: TERM/INT disconnect and exit; HUP scans the spool and reloads CRLs now.\n");
+}
+
+/* ------------------------------------------------------------- keys */
+
+static int cert_identity(const char *path, identity *id, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	char why[200];
+	int rc = -1;
+
+	if (f != NULL)
+		fclose(f);
+	if (cert == NULL)
+		snprintf(err, errlen, "%s: no readable certificate", path);
+	else if (identity_from_subject(X509_get_subject_name(cert), id, why, sizeof why) != 0)
+		snprintf(err, errlen, "%s: subject refused: %s", path, why);
+	else if (id->kind != IDENTITY_EQUIPMENT)
+		snprintf(err, errlen, "%s: not an equipment certificate (O=ma, OU=acc, serialNumber=eq)", path);
+	else
+		rc = 0;
+	X509_free(cert);
+	return rc;
+}
+
+/* The E2E and the TLS certificate must name the same equipment: the topic
+ * the broker lets us write and the originator the service checks. */
+static int load_identity(agent *a, char *err, size_t errlen)
+{
+	identity tls;
+
+	if (cert_identity(a->cfg->e2e_cert, &a->id, err, errlen) != 0 ||
+	    cert_identity(a->cfg->tls_cert, &tls, err, errlen) != 0)
+		return -1;
+	if (strcmp(a->id.name, tls.name) != 0) {
+		snprintf(err, errlen, "e2e.cert is equipment %s but broker.cert is %s", a->id.name, tls.name);
+		return -1;
+	}
+	snprintf(a->topic_snapshots, sizeof a->topic_snapshots, "%s/snapshots", a->id.name);
+	snprintf(a->topic_receipts, sizeof a->topic_receipts, "%s/receipts", a->id.name);
+	return 0;
+}
+
+static int load_keys(agent *a, char *err, size_t errlen)
+{
+	const agent_config *cfg = a->cfg;
+	size_t i;
+
+	if (smscms_identity_load_pem(a->ctx, cfg->e2e_cert, cfg->e2e_key, cfg->e2e_chain, &a->originator) !=
+	    SMSCMS_OK) {
+		snprintf(err, errlen, "loading E2E identity %s: %s", cfg->e2e_cert, smscms_ctx_error(a->ctx));
+		return -1;
+	}
+	for (i = 0; i < cfg->n_recipients; i++) {
+		if (smscms_cert_load_pem(a->ctx, cfg->recipients[i], &a->recipients[i]) != SMSCMS_OK) {
+			snprintf(err, errlen, "recipient %s: %s", cfg->recipients[i], smscms_ctx_error(a->ctx));
+			return -1;
+		}
+		a->n_recipients++;
+	}
+	a->verifier = receipt_verifier_new(cfg->e2e_trust_root, cfg->e2e_services_ca, cfg->receipt_signer, err,
+	                                   errlen);
+	return a->verifier ? 0 : -1;
+}
+
+/* The E2E CRLs as every daemon treats them (crl_watch.h); the receipt
+ * verifier starts without CRLs and gets only verified ones. */
+static int watch_crls(agent *a, char *err, size_t errlen)
+{
+	const agent_config *cfg = a->cfg;
+	const char *issuers[AGENT_MAX_CRLS + 1];
+	size_t i;
+
+	if (cfg->n_e2e_crls == 0)
+		return 0;
+	issuers[0] = cfg->e2e_trust_root;
+	for (i = 0; i < cfg->n_e2e_ca_certs; i++)
+		issuers[i + 1] = cfg->e2e_ca_certs[i];
+	a->crls = crl_watch_new("E2E CRLs", (const char *const *)cfg->e2e_crls, cfg->n_e2e_crls, issuers,
+	                        cfg->n_e2e_ca_certs + 1, cfg->crl_check_interval, 7 * 86400, err, errlen);
+	if (a->crls == NULL)
+		return -1;
+	return receipt_verifier_set_crls(a->verifier, crl_set_crls(crl_watch_current(a->crls)), err, errlen);
+}
+
+static void poll_crls(agent *a, int force)
+{
+	char err[300];
+
+	if (a->crls == NULL || crl_watch_poll(a->crls, time(NULL), force) != 1)
+		return;
+	pthread_mutex_lock(&a->verifier_lock);
+	if (receipt_verifier_set_crls(a->verifier, crl_set_crls(crl_watch_current(a->crls)), err, sizeof err) != 0)
+		sms_log(LOG_LEVEL_ERROR, "E2E CRLs verified but not taken for receipts: %s", err);
+	pthread_mutex_unlock(&a->verifier_lock);
+}
+
+/* ------------------------------------------------------------ intake */
+
+/* Encrypts the snapshot and stores it durably (the intake callback). */
+static intake_verdict seal_and_store(void *ud, const char *json, size_t len, char *why, size_t whylen)
+{
+	agent *a = ud;
+	smscms_encrypt_opts opts;
+	unsigned char *der = NULL, digest[OUTBOX_DIGEST_LEN];
+	unsigned int dlen = 0;
+	size_t der_len = 0;
+	char err[400];
+	intake_verdict v = INTAKE_LATER;
+	outbox_status st;
+
+	smscms_encrypt_opts_init(&opts);
+	if (smscms_encrypt(a->ctx, &opts, a->originator, a->recipients, a->n_recipients, (const unsigned char *)json,
+	                   len, &der, &der_len) != SMSCMS_OK) {
+		snprintf(why, whylen, "cannot be encrypted: %s", smscms_ctx_error(a->ctx));
+		return INTAKE_REFUSED;
+	}
+	if (EVP_Digest(der, der_len, digest, &dlen, EVP_sha256(), NULL) != 1) {
+		sms_log(LOG_LEVEL_ERROR, "spool: SHA-256 failed; input kept");
+		goto out;
+	}
+	st = outbox_add(a->outbox, der, der_len, digest, err, sizeof err);
+	if (st == OUTBOX_OK) {
+		if (atomic_exchange(&a->disk_full, 0))
+			sms_log(LOG_LEVEL_INFO, "outbox: space again, taking new input");
+		v = INTAKE_STORED;
+	} else if (st == OUTBOX_NO_SPACE) {
+		if (!atomic_exchange(&a->disk_full, 1))
+			sms_log(LOG_LEVEL_ERROR, "%s: refusing new input until there is space; the spool and the "
+			        "outbox are kept", err);
+	} else {
+		sms_log(LOG_LEVEL_ERROR, "%s; the spool file is kept", err);
+	}
+out:
+	OPENSSL_free(der);
+	return v;
+}
+
+/* ---------------------------------------------------------- session */
+
+static void on_receipt(mqtt_session *s, void *ud, const struct mosquitto_message *msg)
+{
+	agent *a = ud;
+	char err[400];
+	receipt r;
+	size_t removed;
+	int rc;
+
+	(void)s;
+	if (strcmp(msg->topic, a->topic_receipts) != 0 || msg->payloadlen <= 0) {
+		sms_log(LOG_LEVEL_WARNING, "ignoring a message on %s", msg->topic);
+		return;
+	}
+	pthread_mutex_lock(&a->verifier_lock);
+	rc = receipt_verify(a->verifier, msg->payload, (size_t)msg->payloadlen, a->id.name, &r, err, sizeof err);
+	pthread_mutex_unlock(&a->verifier_lock);
+	if (rc != 0) {
+		atomic_fetch_add(&a->receipts_refused, 1);
+		sms_log(LOG_LEVEL_WARNING, "refused a receipt on %s (%d bytes): %s; nothing removed from the outbox",
+		        msg->topic, msg->payloadlen, err);
+		return;
+	}
+	/* Deleting inside the callback: the receipt is acknowledged after. */
+	removed = outbox_remove(a->outbox, (const unsigned char (*)[OUTBOX_DIGEST_LEN])r.digests, r.n_digests);
+	atomic_fetch_add(&a->receipts_ok, 1);
+	sms_log(LOG_LEVEL_INFO, "receipt for %zu snapshot(s): %zu outbox entr%s removed", r.n_digests, removed,
+	        removed == 1 ? "y" : "ies");
+	receipt_free(&r);
+}
+
+static void on_connected(mqtt_session *s, void *ud, int session_present)
+{
+	agent *a = ud;
+
+	(void)s;
+	atomic_store(&a->inflight, 0);
+	if (!session_present) {
+		/* The broker lost (or never had) our session: whatever it had
+		 * acknowledged may be gone with it. */
+		outbox_all_due(a->outbox);
+		sms_log(LOG_LEVEL_INFO, "no session on the broker: every unreceipted snapshot is due again");
+	}
+}
+
+static void on_published(mqtt_session *s, void *ud, int mid)
+{
+	agent *a = ud;
+	int cur = atomic_load(&a->inflight);
+
+	(void)s;
+	(void)mid;
+	while (cur > 0 && !atomic_compare_exchange_weak(&a->inflight, &cur, cur - 1))
+		;
+}
+
+static void *session_main(void *arg)
+{
+	agent *a = arg;
+
+	if (mqtt_session_run(a->session, a->session_err, sizeof a->session_err) != 0)
+		sms_log(LOG_LEVEL_ERROR, "%s", a->session_err);
+	atomic_store(&a->session_done, 1);
+	return NULL;
+}
+
+static int start_session(agent *a, char *err, size_t errlen)
+{
+	const agent_config *cfg = a->cfg;
+	const char *subs[1] = { a->topic_receipts };
+	mqtt_session_handlers h = { .on_message = on_receipt, .on_connected = on_connected,
+	                            .on_published = on_published };
+	mqtt_session_config mc = {
+		.host = cfg->broker_host, .port = cfg->broker_port, .cafile = cfg->tls_cafile, .cert = cfg->tls_cert,
+		.key = cfg->tls_key, .client_id = cfg->client_id ? cfg->client_id : a->id.name,
+		.keepalive = cfg->keepalive, .clean_start = 0, .session_expiry = cfg->session_expiry,
+		.backoff_max_ms = cfg->backoff_max_ms, .max_inflight = cfg->window, .name = "broker",
+	};
+
+	a->session = mqtt_session_new(&mc, subs, 1, 1, &h, a, err, errlen);
+	if (a->session == NULL)
+		return -1;
+	if (pthread_create(&a->session_thread, NULL, session_main, a) != 0) {
+		snprintf(err, errlen, "cannot start the session thread");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- sending */
+
+static double monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void publish_due(agent *a)
+{
+	unsigned char *payload, digest[OUTBOX_DIGEST_LEN];
+	char err[300];
+	size_t len;
+	int mid;
+
+	while (mqtt_session_connected(a->session) && atomic_load(&a->inflight) < a->cfg->window &&
+	       outbox_next_due(a->outbox, monotonic_s(), a->cfg->resend_interval, &payload, &len, digest)) {
+		atomic_fetch_add(&a->inflight, 1);
+		if (mqtt_session_publish(a->session, a->topic_snapshots, payload, len, 1, 0, &mid, err, sizeof err)) {
+			atomic_fetch_sub(&a->inflight, 1);
+			sms_log(LOG_LEVEL_WARNING, "%s; sent again within outbox.resend_interval", err);
+			free(payload);
+			return;
+		}
+		atomic_fetch_add(&a->published, 1);
+		free(payload);
+	}
+}
+
+static void log_stats(agent *a)
+{
+	outbox_stats st;
+
+	outbox_get_stats(a->outbox, &st);
+	sms_log(LOG_LEVEL_INFO, "stats: outbox %zu entries, %llu bytes; accepted %llu, rejected %llu, published %llu, "
+	        "receipts %llu (refused %llu), removed %llu, evicted %llu, corrupt %llu", st.entries, st.bytes,
+	        a->intake.accepted, a->intake.rejected, (unsigned long long)atomic_load(&a->published),
+	        (unsigned long long)atomic_load(&a->receipts_ok), (unsigned long long)atomic_load(&a->receipts_refused),
+	        st.removed, st.evicted, st.corrupt);
+}
+
+/* Signals, spool, sending, bounds, CRLs, until SIGTERM/SIGINT. */
+static void supervise(agent *a, const intake_config *ic)
+{
+	const agent_config *cfg = a->cfg;
+	struct timespec tick = { cfg->scan_interval_ms / 1000, (long)(cfg->scan_interval_ms % 1000) * 1000000L };
+	double last_stats = monotonic_s(), last_expire = 0, now;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	while (!atomic_load(&a->session_done)) {
+		now = monotonic_s();
+		if (now - last_expire >= EXPIRE_CHECK_S) {
+			outbox_expire(a->outbox, time(NULL));
+			last_expire = now;
+		}
+		while (intake_scan(ic, seal_and_store, a, &a->intake) > 0 && !a->intake.deferred)
+			publish_due(a);
+		publish_due(a);
+		if (cfg->stats_interval > 0 && now - last_stats >= cfg->stats_interval) {
+			log_stats(a);
+			last_stats = now;
+		}
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			sms_log(LOG_LEVEL_INFO, "%s: disconnecting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			break;
+		}
+		poll_crls(a, sig == SIGHUP);
+	}
+}
+
+/* ------------------------------------------------------------- main */
+
+static int block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	return pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static int setup(agent *a, char *err, size_t errlen)
+{
+	const agent_config *cfg = a->cfg;
+	outbox_limits lim = { cfg->max_entries, cfg->max_bytes, cfg->max_age_s };
+
+	if (load_identity(a, err, errlen) != 0)
+		return -1;
+	if ((a->ctx = smscms_ctx_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (load_keys(a, err, errlen) != 0 || watch_crls(a, err, errlen) != 0)
+		return -1;
+	a->outbox = outbox_open(cfg->outbox_dir, &lim, err, errlen);
+	return a->outbox ? 0 : -1;
+}
+
+static void teardown(agent *a)
+{
+	size_t i;
+
+	mqtt_session_free(a->session);
+	outbox_close(a->outbox);
+	crl_watch_free(a->crls);
+	receipt_verifier_free(a->verifier);
+	for (i = 0; i < a->n_recipients; i++)
+		X509_free(a->recipients[i]);
+	smscms_identity_free(a->originator);
+	smscms_ctx_free(a->ctx);
+}
+
+static int run(const agent_config *cfg)
+{
+	agent a;
+	char err[800];
+	intake_config ic;
+	outbox_stats st;
+	int rc = 1, started = 0;
+
+	memset(&a, 0, sizeof a);
+	a.cfg = cfg;
+	pthread_mutex_init(&a.verifier_lock, NULL);
+	if (setup(&a, err, sizeof err) != 0)
+		goto fail;
+	ic = (intake_config){ .dir = cfg->spool_dir, .equipment = a.id.equipment, .max_file = cfg->max_file,
+	                      .max_values = cfg->max_values, .max_per_scan = (size_t)cfg->window };
+	if (intake_prepare(&ic, err, sizeof err) != 0)
+		goto fail;
+	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
+		snprintf(err, sizeof err, "mosquitto_lib_init failed");
+		goto fail;
+	}
+	if (start_session(&a, err, sizeof err) != 0)
+		goto cleanup;
+	started = 1;
+	outbox_get_stats(a.outbox, &st);
+	sms_log(LOG_LEVEL_INFO, "started: equipment %s, outbox %s with %zu unreceipted entries (%llu bytes), spool %s, "
+	        "broker %s:%d", a.id.name, cfg->outbox_dir, st.entries, st.bytes, cfg->spool_dir, cfg->broker_host,
+	        cfg->broker_port);
+	supervise(&a, &ic);
+	rc = atomic_load(&a.session_done) ? 1 : 0;
+	mqtt_session_stop(a.session);
+	pthread_join(a.session_thread, NULL);
+	log_stats(&a);
+cleanup:
+	mosquitto_lib_cleanup();
+	if (!started)
+		sms_log(LOG_LEVEL_ERROR, "%s", err);
+	teardown(&a);
+	pthread_mutex_destroy(&a.verifier_lock);
+	return rc;
+fail:
+	sms_log(LOG_LEVEL_ERROR, "%s", err);
+	teardown(&a);
+	pthread_mutex_destroy(&a.verifier_lock);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	agent_config cfg;
+	const char *config_path = NULL;
+	char err[600];
+	int opt, verbose = 0, check_only = 0, rc;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'C': check_only = 1; break;
+		case 'v': verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (config_path == NULL || optind != argc) {
+		fprintf(stderr, "sms-agent: --config FILE is required (and nothing else); see --help\n");
+		return 2;
+	}
+	if (agent_config_load(config_path, &cfg, 1, err, sizeof err) != 0) {
+		fprintf(stderr, "sms-agent: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("sms-agent: %s: configuration is valid\n", config_path);
+		agent_config_free(&cfg);
+		return 0;
+	}
+	sms_log_init("sms-agent", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	if (cfg.log_file != NULL && sms_log_to_file(cfg.log_file) != 0) {
+		fprintf(stderr, "sms-agent: %s: log_file %s: %s\n", config_path, cfg.log_file, strerror(errno));
+		agent_config_free(&cfg);
+		return 1;
+	}
+	if (block_signals() != 0) {
+		fprintf(stderr, "sms-agent: cannot block signals\n");
+		agent_config_free(&cfg);
+		return 1;
+	}
+	rc = run(&cfg);
+	agent_config_free(&cfg);
+	return rc;
+}

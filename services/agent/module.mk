@@ -1,0 +1,24 @@
+# sms-agent: the device agent (spool intake, durable outbox, receipts), and
+# sms-test-receipt, the integration tests' stand-in for a receipting service.
+
+AGENT_SRC := services/agent/agent_main.c services/agent/agent_config.c services/agent/agent_intake.c \
+	services/agent/agent_outbox.c
+
+BINS += $(B)/bin/sms-agent
+
+$(B)/bin/sms-agent: $(patsubst %.c,$(B)/obj/%.o,$(AGENT_SRC)) $(SMSCOMMON_LIB) $(SMSCMS_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lcjson -lconfig -lssl -lcrypto -lpthread -lm
+
+HELPERS += $(B)/tests/sms-test-receipt
+
+$(B)/tests/sms-test-receipt: $(B)/obj/tests/harness/sms_test_receipt.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcjson -lcrypto
+
+UNIT_TESTS += $(B)/tests/unit/test_agent_outbox
+
+$(B)/tests/unit/test_agent_outbox: $(B)/obj/tests/unit/test_agent_outbox.o $(B)/obj/services/agent/agent_outbox.o \
+		$(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread -lm
