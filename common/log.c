@@ -37,26 +37,6 @@ int sms_log_to_file(const char *path)
 	return 0;
 }
 
-/* Copies src into dst with every byte outside 0x20..0x7e as \xNN. */
-static void escape(char *dst, size_t cap, const char *src)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)src; *p && o + 5 < cap; p++) {
-		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
-			dst[o++] = (char)*p;
-			continue;
-		}
-		dst[o++] = '\\';
-		dst[o++] = 'x';
-		dst[o++] = hex[*p >> 4];
-		dst[o++] = hex[*p & 15];
-	}
-	dst[o] = '\0';
-}
-
 void sms_log(log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
@@ -70,7 +50,7 @@ void sms_log(log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	escape(safe, sizeof safe, msg);
+	log_escape(msg, safe, sizeof safe);
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	fprintf(log_file ? log_file : stderr, "%s %s[%ld] %s: %s\n", ts, log_progname, (long)getpid(),

@@ -1,10 +1,11 @@
 /*
  * One logger for every daemon: one line per record,
  * "2026-11-21T10:00:00Z prog[pid] level: message", on stderr or appended to
- * a file. Thread-safe (one write per record). Bytes outside printable
- * ASCII (newlines, escapes, UTF-8 lookalikes) are written as \xNN, so a
- * value from a certificate or a topic can neither forge a record nor hide
- * in the terminal. Callers never pass key material.
+ * a file. Thread-safe (one write per record). Every record goes through
+ * log_escape: bytes outside printable ASCII (newlines, escapes, UTF-8
+ * lookalikes) become \xNN, so a value from a certificate or a topic can
+ * neither forge a record nor hide in the terminal. Callers never pass key
+ * material.
  */
 #ifndef SMS_LOG_H
 #define SMS_LOG_H
