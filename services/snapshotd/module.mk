@@ -7,7 +7,8 @@ $(B)/obj/services/%.o: MODULE_CFLAGS := -I/usr/include/cjson -I/usr/include/post
 
 SNAPSHOTD_SRC := services/snapshotd/snapshotd_main.c services/snapshotd/snapshotd_worker.c \
 	services/snapshotd/snapshotd_config.c services/snapshotd/snapshot_ingest.c \
-	services/snapshotd/snapshot_store.c services/snapshotd/snapshotd_replay.c
+	services/snapshotd/snapshot_store.c services/snapshotd/snapshotd_replay.c \
+	services/snapshotd/snapshotd_receipts.c
 
 BINS += $(B)/bin/sms-snapshotd
 
