@@ -15,6 +15,11 @@ harness_pki client 000001 00001 auditor >/dev/null && harness_pki client 000002 
 A=$H_DIR/a1
 LOG=$A/agent.log
 EQ1=000001/00001/EQ1
+# This suite decides itself which receipts an agent sees (forged, partial,
+# none yet), so the service publishes none here; agent_receipts.t runs the
+# service's own.
+{ cat "$H_DIR/snapshotd.conf"; echo 'receipts = { enabled = false; };'; } >"$H_DIR/snapshotd-noreceipts.conf"
+SVC_CONF=$H_DIR/snapshotd-noreceipts.conf
 
 # --- The command line.
 "$DBIN/sms-agent" --help | grep -q -- '--check-config' && tap_ok "--help describes the options" ||
