@@ -42,8 +42,9 @@ receipt_queue *receipt_queue_new(const receipt_queue_config *cfg, char *err, siz
 	receipt_queue *q;
 
 	if (cfg == NULL || cfg->cert == NULL || cfg->key == NULL || cfg->max_digests < 1 ||
-	    cfg->max_digests > RECEIPT_MAX_DIGESTS || cfg->batch_ms < 1 || cfg->n == NULL) {
-		snprintf(err, errlen, "receipts: signer certificate and key, 1..%d digests, batch_ms >= 1 and counters needed",
+	    cfg->max_digests > RECEIPT_MAX_DIGESTS || cfg->batch_ms < 1 || cfg->n == NULL || cfg->publish == NULL) {
+		snprintf(err, errlen, "receipts: signer certificate and key, 1..%d digests, batch_ms >= 1, counters "
+		         "and a publish function needed",
 		         RECEIPT_MAX_DIGESTS);
 		return NULL;
 	}
@@ -77,7 +78,7 @@ void receipt_queue_free(receipt_queue *q)
 
 /* Signs and publishes p's batch and empties the slot, whatever happens:
  * a receipt that did not go out is re-earned by the agent's re-send. */
-static void publish_slot(receipt_queue *q, mqtt_session *s, pending *p)
+static void publish_slot(receipt_queue *q, pending *p)
 {
 	char err[512], topic[IDENTITY_SCOPE_MAX + 16];
 	unsigned char *der = NULL;
@@ -92,7 +93,7 @@ static void publish_slot(receipt_queue *q, mqtt_session *s, pending *p)
 		goto out;
 	}
 	snprintf(topic, sizeof topic, "%s/receipts", p->equipment);
-	if (mqtt_session_publish(s, topic, der, len, 1, 0, NULL, err, sizeof err) != 0) {
+	if (q->cfg.publish(q->cfg.publish_ud, topic, der, len, err, sizeof err) != 0) {
 		atomic_fetch_add(&q->cfg.n->failed, 1);
 		sms_log(LOG_LEVEL_WARNING, "%s: receipt for %s (%zu snapshot(s)) not published: %s; "
 		        "the device will re-send them", q->name, p->equipment, p->n, err);
@@ -108,7 +109,7 @@ out:
 }
 
 /* The slot of equipment, a free one, or the oldest one emptied for it. */
-static pending *slot_for(receipt_queue *q, mqtt_session *s, const char *equipment)
+static pending *slot_for(receipt_queue *q, const char *equipment)
 {
 	pending *free_slot = NULL, *oldest = NULL;
 	size_t i;
@@ -126,7 +127,7 @@ static pending *slot_for(receipt_queue *q, mqtt_session *s, const char *equipmen
 		}
 	}
 	if (free_slot == NULL) {
-		publish_slot(q, s, oldest);
+		publish_slot(q, oldest);
 		free_slot = oldest;
 	}
 	snprintf(free_slot->equipment, sizeof free_slot->equipment, "%s", equipment);
@@ -162,8 +163,7 @@ static int pending_reserve(pending *p, size_t max)
 	return 0;
 }
 
-void receipt_queue_add(receipt_queue *q, mqtt_session *s, const char *equipment,
-                       const unsigned char digest[RECEIPT_DIGEST_LEN])
+void receipt_queue_add(receipt_queue *q, const char *equipment, const unsigned char digest[RECEIPT_DIGEST_LEN])
 {
 	pending *p;
 
@@ -173,7 +173,7 @@ void receipt_queue_add(receipt_queue *q, mqtt_session *s, const char *equipment,
 		return;
 	}
 	pthread_mutex_lock(&q->lock);
-	p = slot_for(q, s, equipment);
+	p = slot_for(q, equipment);
 	if (pending_has(p, digest))
 		goto out;
 	if (pending_reserve(p, q->cfg.max_digests) != 0) {
@@ -188,12 +188,12 @@ void receipt_queue_add(receipt_queue *q, mqtt_session *s, const char *equipment,
 		p->since_ms = monotonic_ms();
 	memcpy(p->digests[p->n++], digest, RECEIPT_DIGEST_LEN);
 	if (p->n >= q->cfg.max_digests)
-		publish_slot(q, s, p);
+		publish_slot(q, p);
 out:
 	pthread_mutex_unlock(&q->lock);
 }
 
-void receipt_queue_flush_due(receipt_queue *q, mqtt_session *s, int force)
+void receipt_queue_flush_due(receipt_queue *q, int force)
 {
 	long long now = monotonic_ms();
 	size_t i;
@@ -203,7 +203,7 @@ void receipt_queue_flush_due(receipt_queue *q, mqtt_session *s, int force)
 		pending *p = &q->slot[i];
 
 		if (p->equipment[0] != '\0' && p->n > 0 && (force || now - p->since_ms >= q->cfg.batch_ms))
-			publish_slot(q, s, p);
+			publish_slot(q, p);
 	}
 	pthread_mutex_unlock(&q->lock);
 }

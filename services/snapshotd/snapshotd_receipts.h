@@ -3,8 +3,9 @@
  * committed (stored, or recognised as stored before: a re-send after a lost
  * receipt needs a receipt too) its payload's SHA-256 is queued for its
  * equipment; one signed receipt (common/receipt.h) covers every digest
- * queued for that equipment and goes out at QoS 1, not retained, on
- * <ma>/<acc>/<eq>/receipts:
+ * queued for that equipment and is handed to the queue's publish function
+ * for <ma>/<acc>/<eq>/receipts (the worker's publishes it at QoS 1, not
+ * retained, on its MQTT session):
  *   - at once, from the caller, when the equipment's batch holds
  *     max_digests digests;
  *   - otherwise from receipt_queue_flush_due, once the oldest digest in the
@@ -14,7 +15,7 @@
  * published is logged and dropped: the snapshot is committed all the same,
  * the agent re-sends it and the duplicate is receipted then.
  *
- * One queue per worker (it publishes on that worker's session), at most
+ * One queue per worker, at most
  * RECEIPT_QUEUE_DEVICES equipments pending at once (a further one flushes
  * the oldest batch first). A mutex guards the queue: add runs in the
  * worker's thread, flush_due in the supervisor's; the batch is signed and
@@ -30,7 +31,6 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "common/mqtt_session.h"
 #include "common/receipt.h"
 
 #define RECEIPT_QUEUE_DEVICES 256
@@ -49,6 +49,10 @@ typedef struct {
 	long batch_ms;           /* >= 1 */
 	const char *name;        /* for log lines, e.g. "worker 0"; copied */
 	receipt_queue_counters *n; /* where the queue counts; the caller's, outlives the queue */
+	/* Sends one signed receipt (DER) on topic: 0, or -1 with err. Called
+	 * with the queue's lock held, from add or flush_due's thread. */
+	int (*publish)(void *ud, const char *topic, const unsigned char *der, size_t len, char *err, size_t errlen);
+	void *publish_ud;
 } receipt_queue_config;
 
 typedef struct receipt_queue receipt_queue;
@@ -59,11 +63,10 @@ void receipt_queue_free(receipt_queue *q);
 
 /* Queues digest for equipment ("ma/acc/eq") after its commit; a digest
  * already pending for it is not queued twice. Publishes the equipment's
- * batch on s at once when it is full. */
-void receipt_queue_add(receipt_queue *q, mqtt_session *s, const char *equipment,
-                       const unsigned char digest[RECEIPT_DIGEST_LEN]);
+ * batch at once when it is full. */
+void receipt_queue_add(receipt_queue *q, const char *equipment, const unsigned char digest[RECEIPT_DIGEST_LEN]);
 /* Publishes every batch whose oldest digest waited batch_ms; every batch
  * with force. Any thread. */
-void receipt_queue_flush_due(receipt_queue *q, mqtt_session *s, int force);
+void receipt_queue_flush_due(receipt_queue *q, int force);
 
 #endif

@@ -151,7 +151,7 @@ static void queue_receipt(snapshotd_worker *w, const ingest_result *r, const uns
 		sms_log(LOG_LEVEL_ERROR, "worker %d: no receipt: equipment name too long", w->index);
 		return;
 	}
-	receipt_queue_add(w->receipts, w->session, equipment, digest);
+	receipt_queue_add(w->receipts, equipment, digest);
 }
 
 static void on_message(mqtt_session *session, void *ud, const struct mosquitto_message *msg)
@@ -210,6 +210,15 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* QoS 1, not retained: for the device's session, not for whoever comes later. */
+static int publish_receipt(void *ud, const char *topic, const unsigned char *der, size_t len, char *err,
+                           size_t errlen)
+{
+	snapshotd_worker *w = ud;
+
+	return mqtt_session_publish(w->session, topic, der, len, 1, 0, NULL, err, errlen);
+}
+
 /* Receipts are signed with the E2E identity snapshots are encrypted for:
  * the vendor-snapshot-service role certificate agents accept as signer. */
 static int start_receipts(snapshotd_worker *w, const char *name, char *err, size_t errlen)
@@ -220,7 +229,7 @@ static int start_receipts(snapshotd_worker *w, const char *name, char *err, size
 		.cert = smscms_identity_cert(id), .key = smscms_identity_key(id),
 		.chain = smscms_identity_chain(id),
 		.max_digests = cfg->receipt_max_digests, .batch_ms = cfg->receipt_batch_ms, .name = name,
-		.n = &w->n.receipts,
+		.n = &w->n.receipts, .publish = publish_receipt, .publish_ud = w,
 	};
 
 	w->receipts = receipt_queue_new(&rc, err, errlen);
@@ -284,7 +293,7 @@ void snapshotd_worker_stop(snapshotd_worker *w)
 void snapshotd_worker_flush_receipts(snapshotd_worker *w, int force)
 {
 	if (w->receipts != NULL && w->session != NULL)
-		receipt_queue_flush_due(w->receipts, w->session, force);
+		receipt_queue_flush_due(w->receipts, force);
 }
 
 void snapshotd_worker_join(snapshotd_worker *w)
