@@ -26,6 +26,6 @@ $(B)/tests/unit/test_services_config: $(B)/obj/tests/unit/test_services_config.o
 UNIT_TESTS += $(B)/tests/unit/test_snapshotd_receipts
 
 $(B)/tests/unit/test_snapshotd_receipts: $(B)/obj/tests/unit/test_snapshotd_receipts.o \
-		$(B)/obj/services/snapshotd/snapshotd_receipts.o $(SMSCOMMON_LIB)
+		$(B)/obj/tests/unit/pki_test_support.o $(B)/obj/services/snapshotd/snapshotd_receipts.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread

@@ -8,10 +8,7 @@ source "$(dirname "$0")/../harness/harness.sh"
 source "$(dirname "$0")/services_common.bash"
 source "$(dirname "$0")/agent_common.bash"
 harness_init
-svc_setup
-harness_pki client 000001 00001 auditor >/dev/null && harness_pki client 000002 00007 auditor >/dev/null ||
-	harness_die "sms-pki client failed"
-[ -x "$DBIN/sms-agent" ] || harness_die "sms-agent not built"
+agent_setup
 A=$H_DIR/a1
 LOG=$A/agent.log
 EQ1=000001/00001/EQ1

@@ -10,10 +10,7 @@ source "$(dirname "$0")/../harness/harness.sh"
 source "$(dirname "$0")/services_common.bash"
 source "$(dirname "$0")/agent_common.bash"
 harness_init
-svc_setup
-harness_pki client 000001 00001 auditor >/dev/null && harness_pki client 000002 00007 auditor >/dev/null ||
-	harness_die "sms-pki client failed"
-[ -x "$DBIN/sms-agent" ] || harness_die "sms-agent not built"
+agent_setup
 for d in "a1 000001 00001 EQ1" "a2 000001 00001 EQ2" "a3 000002 00007 EQ3"; do
 	# shellcheck disable=SC2086
 	agent_conf $d

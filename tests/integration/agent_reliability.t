@@ -14,10 +14,7 @@ source "$(dirname "$0")/services_common.bash"
 source "$(dirname "$0")/agent_common.bash"
 harness_init
 SVC_BROKER_EXTRA="autosave_interval 3600"
-svc_setup
-harness_pki client 000001 00001 auditor >/dev/null && harness_pki client 000002 00007 auditor >/dev/null ||
-	harness_die "sms-pki client failed"
-[ -x "$DBIN/sms-agent" ] || harness_die "sms-agent not built"
+agent_setup
 OUTAGE=${AGENT_OUTAGE_S:-20}
 
 # A re-send interval long enough for a receipt to come back in between.

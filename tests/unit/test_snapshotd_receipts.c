@@ -7,19 +7,18 @@
  * (common/receipt.h, the E2E PKI from pki/sms-pki).
  */
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <cmocka.h>
 
 #include <openssl/pem.h>
 
 #include "services/snapshotd/snapshotd_receipts.h"
+#include "tests/unit/pki_test_support.h"
 
 #define ROLE "vendor-snapshot-service"
 #define EQ1 "000001/00001/EQ1"
@@ -67,20 +66,6 @@ static void forget_sent(void)
 	n_sent = 0;
 }
 
-__attribute__((format(printf, 1, 2)))
-static int run(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return (rc != -1 && WIFEXITED(rc)) ? WEXITSTATUS(rc) : -1;
-}
-
 static FILE *open_in_pki(const char *rel)
 {
 	char path[256];
@@ -91,18 +76,15 @@ static FILE *open_in_pki(const char *rel)
 
 static int setup(void **state)
 {
-	const char *root = getenv("SMS_ROOT");
-	char err[512], r[256], sca[256];
+	char err[512] = "", r[256], sca[256];
 	FILE *f;
 	X509 *c;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/sms-receipts-test.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	if (run("%s/pki/sms-pki --dir %s/pki --pki e2e init >/dev/null 2>&1 && "
-	        "%s/pki/sms-pki --dir %s/pki --pki e2e service " ROLE " >/dev/null 2>&1",
-	        root && *root ? root : ".", dir, root && *root ? root : ".", dir) != 0)
+	if (pts_tmpdir(dir, sizeof dir, "receipts") != 0 ||
+	    pts_run("%s/pki/sms-pki --dir %s/pki --pki e2e init >/dev/null 2>&1 && "
+	            "%s/pki/sms-pki --dir %s/pki --pki e2e service " ROLE " >/dev/null 2>&1",
+	            pts_root_dir(), dir, pts_root_dir(), dir) != 0)
 		return -1;
 	if ((f = open_in_pki("services/roles/" ROLE "/cert.pem")) == NULL)
 		return -1;
@@ -135,7 +117,7 @@ static int teardown(void **state)
 	EVP_PKEY_free(key);
 	sk_X509_pop_free(chain, X509_free);
 	receipt_verifier_free(verifier);
-	return run("rm -rf %s", dir) == 0 ? 0 : -1;
+	return pts_remove(dir);
 }
 
 static receipt_queue *queue(size_t max_digests, long batch_ms, receipt_queue_counters *n)
