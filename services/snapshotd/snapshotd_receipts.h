@@ -4,7 +4,7 @@
  * receipt needs a receipt too) its payload's SHA-256 is queued for its
  * equipment; one signed receipt (common/receipt.h) covers every digest
  * queued for that equipment and is handed to the queue's publish function
- * for <ma>/<acc>/<eq>/receipts (the worker's publishes it at QoS 1, not
+ * for <ma>/<acc>/<eq>/receipts (the worker publishes it at QoS 1, not
  * retained, on its MQTT session):
  *   - at once, from the caller, when the equipment's batch holds
  *     max_digests digests;
@@ -15,9 +15,8 @@
  * published is logged and dropped: the snapshot is committed all the same,
  * the agent re-sends it and the duplicate is receipted then.
  *
- * One queue per worker, at most
- * RECEIPT_QUEUE_DEVICES equipments pending at once (a further one flushes
- * the oldest batch first). A mutex guards the queue: add runs in the
+ * One queue per worker, at most RECEIPT_QUEUE_DEVICES equipments pending
+ * at once (a further one flushes the oldest batch first). A mutex guards the queue: add runs in the
  * worker's thread, flush_due in the supervisor's; the batch is signed and
  * published under it (a few hundred microseconds), which only delays the
  * worker's next add.
