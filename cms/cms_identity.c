@@ -207,3 +207,13 @@ X509 *smscms_identity_cert(const smscms_identity *id)
 {
 	return id != NULL ? id->cert : NULL;
 }
+
+EVP_PKEY *smscms_identity_key(const smscms_identity *id)
+{
+	return id != NULL ? id->key : NULL;
+}
+
+STACK_OF(X509) *smscms_identity_chain(const smscms_identity *id)
+{
+	return id != NULL ? id->chain : NULL;
+}

@@ -68,6 +68,12 @@ smscms_status smscms_identity_load_p12(smscms_ctx *ctx, const char *p12_file,
                                        const char *password, smscms_identity **out);
 void smscms_identity_free(smscms_identity *id);
 X509 *smscms_identity_cert(const smscms_identity *id); /* borrowed */
+/* The private key (NULL for a recipient-only identity) and the chain
+ * (issuing CAs, root excluded; empty, never NULL, for a loaded identity),
+ * borrowed like the certificate: for signing with the same identity
+ * elsewhere (common/receipt.h), read-only. */
+EVP_PKEY *smscms_identity_key(const smscms_identity *id);
+STACK_OF(X509) *smscms_identity_chain(const smscms_identity *id);
 /* An identity from objects in memory (references are taken; key may be NULL
  * for a certificate used only as a recipient). */
 smscms_status smscms_identity_new(smscms_ctx *ctx, X509 *cert, EVP_PKEY *key,

@@ -7,6 +7,14 @@
  * Containment is decided level by level, not by matching strings against
  * each other: a filter is inside a pattern only if no topic can match the
  * filter without also matching the pattern.
+ *
+ * Direction (DESIGN.md "The way back"): a tenant's scope decides what it
+ * reaches (thesis Table 4.1: read and subscribe on its whole subtree), the
+ * channel decides who writes. Equipment writes only its own snapshots and
+ * firmware/status; receipts, firmware, crl and commands come from vendor
+ * roles (their rules in the configuration). Account and master-account
+ * clients (customers) audit: they write nothing. Only WRITE is narrowed,
+ * so the READ path is untouched.
  */
 #include "plugin/sms_auth.h"
 
@@ -186,6 +194,30 @@ static bool scope_valid(const char *scope, size_t *len)
 	return true;
 }
 
+/* The channels below "<ma>/<acc>/<eq>/" that the equipment itself writes. */
+static const char *const equipment_writes[] = { "snapshots", "firmware/status", NULL };
+
+/* WRITE for a tenant whose scope (levels counted by scope_valid) contains
+ * topic: equipment on its own writer channels, nobody else. */
+static bool tenant_may_write(const char *scope, size_t scope_len, const char *topic)
+{
+	const char *channel = topic + scope_len;
+	const char *s;
+	size_t i;
+	int levels = 1;
+
+	for (s = scope; s < scope + scope_len; s++)
+		if (*s == '/')
+			levels++;
+	if (levels != 3 || *channel != '/')
+		return false;
+	channel++;
+	for (i = 0; equipment_writes[i]; i++)
+		if (strcmp(channel, equipment_writes[i]) == 0)
+			return true;
+	return false;
+}
+
 static bool role_allows(const struct sms_role *role, unsigned need, const char *target)
 {
 	size_t i;
@@ -239,7 +271,7 @@ bool acl_allows(const struct sms_config *cfg, const char *username, int access, 
 		if (!scope_valid(username, &len))
 			return false;
 		if (scope_contains(username, len, target))
-			return true;
+			return access != ACL_WRITE || tenant_may_write(username, len, target);
 	}
 	if (access == ACL_READ || access == ACL_SUBSCRIBE)
 		for (i = 0; i < cfg->npublic_read; i++)

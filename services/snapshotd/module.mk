@@ -7,7 +7,8 @@ $(B)/obj/services/%.o: MODULE_CFLAGS := -I/usr/include/cjson -I/usr/include/post
 
 SNAPSHOTD_SRC := services/snapshotd/snapshotd_main.c services/snapshotd/snapshotd_worker.c \
 	services/snapshotd/snapshotd_config.c services/snapshotd/snapshot_ingest.c \
-	services/snapshotd/snapshot_store.c services/snapshotd/snapshotd_replay.c
+	services/snapshotd/snapshot_store.c services/snapshotd/snapshotd_replay.c \
+	services/snapshotd/snapshotd_receipts.c
 
 BINS += $(B)/bin/sms-snapshotd
 
@@ -21,3 +22,10 @@ $(B)/tests/unit/test_services_config: $(B)/obj/tests/unit/test_services_config.o
 		$(B)/obj/services/snapshotd/snapshotd_config.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lconfig
+
+UNIT_TESTS += $(B)/tests/unit/test_snapshotd_receipts
+
+$(B)/tests/unit/test_snapshotd_receipts: $(B)/obj/tests/unit/test_snapshotd_receipts.o \
+		$(B)/obj/tests/unit/pki_test_support.o $(B)/obj/services/snapshotd/snapshotd_receipts.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/conf.h"
+#include "common/receipt.h"
 
 #ifndef SMS_SQL_DIR
 #define SMS_SQL_DIR "/usr/local/share/sms/sql"
@@ -19,6 +20,7 @@ static const char *const known_keys[] = {
 	"database.conninfo", "database.sql_dir",
 	"database.replay_interval",
 	"limits.max_payload", "limits.max_values", "limits.dead_letter_max_bytes",
+	"receipts.enabled", "receipts.batch_ms", "receipts.max_digests",
 	"workers", "stats_interval", "log_file",
 	NULL
 };
@@ -26,6 +28,7 @@ static const char *const known_keys[] = {
 static int load_ints(conf_file *f, snapshotd_config *cfg)
 {
 	long long port, keepalive, max_payload, max_values, dl_max, replay, workers, stats, crl_interval, crl_warn;
+	long long batch_ms, max_digests;
 
 	if (conf_int(f, "broker.port", 8883, 1, 65535, &port) ||
 	    conf_int(f, "broker.keepalive", 60, 5, 3600, &keepalive) ||
@@ -38,8 +41,13 @@ static int load_ints(conf_file *f, snapshotd_config *cfg)
 	    conf_int(f, "workers", 1, 1, SNAPSHOTD_MAX_WORKERS, &workers) ||
 	    conf_int(f, "stats_interval", 30, 0, 86400, &stats) ||
 	    conf_int(f, "e2e.crl_check_interval", 60, 1, 86400, &crl_interval) ||
-	    conf_int(f, "e2e.crl_warn_days", 7, 0, 365, &crl_warn))
+	    conf_int(f, "e2e.crl_warn_days", 7, 0, 365, &crl_warn) ||
+	    conf_bool(f, "receipts.enabled", 1, &cfg->receipts_enabled) ||
+	    conf_int(f, "receipts.batch_ms", 500, 1, 60000, &batch_ms) ||
+	    conf_int(f, "receipts.max_digests", 1024, 1, RECEIPT_MAX_DIGESTS, &max_digests))
 		return -1;
+	cfg->receipt_batch_ms = (long)batch_ms;
+	cfg->receipt_max_digests = (size_t)max_digests;
 	cfg->crl_check_interval = (int)crl_interval;
 	cfg->crl_warn_days = (int)crl_warn;
 	cfg->broker_port = (int)port;

@@ -10,6 +10,9 @@
  *               crl_check_interval (s, 60), crl_warn_days (7) }
  *   database: { conninfo, sql_dir (for --migrate), replay_interval }
  *   limits:   { max_payload, max_values, dead_letter_max_bytes }
+ *   receipts: { enabled (true), batch_ms (500), max_digests (1024, at most
+ *               RECEIPT_MAX_DIGESTS) }: signed receipts on
+ *               <ma>/<acc>/<eq>/receipts, snapshotd_receipts.h
  *   workers, stats_interval, log_file (stderr when absent)
  *
  * Unknown keys are errors; paths are relative to the file's directory; with
@@ -52,6 +55,9 @@ typedef struct {
 	size_t max_payload;
 	size_t max_values;
 	size_t dead_letter_max_bytes;  /* payload bytes kept per dead letter */
+	int receipts_enabled;
+	long receipt_batch_ms;         /* a batch waits at most this long */
+	size_t receipt_max_digests;    /* a full batch goes out at once */
 	int workers;
 	int stats_interval;
 	char *log_file;

@@ -144,6 +144,7 @@ static void poll_crls(snapshotd_shared *sh, smscms_ctx *ctx, crl_watch *crls, in
 
 typedef struct {
 	unsigned long long stored, values, duplicates, rejected, db_retries, missing;
+	unsigned long long receipts, receipted, receipts_failed;
 } totals;
 
 static totals sum_counters(const snapshotd_worker *w, int n)
@@ -158,6 +159,9 @@ static totals sum_counters(const snapshotd_worker *w, int n)
 		t.rejected += atomic_load(&w[i].n.rejected);
 		t.db_retries += atomic_load(&w[i].n.db_retries);
 		t.missing += atomic_load(&w[i].n.missing);
+		t.receipts += atomic_load(&w[i].n.receipts.sent);
+		t.receipted += atomic_load(&w[i].n.receipts.digests);
+		t.receipts_failed += atomic_load(&w[i].n.receipts.failed);
 	}
 	return t;
 }
@@ -167,9 +171,11 @@ static void log_rates(const totals *now, const totals *before, double secs)
 	if (secs <= 0)
 		return;
 	sms_log(LOG_LEVEL_INFO, "rate: %.1f snapshots/s, %.0f values/s over %.0f s; totals: %llu stored, "
-	              "%llu values, %llu duplicate, %llu rejected, %llu database retries, %llu missing (seq gaps)",
+	              "%llu values, %llu duplicate, %llu rejected, %llu database retries, %llu missing (seq gaps), "
+	              "%llu receipts for %llu snapshots (%llu not sent)",
 	              (double)(now->stored - before->stored) / secs, (double)(now->values - before->values) / secs,
-	              secs, now->stored, now->values, now->duplicates, now->rejected, now->db_retries, now->missing);
+	              secs, now->stored, now->values, now->duplicates, now->rejected, now->db_retries, now->missing,
+	              now->receipts, now->receipted, now->receipts_failed);
 }
 
 static double monotonic_seconds(void)
@@ -213,11 +219,33 @@ static int check_database(const snapshotd_config *cfg)
 	return rc;
 }
 
+/* The supervisor wakes once a second, or often enough that a receipt waits
+ * about receipts.batch_ms (at most half of it again). */
+static struct timespec supervise_tick(const snapshotd_config *cfg)
+{
+	long ms = 1000;
+	struct timespec t;
+
+	if (cfg->receipts_enabled && cfg->receipt_batch_ms / 2 < ms)
+		ms = cfg->receipt_batch_ms / 2 > 10 ? cfg->receipt_batch_ms / 2 : 10;
+	t.tv_sec = ms / 1000;
+	t.tv_nsec = (ms % 1000) * 1000000L;
+	return t;
+}
+
+static void flush_receipts(snapshotd_worker *workers, int n, int force)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		snapshotd_worker_flush_receipts(&workers[i], force);
+}
+
 /* Waits for signals with the other threads blocking them. Returns at SIGTERM/SIGINT. */
 static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, smscms_ctx *ctx, crl_watch *crls)
 {
 	const snapshotd_config *cfg = sh->cfg;
-	struct timespec tick = { 1, 0 };
+	struct timespec tick = supervise_tick(cfg);
 	double last_stats = monotonic_seconds(), last_parts = last_stats, now;
 	totals before = { 0 }, cur;
 	sigset_t set;
@@ -234,6 +262,7 @@ static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, sm
 			              sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			break;
 		}
+		flush_receipts(workers, n, 0);
 		poll_crls(sh, ctx, crls, sig == SIGHUP);
 		if (atomic_load(&sh->failed))
 			break;
@@ -249,6 +278,10 @@ static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, sm
 			last_parts = now;
 		}
 	}
+	/* What is committed gets its receipt before we leave (libmosquitto
+	 * sends it ahead of the DISCONNECT); a digest queued after this is
+	 * receipted when the agent re-sends. */
+	flush_receipts(workers, n, 1);
 	atomic_store(&sh->stop, 1);
 	for (sig = 0; sig < n; sig++)
 		snapshotd_worker_stop(&workers[sig]);
@@ -366,8 +399,8 @@ int main(int argc, char **argv)
 			snapshotd_worker_stop(&workers[i]);
 		goto join;
 	}
-	sms_log(LOG_LEVEL_INFO, "started: %d worker(s), broker %s:%d, subscription %s", cfg.workers,
-	              cfg.broker_host, cfg.broker_port, cfg.subscription);
+	sms_log(LOG_LEVEL_INFO, "started: %d worker(s), broker %s:%d, subscription %s, receipts %s", cfg.workers,
+	              cfg.broker_host, cfg.broker_port, cfg.subscription, cfg.receipts_enabled ? "on" : "off");
 	supervise(&sh, workers, started, ctx, crls);
 	rc = atomic_load(&sh.failed) ? 1 : 0;
 join:
@@ -378,8 +411,8 @@ out_lib:
 	mosquitto_lib_cleanup();
 	if (rc == 0) {
 		t = sum_counters(workers, started);
-		sms_log(LOG_LEVEL_INFO, "stopped cleanly: %llu stored, %llu values, %llu duplicate, %llu rejected",
-		              t.stored, t.values, t.duplicates, t.rejected);
+		sms_log(LOG_LEVEL_INFO, "stopped cleanly: %llu stored, %llu values, %llu duplicate, %llu rejected, "
+		        "%llu receipts", t.stored, t.values, t.duplicates, t.rejected, t.receipts);
 	}
 out:
 	if (lock_ok)

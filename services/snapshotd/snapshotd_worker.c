@@ -7,6 +7,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 
+#include "common/identity.h"
 #include "common/log.h"
 #include "common/sleep_unless.h"
 
@@ -55,9 +56,11 @@ static void report_missing(snapshotd_worker *w, const ingest_result *r, const st
 /* Stores an accepted snapshot; retries transient and setup errors until it
  * is committed or we stop. Returns 0 handled, 1 stopping (not committed), or
  * -1 with the reason in r (the database refused this message, or its bytes
- * came before on another topic): dead-letter it. */
+ * came before on another topic): dead-letter it. After 0, *is_snapshot says
+ * whether a snapshot holds it: stored now, or earlier (a re-send); not so a
+ * duplicate of a message that was dead-lettered before (no snapshot id). */
 static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], const char *topic,
-                          ingest_result *r)
+                          ingest_result *r, int *is_snapshot)
 {
 	char err[512];
 	store_receipt rc;
@@ -69,11 +72,13 @@ static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], c
 		                        err, sizeof err);
 		switch (sr) {
 		case STORE_OK:
+			*is_snapshot = 1;
 			atomic_fetch_add(&w->n.stored, 1);
 			atomic_fetch_add(&w->n.values, r->snap.n_values);
 			report_missing(w, r, &rc);
 			return 0;
 		case STORE_DUPLICATE:
+			*is_snapshot = rc.snapshot_id > 0;
 			atomic_fetch_add(&w->n.duplicates, 1);
 			sms_log(LOG_LEVEL_INFO, "worker %d: duplicate snapshot on %s (seq %lld) acknowledged, not stored again",
 			              w->index, topic, r->snap.seq);
@@ -133,6 +138,22 @@ static int store_rejected(snapshotd_worker *w, const unsigned char digest[32], c
 	}
 }
 
+/* After the commit only: a receipt says "committed as a snapshot". */
+static void queue_receipt(snapshotd_worker *w, const ingest_result *r, const unsigned char digest[32])
+{
+	char equipment[IDENTITY_SCOPE_MAX];
+	int n;
+
+	if (w->receipts == NULL)
+		return;
+	n = snprintf(equipment, sizeof equipment, "%s/%s/%s", r->topic.master, r->topic.account, r->topic.equipment);
+	if (n < 0 || (size_t)n >= sizeof equipment) {
+		sms_log(LOG_LEVEL_ERROR, "worker %d: no receipt: equipment name too long", w->index);
+		return;
+	}
+	receipt_queue_add(w->receipts, equipment, digest);
+}
+
 static void on_message(mqtt_session *session, void *ud, const struct mosquitto_message *msg)
 {
 	snapshotd_worker *w = ud;
@@ -140,7 +161,7 @@ static void on_message(mqtt_session *session, void *ud, const struct mosquitto_m
 	unsigned int dlen = 0;
 	char topic[256];
 	ingest_result r;
-	int rc;
+	int rc, is_snapshot = 0;
 
 	snprintf(topic, sizeof topic, "%s", msg->topic);
 	ingest_sanitize(topic);
@@ -153,9 +174,11 @@ static void on_message(mqtt_session *session, void *ud, const struct mosquitto_m
 	rc = snapshot_ingest(w->ctx, &w->sh->keys, msg->topic, msg->payload, (size_t)msg->payloadlen, &r);
 	pthread_rwlock_unlock(&w->sh->verifier_lock);
 	if (rc == 0) {
-		rc = store_accepted(w, digest, topic, &r);
+		rc = store_accepted(w, digest, topic, &r, &is_snapshot);
 		if (rc == 1)
 			goto out; /* abandoned: redelivered later */
+		if (rc == 0 && is_snapshot)
+			queue_receipt(w, &r, digest);
 	}
 	if (rc != 0)
 		store_rejected(w, digest, topic, msg, &r);
@@ -185,6 +208,32 @@ static void *worker_main(void *arg)
 		atomic_store(&w->sh->failed, 1);
 	}
 	return NULL;
+}
+
+/* QoS 1, not retained: for the device's session, not for whoever comes later. */
+static int publish_receipt(void *ud, const char *topic, const unsigned char *der, size_t len, char *err,
+                           size_t errlen)
+{
+	snapshotd_worker *w = ud;
+
+	return mqtt_session_publish(w->session, topic, der, len, 1, 0, NULL, err, errlen);
+}
+
+/* Receipts are signed with the E2E identity snapshots are encrypted for:
+ * the vendor-snapshot-service role certificate agents accept as signer. */
+static int start_receipts(snapshotd_worker *w, const char *name, char *err, size_t errlen)
+{
+	const snapshotd_config *cfg = w->sh->cfg;
+	const smscms_identity *id = w->sh->keys.recipient;
+	const receipt_queue_config rc = {
+		.cert = smscms_identity_cert(id), .key = smscms_identity_key(id),
+		.chain = smscms_identity_chain(id),
+		.max_digests = cfg->receipt_max_digests, .batch_ms = cfg->receipt_batch_ms, .name = name,
+		.n = &w->n.receipts, .publish = publish_receipt, .publish_ud = w,
+	};
+
+	w->receipts = receipt_queue_new(&rc, err, errlen);
+	return w->receipts != NULL ? 0 : -1;
 }
 
 int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index, char *err, size_t errlen)
@@ -224,6 +273,8 @@ int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index,
 	w->session = mqtt_session_new(&mc, subs, 1, 1, &handlers, w, err, errlen);
 	if (w->session == NULL)
 		return -1;
+	if (cfg->receipts_enabled && start_receipts(w, name, err, errlen) != 0)
+		return -1;
 	rc = pthread_create(&w->thread, NULL, worker_main, w);
 	if (rc != 0) {
 		snprintf(err, errlen, "worker %d: pthread_create: %s", index, strerror(rc));
@@ -239,6 +290,12 @@ void snapshotd_worker_stop(snapshotd_worker *w)
 		mqtt_session_stop(w->session);
 }
 
+void snapshotd_worker_flush_receipts(snapshotd_worker *w, int force)
+{
+	if (w->receipts != NULL && w->session != NULL)
+		receipt_queue_flush_due(w->receipts, force);
+}
+
 void snapshotd_worker_join(snapshotd_worker *w)
 {
 	if (w->started)
@@ -247,6 +304,8 @@ void snapshotd_worker_join(snapshotd_worker *w)
 	mqtt_session_free(w->session);
 	snapshot_store_free(w->store);
 	smscms_ctx_free(w->ctx);
+	receipt_queue_free(w->receipts);
+	w->receipts = NULL;
 	w->session = NULL;
 	w->store = NULL;
 	w->ctx = NULL;

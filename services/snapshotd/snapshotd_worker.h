@@ -9,6 +9,13 @@
  * committed. While the database is down it retries for as long as
  * keepalive allows, then abandons the connection (the PUBACK never leaves,
  * the broker redelivers) and reconnects once the database answers again.
+ *
+ * Receipts (snapshotd_receipts.h): with receipts.enabled, the digest of every
+ * message committed as a snapshot (stored now, or before: a re-send) is
+ * queued after the commit; dead-lettered messages get none, also when their
+ * bytes come again and are recognised as handled. The worker publishes a full
+ * batch itself; snapshotd_worker_flush_receipts publishes the others once
+ * they waited receipts.batch_ms.
  */
 #ifndef SMS_SNAPSHOTD_WORKER_H
 #define SMS_SNAPSHOTD_WORKER_H
@@ -17,6 +24,7 @@
 #include <stdatomic.h>
 
 #include "common/mqtt_session.h"
+#include "services/snapshotd/snapshotd_receipts.h"
 #include "services/snapshotd/snapshot_ingest.h"
 #include "services/snapshotd/snapshot_store.h"
 #include "services/snapshotd/snapshotd_config.h"
@@ -32,6 +40,7 @@ typedef struct {
 typedef struct {
 	atomic_ullong stored, values, duplicates, rejected, db_retries;
 	atomic_ullong missing;  /* snapshots devices sent that never reached us (seq gaps) */
+	receipt_queue_counters receipts;
 } snapshotd_counters;
 
 typedef struct {
@@ -40,6 +49,7 @@ typedef struct {
 	mqtt_session *session;
 	snapshot_store *store;
 	smscms_ctx *ctx;
+	receipt_queue *receipts;         /* NULL: receipts.enabled is false */
 	pthread_t thread;
 	int started;
 	char client_id[96];
@@ -52,6 +62,8 @@ typedef struct {
 int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index, char *err, size_t errlen);
 /* Asks the worker to finish its current message and disconnect. */
 void snapshotd_worker_stop(snapshotd_worker *w);
+/* Publishes the receipts due (all with force); any thread. */
+void snapshotd_worker_flush_receipts(snapshotd_worker *w, int force);
 /* Waits for the thread and frees everything. */
 void snapshotd_worker_join(snapshotd_worker *w);
 /* Sleeps ms milliseconds; returns early (1) when the daemon is stopping. */

@@ -37,6 +37,9 @@ int main(int argc, char **argv)
 	static const struct bench_case cases[] = {
 		{ "device READ own topic", "000001/00002/EQID00000234", ACL_READ, "000001/00002/EQID00000234/firmware", 1 },
 		{ "device WRITE other device (deny)", "000001/00002/EQID00000234", ACL_WRITE, "000001/00002/EQID00000235/snapshots", 0 },
+		{ "device WRITE own snapshots", "000001/00002/EQID00000234", ACL_WRITE, "000001/00002/EQID00000234/snapshots", 1 },
+		{ "device WRITE own receipts (deny)", "000001/00002/EQID00000234", ACL_WRITE, "000001/00002/EQID00000234/receipts", 0 },
+		{ "account WRITE device snapshots (deny)", "000001/00002", ACL_WRITE, "000001/00002/EQID00000234/snapshots", 0 },
 		{ "device SUBSCRIBE own/#", "000001/00002/EQID00000234", ACL_SUBSCRIBE, "000001/00002/EQID00000234/#", 1 },
 		{ "account READ", "000001/00002", ACL_READ, "000001/00002/EQID00000234/snapshots", 1 },
 		{ "role snapshot READ +/+/+/snapshots", "role:vendor-snapshot-service", ACL_READ, "000001/00002/EQID00000234/snapshots", 1 },

@@ -1,7 +1,8 @@
-# Shared helpers of the agent_*.t suites (sourced after services_common.bash
-# and svc_setup): sms-agent instances per device, spool files, receipts
-# signed like the snapshot service will sign them (sms-test-receipt).
+# Shared helpers of the agent_*.t suites (sourced after services_common.bash):
+# sms-agent instances per device, spool files, receipts signed like the
+# snapshot service signs them (sms-test-receipt).
 #
+#   agent_setup                        svc_setup, the customers' auditor clients, sms-agent built
 #   agent_conf NAME MA ACC EQ [extra]  writes $H_DIR/NAME/agent.conf (+ extra lines)
 #   agent_start NAME / agent_stop NAME [SIG]
 #   spool_put NAME EQ SEQ...           snapshot files moved into NAME's spool
@@ -11,6 +12,13 @@
 #   stored_digests EQPATH              hex digests in the ingest log for EQPATH
 
 declare -A AGENT_PID
+
+agent_setup() {
+	svc_setup
+	harness_pki client 000001 00001 auditor >/dev/null && harness_pki client 000002 00007 auditor >/dev/null ||
+		harness_die "sms-pki client failed"
+	[ -x "$DBIN/sms-agent" ] || harness_die "sms-agent not built"
+}
 
 agent_conf() {
 	local name=$1 ma=$2 acc=$3 eq=$4; shift 4

@@ -8,13 +8,15 @@ source "$(dirname "$0")/../harness/harness.sh"
 source "$(dirname "$0")/services_common.bash"
 source "$(dirname "$0")/agent_common.bash"
 harness_init
-svc_setup
-harness_pki client 000001 00001 auditor >/dev/null && harness_pki client 000002 00007 auditor >/dev/null ||
-	harness_die "sms-pki client failed"
-[ -x "$DBIN/sms-agent" ] || harness_die "sms-agent not built"
+agent_setup
 A=$H_DIR/a1
 LOG=$A/agent.log
 EQ1=000001/00001/EQ1
+# This suite decides itself which receipts an agent sees (forged, partial,
+# none yet), so the service publishes none here; agent_receipts.t runs the
+# service's own.
+{ cat "$H_DIR/snapshotd.conf"; echo 'receipts = { enabled = false; };'; } >"$H_DIR/snapshotd-noreceipts.conf"
+SVC_CONF=$H_DIR/snapshotd-noreceipts.conf
 
 # --- The command line.
 "$DBIN/sms-agent" --help | grep -q -- '--check-config' && tap_ok "--help describes the options" ||

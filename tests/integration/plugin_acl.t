@@ -33,7 +33,8 @@ ADMIN=services/roles/MRO-Admin NARROW=services/roles/narrow-reader
 
 CONF=$H_DIR/sms_auth.conf
 pl_conf "$CONF" 'roles = (
-  { name = "vendor-snapshot-service"; rules = ( { access = "read"; filter = "+/+/+/snapshots"; } ); },
+  { name = "vendor-snapshot-service"; rules = ( { access = "read"; filter = "+/+/+/snapshots"; },
+                                               { access = "write"; filter = "+/+/+/receipts"; } ); },
   { name = "vendor-firmware-service"; rules = ( { access = "write"; filter = "+/+/+/firmware"; } ); },
   { name = "MRO-Admin"; rules = ( { access = "readwrite"; filter = "#"; }, { access = "read"; filter = "$SYS/#"; } ); },
   { name = "narrow-reader"; rules = ( { access = "subscribe"; filter = "#"; }, { access = "read"; filter = "000001/#"; } ); }
@@ -133,7 +134,9 @@ grep -q '^000001/00002/EQ1/commands ' "$H_DIR/victim.log" && tap_ok "... its own
 sub_gets "account client reads its devices" "$ACC" '000001/00002/+/firmware' 000001/00002/EQ1/firmware
 sub_refused "account client cannot read a sibling account" "$ACC" '000001/00003/#'
 sub_refused "account client cannot widen to its master account" "$ACC" '000001/+/+/firmware'
-pub_allowed "account client publishes below its account" "$ACC" 000001/00002/EQ2/commands
+# Customers audit: they reach their subtree (Table 4.1) but write none of
+# it (direction, below).
+pub_denied "account client cannot publish below its account (commands of its device)" "$ACC" 000001/00002/EQ2/commands
 pub_denied "account client cannot publish into a sibling account" "$ACC" 000001/00003/EQ1/commands
 sub_gets "master-account client reads every account of its own" "$MA" '000001/00003/#' 000001/00003/EQ1/firmware
 sub_refused "master-account client cannot read the other customer" "$MA" '000002/#'
@@ -151,6 +154,23 @@ pub_allowed "firmware service publishes firmware to any device" "$FW" 000002/000
 pub_denied "firmware service cannot publish snapshots" "$FW" 000002/00001/EQ1/snapshots
 sub_refused "firmware service cannot subscribe" "$FW" '+/+/+/firmware'
 sub_gets "MRO-Admin reads \$SYS" "$ADMIN" '$SYS/broker/version' '$SYS/broker/version'
+# --- direction (DESIGN.md "The way back"): the channel decides who writes
+pub_allowed "device publishes its firmware/status" "$DEV" 000001/00002/EQ1/firmware/status
+for c in receipts firmware crl commands commands/result; do
+	pub_denied "device cannot publish its own $c" "$DEV" "000001/00002/EQ1/$c"
+done
+pub_denied "device cannot publish on its own prefix" "$DEV" 000001/00002/EQ1
+for c in snapshots receipts firmware/status firmware; do
+	pub_denied "account client cannot publish its device's $c" "$ACC" "000001/00002/EQ1/$c"
+	pub_denied "master-account client cannot publish its device's $c" "$MA" "000001/00002/EQ1/$c"
+done
+pub_denied "account client cannot publish on its account level" "$ACC" 000001/00002/broadcast
+pub_allowed "snapshot service publishes receipts to any device" "$SNAP" 000002/00001/EQ1/receipts
+pub_denied "firmware service cannot publish receipts" "$FW" 000002/00001/EQ1/receipts
+out=$(pl_pub "$SNAP" 000001/00002/EQ1/receipts retained-receipt -r) || tap_not_ok "retained receipt: $out"
+sub_gets "device reads its receipts" "$DEV" 000001/00002/EQ1/receipts 000001/00002/EQ1/receipts
+sub_gets "account client reads its device's receipts" "$ACC" '000001/00002/+/receipts' 000001/00002/EQ1/receipts
+pl_pub "$SNAP" 000001/00002/EQ1/receipts '' -r >/dev/null   # the retained receipt goes again
 # READ is checked on delivery: a wide subscription only delivers what may be read.
 out=$(pl_sub_once "$NARROW" '#' -C 10 -W 2)
 n1=$(grep -c '^000001/' <<<"$out"); n2=$(grep -c '^000002/' <<<"$out")

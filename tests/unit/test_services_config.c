@@ -55,6 +55,10 @@ static void config_defaults(void **state)
 	assert_null(c.e2e_chain);
 	assert_int_equal(c.max_payload, 1024 * 1024);
 	assert_int_equal(c.max_values, 4096);
+	/* Receipts are on unless switched off: agents keep snapshots until one comes. */
+	assert_int_equal(c.receipts_enabled, 1);
+	assert_int_equal(c.receipt_batch_ms, 500);
+	assert_int_equal(c.receipt_max_digests, 1024);
 	snapshotd_config_free(&c);
 }
 
@@ -87,6 +91,13 @@ static void config_full(void **state)
 	assert_string_equal(c.sql_dir, "/x");
 	assert_int_equal(c.n_e2e_crls, 0);
 	snapshotd_config_free(&c);
+	write_config(REQUIRED "receipts = { enabled = false; batch_ms = 50; max_digests = 4096; };\n");
+	assert_int_equal(snapshotd_config_load(path, &c, 0, err, sizeof err), 0);
+	unlink(path);
+	assert_int_equal(c.receipts_enabled, 0);
+	assert_int_equal(c.receipt_batch_ms, 50);
+	assert_int_equal(c.receipt_max_digests, 4096);
+	snapshotd_config_free(&c);
 }
 
 static void config_errors(void **state)
@@ -99,6 +110,11 @@ static void config_errors(void **state)
 		{ REQUIRED "stats_interval = \"x\";", "must be an integer" },
 		{ "broker = { host = 5; };", "broker.host must be a string" },
 		{ "broker = { host = \"h\" ", ":1:" },
+		/* One receipt holds at most RECEIPT_MAX_DIGESTS (receipt.h). */
+		{ REQUIRED "receipts = { max_digests = 4097; };", "receipts.max_digests" },
+		{ REQUIRED "receipts = { batch_ms = 0; };", "receipts.batch_ms" },
+		{ REQUIRED "receipts = { enabled = 1; };", "receipts.enabled must be true or false" },
+		{ REQUIRED "receipts = { batchms = 5; };", "batchms" },
 	};
 	snapshotd_config c;
 	char err[300];
