@@ -144,6 +144,18 @@ fail:
 	return NULL;
 }
 
+crl_watch *crl_watch_for_e2e(const char *what, const conf_e2e *e, char *err, size_t errlen)
+{
+	const char *issuers[CONF_MAX_CRLS + 1];
+	size_t i;
+
+	issuers[0] = e->trust_root;
+	for (i = 0; i < e->n_ca_certs; i++)
+		issuers[i + 1] = e->ca_certs[i];
+	return crl_watch_new(what, (const char *const *)e->crls, e->n_crls, issuers, e->n_ca_certs + 1,
+	                     e->crl_check_interval, (time_t)e->crl_warn_days * 86400, err, errlen);
+}
+
 void crl_watch_free(crl_watch *w)
 {
 	size_t i;

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "common/conf_blocks.h"
 #include "common/crl_set.h"
 
 typedef struct crl_watch crl_watch;
@@ -28,6 +29,10 @@ crl_watch *crl_watch_new(const char *what, const char *const *crl_files, size_t 
                          const char *const *issuer_files, size_t n_issuer_files, int interval,
                          time_t warn_before, char *err, size_t errlen);
 void crl_watch_free(crl_watch *w);
+/* crl_watch_new for an e2e configuration block: its crls, issued by its
+ * trust_root and ca_certs, with its interval and crl_warn_days. Call only
+ * when e->n_crls > 0. */
+crl_watch *crl_watch_for_e2e(const char *what, const conf_e2e *e, char *err, size_t errlen);
 
 /* The set in use. */
 const struct crl_set *crl_watch_current(const crl_watch *w);

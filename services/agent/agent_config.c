@@ -6,12 +6,11 @@
 #include <string.h>
 
 #include "common/conf.h"
+#include "common/conf_blocks.h"
 
 static const char *const known_keys[] = {
-	"broker.host", "broker.port", "broker.cafile", "broker.cert", "broker.key", "broker.client_id",
-	"broker.keepalive", "broker.session_expiry", "broker.backoff_max_ms",
-	"e2e.cert", "e2e.key", "e2e.chain", "e2e.trust_root", "e2e.services_ca", "e2e.recipients",
-	"e2e.receipt_signer", "e2e.crls", "e2e.ca_certs", "e2e.crl_check_interval",
+	CONF_BROKER_KEYS, "broker.session_expiry", "broker.backoff_max_ms",
+	CONF_E2E_KEYS, "e2e.services_ca", "e2e.recipients", "e2e.receipt_signer",
 	"spool.dir", "spool.max_file", "spool.max_values", "spool.scan_interval_ms",
 	"outbox.dir", "outbox.max_entries", "outbox.max_bytes", "outbox.max_age_days", "outbox.resend_interval",
 	"outbox.window",
@@ -21,14 +20,11 @@ static const char *const known_keys[] = {
 
 static int load_ints(conf_file *f, agent_config *cfg)
 {
-	long long port, keepalive, expiry, backoff_max, crl_interval, max_file, max_values, scan_ms, max_entries, max_bytes,
+	long long expiry, backoff_max, max_file, max_values, scan_ms, max_entries, max_bytes,
 		max_age_days, resend, window, stats;
 
-	if (conf_int(f, "broker.port", 8883, 1, 65535, &port) ||
-	    conf_int(f, "broker.keepalive", 60, 5, 3600, &keepalive) ||
-	    conf_int(f, "broker.session_expiry", 7 * 86400, 60, 0xFFFFFFFELL, &expiry) ||
+	if (conf_int(f, "broker.session_expiry", 7 * 86400, 60, 0xFFFFFFFELL, &expiry) ||
 	    conf_int(f, "broker.backoff_max_ms", 30000, 500, 3600000, &backoff_max) ||
-	    conf_int(f, "e2e.crl_check_interval", 60, 1, 86400, &crl_interval) ||
 	    conf_int(f, "spool.max_file", 65536, 256, 16 * 1024 * 1024, &max_file) ||
 	    conf_int(f, "spool.max_values", 4096, 1, 1000000, &max_values) ||
 	    conf_int(f, "spool.scan_interval_ms", 500, 10, 60000, &scan_ms) ||
@@ -39,11 +35,8 @@ static int load_ints(conf_file *f, agent_config *cfg)
 	    conf_int(f, "outbox.window", 64, 1, 65535, &window) ||
 	    conf_int(f, "stats_interval", 60, 0, 86400, &stats))
 		return -1;
-	cfg->broker_port = (int)port;
-	cfg->keepalive = (int)keepalive;
 	cfg->session_expiry = (unsigned int)expiry;
 	cfg->backoff_max_ms = (long)backoff_max;
-	cfg->crl_check_interval = (int)crl_interval;
 	cfg->max_file = (size_t)max_file;
 	cfg->max_values = (size_t)max_values;
 	cfg->scan_interval_ms = (int)scan_ms;
@@ -61,20 +54,11 @@ static int load(conf_file *f, void *out, int readable)
 	agent_config *cfg = out;
 
 	if (conf_check_keys(f, known_keys) ||
-	    conf_string(f, "broker.host", CONF_REQUIRED, NULL, &cfg->broker_host) ||
-	    conf_path(f, "broker.cafile", CONF_REQUIRED, readable, &cfg->tls_cafile) ||
-	    conf_path(f, "broker.cert", CONF_REQUIRED, readable, &cfg->tls_cert) ||
-	    conf_path(f, "broker.key", CONF_REQUIRED, readable, &cfg->tls_key) ||
-	    conf_string(f, "broker.client_id", CONF_OPTIONAL, NULL, &cfg->client_id) ||
-	    conf_path(f, "e2e.cert", CONF_REQUIRED, readable, &cfg->e2e_cert) ||
-	    conf_path(f, "e2e.key", CONF_REQUIRED, readable, &cfg->e2e_key) ||
-	    conf_path(f, "e2e.chain", CONF_OPTIONAL, readable, &cfg->e2e_chain) ||
-	    conf_path(f, "e2e.trust_root", CONF_REQUIRED, readable, &cfg->e2e_trust_root) ||
+	    conf_broker_load(f, readable, &cfg->broker) ||
+	    conf_e2e_load(f, readable, &cfg->e2e) ||
 	    conf_path(f, "e2e.services_ca", CONF_REQUIRED, readable, &cfg->e2e_services_ca) ||
 	    conf_path_list(f, "e2e.recipients", readable, cfg->recipients, AGENT_MAX_RECIPIENTS, &cfg->n_recipients) ||
 	    conf_string(f, "e2e.receipt_signer", CONF_OPTIONAL, "vendor-snapshot-service", &cfg->receipt_signer) ||
-	    conf_path_list(f, "e2e.crls", readable, cfg->e2e_crls, AGENT_MAX_CRLS, &cfg->n_e2e_crls) ||
-	    conf_path_list(f, "e2e.ca_certs", readable, cfg->e2e_ca_certs, AGENT_MAX_CRLS, &cfg->n_e2e_ca_certs) ||
 	    conf_path(f, "spool.dir", CONF_REQUIRED, CONF_PATH_ANY, &cfg->spool_dir) ||
 	    conf_path(f, "outbox.dir", CONF_REQUIRED, CONF_PATH_ANY, &cfg->outbox_dir) ||
 	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file) ||
@@ -83,11 +67,6 @@ static int load(conf_file *f, void *out, int readable)
 	if (cfg->n_recipients == 0)
 		return conf_fail(f, "e2e.recipients", "must name at least the vendor snapshot service's certificate "
 		                 "(and the customer's account client certificates)");
-	if (cfg->n_e2e_crls > 0 && cfg->n_e2e_ca_certs == 0)
-		return conf_fail(f, "e2e.crls", "needs e2e.ca_certs, the CA certificates that sign the CRLs "
-		                 "(sms-pki writes them to e2e/cas.pem): a CRL is used only after its signature verified");
-	if (cfg->client_id != NULL && (cfg->client_id[0] == '\0' || strlen(cfg->client_id) > 60))
-		return conf_fail(f, "broker.client_id", "must be 1..60 bytes");
 	if (strcmp(cfg->spool_dir, cfg->outbox_dir) == 0)
 		return conf_fail(f, "outbox.dir", "must not be the spool directory");
 	return 0;
@@ -114,20 +93,11 @@ static void free_list(char **v, size_t n)
 
 void agent_config_free(agent_config *cfg)
 {
-	free(cfg->broker_host);
-	free(cfg->tls_cafile);
-	free(cfg->tls_cert);
-	free(cfg->tls_key);
-	free(cfg->client_id);
-	free(cfg->e2e_cert);
-	free(cfg->e2e_key);
-	free(cfg->e2e_chain);
-	free(cfg->e2e_trust_root);
+	conf_broker_free(&cfg->broker);
+	conf_e2e_free(&cfg->e2e);
 	free(cfg->e2e_services_ca);
 	free_list(cfg->recipients, cfg->n_recipients);
 	free(cfg->receipt_signer);
-	free_list(cfg->e2e_crls, cfg->n_e2e_crls);
-	free_list(cfg->e2e_ca_certs, cfg->n_e2e_ca_certs);
 	free(cfg->spool_dir);
 	free(cfg->outbox_dir);
 	free(cfg->log_file);

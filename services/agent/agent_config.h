@@ -7,7 +7,8 @@
  *   e2e:    { cert, key, chain, trust_root, services_ca, recipients = [ ... ]
  *             (vendor snapshot service + the customer's account clients),
  *             receipt_signer ("vendor-snapshot-service"), crls = [ ... ],
- *             ca_certs = [ ... ] (needed with crls), crl_check_interval (60) }
+ *             ca_certs = [ ... ] (needed with crls), crl_check_interval (60),
+ *             crl_warn_days (7) } (broker and e2e: common/conf_blocks.h)
  *   spool:  { dir, max_file (65536), max_values (4096), scan_interval_ms (500) }
  *   outbox: { dir, max_entries (100000), max_bytes (1 GiB), max_age_days (90),
  *             resend_interval (300 s), window (64 unacknowledged publishes) }
@@ -22,27 +23,21 @@
 
 #include <stddef.h>
 
+#include "common/conf_blocks.h"
+
 #define AGENT_MAX_RECIPIENTS 16
-#define AGENT_MAX_CRLS 16
+#define AGENT_MAX_CRLS CONF_MAX_CRLS
 
 typedef struct {
-	char *broker_host;
-	int broker_port;
-	char *tls_cafile, *tls_cert, *tls_key;
-	char *client_id;
-	int keepalive;
+	conf_broker broker;             /* common/conf_blocks.h */
 	unsigned int session_expiry;
 	long backoff_max_ms;
 
-	char *e2e_cert, *e2e_key, *e2e_chain, *e2e_trust_root, *e2e_services_ca;
+	conf_e2e e2e;
+	char *e2e_services_ca;
 	char *recipients[AGENT_MAX_RECIPIENTS];
 	size_t n_recipients;
 	char *receipt_signer;
-	char *e2e_crls[AGENT_MAX_CRLS];
-	size_t n_e2e_crls;
-	char *e2e_ca_certs[AGENT_MAX_CRLS];
-	size_t n_e2e_ca_certs;
-	int crl_check_interval;
 
 	char *spool_dir;
 	size_t max_file, max_values;

@@ -17,7 +17,6 @@
  * re-reads the E2E CRLs at once.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -32,6 +31,7 @@
 
 #include "cms/smscms.h"
 #include "common/crl_watch.h"
+#include "common/daemon_cli.h"
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/mqtt_session.h"
@@ -110,8 +110,8 @@ static int load_identity(agent *a, char *err, size_t errlen)
 {
 	identity tls;
 
-	if (cert_identity(a->cfg->e2e_cert, &a->id, err, errlen) != 0 ||
-	    cert_identity(a->cfg->tls_cert, &tls, err, errlen) != 0)
+	if (cert_identity(a->cfg->e2e.cert, &a->id, err, errlen) != 0 ||
+	    cert_identity(a->cfg->broker.cert, &tls, err, errlen) != 0)
 		return -1;
 	if (strcmp(a->id.name, tls.name) != 0) {
 		snprintf(err, errlen, "e2e.cert is equipment %s but broker.cert is %s", a->id.name, tls.name);
@@ -127,9 +127,9 @@ static int load_keys(agent *a, char *err, size_t errlen)
 	const agent_config *cfg = a->cfg;
 	size_t i;
 
-	if (smscms_identity_load_pem(a->ctx, cfg->e2e_cert, cfg->e2e_key, cfg->e2e_chain, &a->originator) !=
+	if (smscms_identity_load_pem(a->ctx, cfg->e2e.cert, cfg->e2e.key, cfg->e2e.chain, &a->originator) !=
 	    SMSCMS_OK) {
-		snprintf(err, errlen, "loading E2E identity %s: %s", cfg->e2e_cert, smscms_ctx_error(a->ctx));
+		snprintf(err, errlen, "loading E2E identity %s: %s", cfg->e2e.cert, smscms_ctx_error(a->ctx));
 		return -1;
 	}
 	for (i = 0; i < cfg->n_recipients; i++) {
@@ -139,7 +139,7 @@ static int load_keys(agent *a, char *err, size_t errlen)
 		}
 		a->n_recipients++;
 	}
-	a->verifier = receipt_verifier_new(cfg->e2e_trust_root, cfg->e2e_services_ca, cfg->receipt_signer, err,
+	a->verifier = receipt_verifier_new(cfg->e2e.trust_root, cfg->e2e_services_ca, cfg->receipt_signer, err,
 	                                   errlen);
 	return a->verifier ? 0 : -1;
 }
@@ -149,16 +149,10 @@ static int load_keys(agent *a, char *err, size_t errlen)
 static int watch_crls(agent *a, char *err, size_t errlen)
 {
 	const agent_config *cfg = a->cfg;
-	const char *issuers[AGENT_MAX_CRLS + 1];
-	size_t i;
 
-	if (cfg->n_e2e_crls == 0)
+	if (cfg->e2e.n_crls == 0)
 		return 0;
-	issuers[0] = cfg->e2e_trust_root;
-	for (i = 0; i < cfg->n_e2e_ca_certs; i++)
-		issuers[i + 1] = cfg->e2e_ca_certs[i];
-	a->crls = crl_watch_new("E2E CRLs", (const char *const *)cfg->e2e_crls, cfg->n_e2e_crls, issuers,
-	                        cfg->n_e2e_ca_certs + 1, cfg->crl_check_interval, 7 * 86400, err, errlen);
+	a->crls = crl_watch_for_e2e("E2E CRLs", &cfg->e2e, err, errlen);
 	if (a->crls == NULL)
 		return -1;
 	return receipt_verifier_set_crls(a->verifier, crl_set_crls(crl_watch_current(a->crls)), err, errlen);
@@ -291,9 +285,9 @@ static int start_session(agent *a, char *err, size_t errlen)
 	mqtt_session_handlers h = { .on_message = on_receipt, .on_connected = on_connected,
 	                            .on_published = on_published };
 	mqtt_session_config mc = {
-		.host = cfg->broker_host, .port = cfg->broker_port, .cafile = cfg->tls_cafile, .cert = cfg->tls_cert,
-		.key = cfg->tls_key, .client_id = cfg->client_id ? cfg->client_id : a->id.name,
-		.keepalive = cfg->keepalive, .clean_start = 0, .session_expiry = cfg->session_expiry,
+		.host = cfg->broker.host, .port = cfg->broker.port, .cafile = cfg->broker.cafile, .cert = cfg->broker.cert,
+		.key = cfg->broker.key, .client_id = cfg->broker.client_id ? cfg->broker.client_id : a->id.name,
+		.keepalive = cfg->broker.keepalive, .clean_start = 0, .session_expiry = cfg->session_expiry,
 		.backoff_max_ms = cfg->backoff_max_ms, .max_inflight = cfg->window, .name = "broker",
 	};
 
@@ -456,8 +450,8 @@ static int run(const agent_config *cfg)
 	started = 1;
 	outbox_get_stats(a.outbox, &st);
 	sms_log(LOG_LEVEL_INFO, "started: equipment %s, outbox %s with %zu unreceipted entries (%llu bytes), spool %s, "
-	        "broker %s:%d", a.id.name, cfg->outbox_dir, st.entries, st.bytes, cfg->spool_dir, cfg->broker_host,
-	        cfg->broker_port);
+	        "broker %s:%d", a.id.name, cfg->outbox_dir, st.entries, st.bytes, cfg->spool_dir, cfg->broker.host,
+	        cfg->broker.port);
 	supervise(&a, &ic);
 	rc = atomic_load(&a.session_done) ? 1 : 0;
 	mqtt_session_stop(a.session);
@@ -479,43 +473,23 @@ fail:
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	agent_config cfg;
-	const char *config_path = NULL;
+	daemon_args args;
 	char err[600];
-	int opt, verbose = 0, check_only = 0, rc;
+	int rc;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': config_path = optarg; break;
-		case 'C': check_only = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (config_path == NULL || optind != argc) {
-		fprintf(stderr, "sms-agent: --config FILE is required (and nothing else); see --help\n");
-		return 2;
-	}
-	if (agent_config_load(config_path, &cfg, 1, err, sizeof err) != 0) {
+	if (daemon_args_parse(argc, argv, "sms-agent", usage, NULL, &args, &rc) != 0)
+		return rc;
+	if (agent_config_load(args.config_path, &cfg, 1, err, sizeof err) != 0) {
 		fprintf(stderr, "sms-agent: %s\n", err);
 		return 1;
 	}
-	if (check_only) {
-		printf("sms-agent: %s: configuration is valid\n", config_path);
+	if (args.check_only) {
+		printf("sms-agent: %s: configuration is valid\n", args.config_path);
 		agent_config_free(&cfg);
 		return 0;
 	}
-	sms_log_init("sms-agent", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	if (cfg.log_file != NULL && sms_log_to_file(cfg.log_file) != 0) {
-		fprintf(stderr, "sms-agent: %s: log_file %s: %s\n", config_path, cfg.log_file, strerror(errno));
+	if (daemon_log_start("sms-agent", &args, cfg.log_file) != 0) {
 		agent_config_free(&cfg);
 		return 1;
 	}

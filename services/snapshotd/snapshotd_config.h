@@ -30,23 +30,15 @@
 
 #include <stddef.h>
 
-#define SNAPSHOTD_MAX_CRLS 16
+#include "common/conf_blocks.h"
+
+#define SNAPSHOTD_MAX_CRLS CONF_MAX_CRLS
 #define SNAPSHOTD_MAX_WORKERS 32
 
 typedef struct {
-	char *broker_host;
-	int broker_port;
-	char *tls_cafile, *tls_cert, *tls_key;
-	char *client_id;
-	int keepalive;
+	conf_broker broker;             /* common/conf_blocks.h */
 	char *subscription;
-
-	char *e2e_cert, *e2e_key, *e2e_chain, *e2e_trust_root;
-	char *e2e_crls[SNAPSHOTD_MAX_CRLS];
-	size_t n_e2e_crls;
-	char *e2e_ca_certs[SNAPSHOTD_MAX_CRLS];
-	size_t n_e2e_ca_certs;
-	int crl_check_interval, crl_warn_days;
+	conf_e2e e2e;
 
 	char *db_conninfo;
 	char *sql_dir;

@@ -8,7 +8,6 @@
  * themselves within e2e.crl_check_interval of a change).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <mosquitto.h>
 
 #include "common/crl_watch.h"
+#include "common/daemon_cli.h"
 #include "common/db_migrate.h"
 #include "common/mqtt_session.h"
 #include "services/snapshotd/snapshotd_config.h"
@@ -75,12 +75,12 @@ static int default_client_id(snapshotd_config *cfg, char *err, size_t errlen)
 {
 	char id[160], why[400];
 
-	if (mqtt_client_id_for_cert(cfg->tls_cert, "sms-snapshotd", id, sizeof id, why, sizeof why) != 0) {
+	if (mqtt_client_id_for_cert(cfg->broker.cert, "sms-snapshotd", id, sizeof id, why, sizeof why) != 0) {
 		snprintf(err, errlen, "broker.client_id is not set and none follows from broker.cert: %s", why);
 		return -1;
 	}
-	cfg->client_id = strdup(id);
-	if (cfg->client_id == NULL) {
+	cfg->broker.client_id = strdup(id);
+	if (cfg->broker.client_id == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -92,12 +92,12 @@ static int default_client_id(snapshotd_config *cfg, char *err, size_t errlen)
 static int load_keys(smscms_ctx *ctx, const snapshotd_config *cfg, crl_watch *crls, smscms_identity **id,
                      smscms_verifier **v)
 {
-	if (smscms_identity_load_pem(ctx, cfg->e2e_cert, cfg->e2e_key, cfg->e2e_chain, id) != SMSCMS_OK) {
-		sms_log(LOG_LEVEL_ERROR, "loading E2E identity %s: %s", cfg->e2e_cert, smscms_ctx_error(ctx));
+	if (smscms_identity_load_pem(ctx, cfg->e2e.cert, cfg->e2e.key, cfg->e2e.chain, id) != SMSCMS_OK) {
+		sms_log(LOG_LEVEL_ERROR, "loading E2E identity %s: %s", cfg->e2e.cert, smscms_ctx_error(ctx));
 		return -1;
 	}
-	if (smscms_verifier_new(ctx, cfg->e2e_trust_root, NULL, 0, v) != SMSCMS_OK) {
-		sms_log(LOG_LEVEL_ERROR, "loading E2E trust root %s: %s", cfg->e2e_trust_root, smscms_ctx_error(ctx));
+	if (smscms_verifier_new(ctx, cfg->e2e.trust_root, NULL, 0, v) != SMSCMS_OK) {
+		sms_log(LOG_LEVEL_ERROR, "loading E2E trust root %s: %s", cfg->e2e.trust_root, smscms_ctx_error(ctx));
 		return -1;
 	}
 	if (crls != NULL && smscms_verifier_set_crls(ctx, *v, crl_set_crls(crl_watch_current(crls))) != SMSCMS_OK) {
@@ -110,19 +110,12 @@ static int load_keys(smscms_ctx *ctx, const snapshotd_config *cfg, crl_watch *cr
 /* The E2E CRL files as the plugin treats its own (crl_watch.h). */
 static crl_watch *watch_crls(const snapshotd_config *cfg)
 {
-	const char *issuers[SNAPSHOTD_MAX_CRLS + 1];
 	crl_watch *w;
 	char err[800];
-	size_t i;
 
-	if (cfg->n_e2e_crls == 0)
+	if (cfg->e2e.n_crls == 0)
 		return NULL;
-	issuers[0] = cfg->e2e_trust_root;
-	for (i = 0; i < cfg->n_e2e_ca_certs; i++)
-		issuers[i + 1] = cfg->e2e_ca_certs[i];
-	w = crl_watch_new("E2E CRLs", (const char *const *)cfg->e2e_crls, cfg->n_e2e_crls, issuers,
-	                  cfg->n_e2e_ca_certs + 1, cfg->crl_check_interval, (time_t)cfg->crl_warn_days * 86400,
-	                  err, sizeof err);
+	w = crl_watch_for_e2e("E2E CRLs", &cfg->e2e, err, sizeof err);
 	if (w == NULL)
 		sms_log(LOG_LEVEL_ERROR, "E2E CRLs refused at start: %s", err);
 	return w;
@@ -289,15 +282,8 @@ static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, sm
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "migrate", no_argument, NULL, 'm' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	snapshotd_config cfg;
+	daemon_args args;
 	snapshotd_shared sh;
 	snapshotd_worker workers[SNAPSHOTD_MAX_WORKERS];
 	snapshotd_replayer replayer;
@@ -305,43 +291,31 @@ int main(int argc, char **argv)
 	smscms_verifier *verifier = NULL;
 	smscms_ctx *ctx = NULL;
 	crl_watch *crls = NULL;
-	const char *config_path = NULL;
+	const char *config_path;
 	char err[600];
 	sigset_t set;
-	int opt, migrate = 0, verbose = 0, check_only = 0, rc = 1, i, started = 0, lock_ok = 0;
+	int migrate = 0, rc = 1, i, started = 0, lock_ok = 0;
+	const daemon_flag flags[] = { { "migrate", &migrate }, { NULL, NULL } };
 	totals t;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': config_path = optarg; break;
-		case 'C': check_only = 1; break;
-		case 'm': migrate = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (config_path == NULL || optind != argc) {
-		fprintf(stderr, "sms-snapshotd: --config FILE is required (and nothing else); see --help\n");
-		return 2;
-	}
+	if (daemon_args_parse(argc, argv, "sms-snapshotd", usage, flags, &args, &rc) != 0)
+		return rc;
+	config_path = args.config_path;
 	if (snapshotd_config_load(config_path, &cfg, 1, err, sizeof err) != 0) {
 		fprintf(stderr, "sms-snapshotd: %s\n", err);
 		return 1;
 	}
-	if (cfg.client_id == NULL && default_client_id(&cfg, err, sizeof err) != 0) {
+	if (cfg.broker.client_id == NULL && default_client_id(&cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "sms-snapshotd: %s: %s\n", config_path, err);
 		snapshotd_config_free(&cfg);
 		return 1;
 	}
-	if (check_only) {
+	if (args.check_only) {
 		printf("sms-snapshotd: %s: configuration is valid\n", config_path);
 		snapshotd_config_free(&cfg);
 		return 0;
 	}
-	sms_log_init("sms-snapshotd", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	if (cfg.log_file != NULL && sms_log_to_file(cfg.log_file) != 0) {
-		fprintf(stderr, "sms-snapshotd: %s: log_file %s: %s\n", config_path, cfg.log_file, strerror(errno));
+	if (daemon_log_start("sms-snapshotd", &args, cfg.log_file) != 0) {
 		snapshotd_config_free(&cfg);
 		return 1;
 	}
@@ -360,7 +334,7 @@ int main(int argc, char **argv)
 	}
 	if (migrate && run_migrations(&cfg) != 0)
 		goto out;
-	if (cfg.n_e2e_crls > 0 && (crls = watch_crls(&cfg)) == NULL)
+	if (cfg.e2e.n_crls > 0 && (crls = watch_crls(&cfg)) == NULL)
 		goto out;
 	ctx = smscms_ctx_new();
 	if (ctx == NULL || load_keys(ctx, &cfg, crls, &id, &verifier) != 0)
@@ -400,7 +374,7 @@ int main(int argc, char **argv)
 		goto join;
 	}
 	sms_log(LOG_LEVEL_INFO, "started: %d worker(s), broker %s:%d, subscription %s, receipts %s", cfg.workers,
-	              cfg.broker_host, cfg.broker_port, cfg.subscription, cfg.receipts_enabled ? "on" : "off");
+	              cfg.broker.host, cfg.broker.port, cfg.subscription, cfg.receipts_enabled ? "on" : "off");
 	supervise(&sh, workers, started, ctx, crls);
 	rc = atomic_load(&sh.failed) ? 1 : 0;
 join:

@@ -242,9 +242,9 @@ int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index,
 	const mqtt_session_handlers handlers = { .on_message = on_message, .ready = database_ready };
 	const char *subs[1] = { cfg->subscription };
 	mqtt_session_config mc = {
-		.host = cfg->broker_host, .port = cfg->broker_port,
-		.cafile = cfg->tls_cafile, .cert = cfg->tls_cert, .key = cfg->tls_key,
-		.keepalive = cfg->keepalive,
+		.host = cfg->broker.host, .port = cfg->broker.port,
+		.cafile = cfg->broker.cafile, .cert = cfg->broker.cert, .key = cfg->broker.key,
+		.keepalive = cfg->broker.keepalive,
 		/* Persistent session: the broker keeps our subscription and
 		 * queues QoS 1 messages while we are away. */
 		.clean_start = 0, .session_expiry = UINT32_MAX,
@@ -257,9 +257,9 @@ int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index,
 	w->index = index;
 	w->sh = sh;
 	if (cfg->workers > 1)
-		snprintf(w->client_id, sizeof w->client_id, "%s-%d", cfg->client_id, index);
+		snprintf(w->client_id, sizeof w->client_id, "%s-%d", cfg->broker.client_id, index);
 	else
-		snprintf(w->client_id, sizeof w->client_id, "%s", cfg->client_id);
+		snprintf(w->client_id, sizeof w->client_id, "%s", cfg->broker.client_id);
 	snprintf(app, sizeof app, "sms-snapshotd/%s", w->client_id);
 	snprintf(name, sizeof name, "worker %d", index);
 	mc.client_id = w->client_id;

@@ -1,4 +1,5 @@
-/* Unit tests: common/conf (keys, paths, ranges) and the backoff arithmetic of common/mqtt_session. */
+/* Unit tests: common/conf (keys, paths, ranges), common/daemon_cli, and the backoff arithmetic of
+ * common/mqtt_session. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include "common/conf.h"
+#include "common/daemon_cli.h"
 #include "common/mqtt_session.h"
 
 static char dir[] = "/tmp/test_common_runtime.XXXXXX";
@@ -124,6 +126,47 @@ static void backoff_bounds(void **state)
 	assert_int_equal(mqtt_backoff_jitter(1), 1);
 }
 
+static int usage_calls;
+static void count_usage(FILE *f)
+{
+	(void)f;
+	usage_calls++;
+}
+
+static int parse(int argc, const char **argv, int *migrate, daemon_args *a, int *code)
+{
+	const daemon_flag flags[] = { { "migrate", migrate }, { NULL, NULL } };
+
+	return daemon_args_parse(argc, (char **)argv, "prog", count_usage, flags, a, code);
+}
+
+static void cli_parse(void **state)
+{
+	const char *ok[] = { "prog", "--config", "/x.conf", "--migrate", "--verbose", "--check-config", NULL };
+	const char *help[] = { "prog", "--help", NULL };
+	const char *bad[] = { "prog", "--config", "/x.conf", "--bogus", NULL };
+	const char *none[] = { "prog", "--verbose", NULL };
+	const char *extra[] = { "prog", "--config", "/x.conf", "stray", NULL };
+	daemon_args a;
+	int migrate = 0, code = -1;
+
+	(void)state;
+	assert_int_equal(parse(6, ok, &migrate, &a, &code), 0);
+	assert_string_equal(a.config_path, "/x.conf");
+	assert_true(a.verbose && a.check_only && migrate);
+	assert_int_equal(parse(2, help, &migrate, &a, &code), -1);
+	assert_int_equal(code, 0);
+	assert_int_equal(usage_calls, 1);
+	assert_int_equal(parse(4, bad, &migrate, &a, &code), -1);
+	assert_int_equal(code, 2);
+	assert_int_equal(parse(2, none, &migrate, &a, &code), -1);
+	assert_int_equal(code, 2);
+	assert_int_equal(parse(4, extra, &migrate, &a, &code), -1);
+	assert_int_equal(code, 2);
+	/* Usage errors print one line, not the usage text. */
+	assert_int_equal(usage_calls, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +174,7 @@ int main(void)
 		cmocka_unit_test(conf_values),
 		cmocka_unit_test(conf_unreadable),
 		cmocka_unit_test(backoff_bounds),
+		cmocka_unit_test(cli_parse),
 	};
 	int rc;
 

@@ -42,17 +42,17 @@ static void config_defaults(void **state)
 	write_config(REQUIRED);
 	assert_int_equal(snapshotd_config_load(path, &c, 0, err, sizeof err), 0);
 	unlink(path);
-	assert_string_equal(c.broker_host, "127.0.0.1");
-	assert_int_equal(c.broker_port, 8883);
+	assert_string_equal(c.broker.host, "127.0.0.1");
+	assert_int_equal(c.broker.port, 8883);
 	assert_string_equal(c.subscription, "+/+/+/snapshots");
 	/* No default in the file: the daemon derives "<identity>@sms-snapshotd"
 	 * from broker.cert at start (the plugin's client-id policy). */
-	assert_null(c.client_id);
+	assert_null(c.broker.client_id);
 	assert_int_equal(c.workers, 1);
-	assert_int_equal(c.n_e2e_crls, 2);
+	assert_int_equal(c.e2e.n_crls, 2);
 	/* Relative paths are taken relative to the file, not the working directory. */
-	assert_string_equal(c.e2e_crls[1], "/tmp/b.pem");
-	assert_null(c.e2e_chain);
+	assert_string_equal(c.e2e.crls[1], "/tmp/b.pem");
+	assert_null(c.e2e.chain);
 	assert_int_equal(c.max_payload, 1024 * 1024);
 	assert_int_equal(c.max_values, 4096);
 	/* Receipts are on unless switched off: agents keep snapshots until one comes. */
@@ -83,13 +83,13 @@ static void config_full(void **state)
 	             "limits = { max_payload = 65536; max_values = 400; };\nworkers = 4;\nstats_interval = 5;\n");
 	assert_int_equal(snapshotd_config_load(path, &c, 0, err, sizeof err), 0);
 	unlink(path);
-	assert_int_equal(c.broker_port, 18883);
+	assert_int_equal(c.broker.port, 18883);
 	assert_int_equal(c.workers, 4);
 	assert_int_equal(c.max_payload, 65536);
 	assert_int_equal(c.max_values, 400);
-	assert_string_equal(c.e2e_chain, "/tmp/ch");
+	assert_string_equal(c.e2e.chain, "/tmp/ch");
 	assert_string_equal(c.sql_dir, "/x");
-	assert_int_equal(c.n_e2e_crls, 0);
+	assert_int_equal(c.e2e.n_crls, 0);
 	snapshotd_config_free(&c);
 	write_config(REQUIRED "receipts = { enabled = false; batch_ms = 50; max_digests = 4096; };\n");
 	assert_int_equal(snapshotd_config_load(path, &c, 0, err, sizeof err), 0);
