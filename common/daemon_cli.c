@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -62,4 +63,21 @@ int daemon_log_start(const char *prog, const daemon_args *a, const char *log_fil
 		return -1;
 	}
 	return 0;
+}
+
+void daemon_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+int daemon_block_signals(void)
+{
+	sigset_t set;
+
+	daemon_signal_set(&set);
+	sigaddset(&set, SIGPIPE);
+	return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
 }

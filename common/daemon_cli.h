@@ -8,6 +8,7 @@
 #ifndef SMS_DAEMON_CLI_H
 #define SMS_DAEMON_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #define DAEMON_MAX_FLAGS 4
@@ -30,5 +31,13 @@ int daemon_args_parse(int argc, char **argv, const char *prog, void (*usage)(FIL
 /* sms_log_init at info (debug with --verbose) and, with log_file, append
  * there. -1 after one line on stderr naming the file. */
 int daemon_log_start(const char *prog, const daemon_args *a, const char *log_file);
+
+/* The signals a daemon's supervising thread waits for (sigtimedwait):
+ * TERM and INT stop, HUP reloads. */
+void daemon_signal_set(sigset_t *set);
+/* Blocks those and PIPE (a broker or database going away must show as a
+ * write error, not kill us) in the calling thread and every thread it
+ * starts afterwards; 0, or -1. */
+int daemon_block_signals(void);
 
 #endif

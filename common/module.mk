@@ -51,6 +51,7 @@ UNIT_TESTS += $(B)/tests/unit/test_receipt
 
 $(B)/obj/tests/unit/test_receipt.o: MODULE_CFLAGS := -I/usr/include/cjson
 
-$(B)/tests/unit/test_receipt: $(B)/obj/tests/unit/test_receipt.o $(SMSCOMMON_LIB)
+$(B)/tests/unit/test_receipt: $(B)/obj/tests/unit/test_receipt.o $(B)/obj/tests/unit/pki_test_support.o \
+		$(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto

@@ -353,10 +353,7 @@ static void supervise(agent *a, const intake_config *ic)
 	sigset_t set;
 	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	daemon_signal_set(&set);
 	while (!atomic_load(&a->session_done)) {
 		now = monotonic_s();
 		if (now - last_expire >= EXPIRE_CHECK_S) {
@@ -380,18 +377,6 @@ static void supervise(agent *a, const intake_config *ic)
 }
 
 /* ------------------------------------------------------------- main */
-
-static int block_signals(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
-	return pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
 
 static int setup(agent *a, char *err, size_t errlen)
 {
@@ -493,7 +478,7 @@ int main(int argc, char **argv)
 		agent_config_free(&cfg);
 		return 1;
 	}
-	if (block_signals() != 0) {
+	if (daemon_block_signals() != 0) {
 		fprintf(stderr, "sms-agent: cannot block signals\n");
 		agent_config_free(&cfg);
 		return 1;

@@ -244,10 +244,7 @@ static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, sm
 	sigset_t set;
 	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	daemon_signal_set(&set);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT) {
@@ -293,7 +290,6 @@ int main(int argc, char **argv)
 	crl_watch *crls = NULL;
 	const char *config_path;
 	char err[600];
-	sigset_t set;
 	int migrate = 0, rc = 1, i, started = 0, lock_ok = 0;
 	const daemon_flag flags[] = { { "migrate", &migrate }, { NULL, NULL } };
 	totals t;
@@ -323,12 +319,7 @@ int main(int argc, char **argv)
 	memset(&replayer, 0, sizeof replayer);
 	sh.cfg = &cfg;
 	/* Every thread inherits this mask; only supervise() takes the signals. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+	if (daemon_block_signals() != 0) {
 		fprintf(stderr, "sms-snapshotd: cannot block signals\n");
 		goto out;
 	}

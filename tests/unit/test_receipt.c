@@ -22,6 +22,7 @@
 
 #include "common/crl_set.h"
 #include "common/receipt.h"
+#include "tests/unit/pki_test_support.h"
 
 #define EQ1 "000001/00001/EQ1"
 #define ROLE "vendor-snapshot-service"
@@ -29,44 +30,22 @@
 
 static char dir[64];
 
-__attribute__((format(printf, 1, 2)))
-static int run(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return (rc != -1 && WIFEXITED(rc)) ? WEXITSTATUS(rc) : -1;
-}
-
-static const char *root_dir(void)
-{
-	const char *r = getenv("SMS_ROOT");
-
-	return r && *r ? r : ".";
-}
-
-#define PKI(sub, ...) run("%s/pki/sms-pki --dir %s/%s --pki e2e " __VA_ARGS__ " >/dev/null 2>&1", root_dir(), dir, sub)
+#define PKI(sub, ...) pts_run("%s/pki/sms-pki --dir %s/%s --pki e2e " __VA_ARGS__ " >/dev/null 2>&1", pts_root_dir(), dir, sub)
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/sms-receipt-test.XXXXXX");
-	if (!mkdtemp(dir))
+	if (pts_tmpdir(dir, sizeof(dir), "receipt") != 0)
 		return -1;
 	if (PKI("pki", "init") || PKI("pki", "master 000001") || PKI("pki", "account 000001 00001") ||
 	    PKI("pki", "device 000001 00001 EQ1") || PKI("pki", "client 000001 00001 auditor") ||
 	    PKI("pki", "service " ROLE) || PKI("pki", "service vendor-firmware-service") ||
 	    PKI("other", "init") || PKI("other", "service " ROLE) ||
 	    /* Same CAs, the role re-issued with a validity that ended in 2021. */
-	    run("cp -a %s/pki %s/expired", dir, dir) ||
+	    pts_run("cp -a %s/pki %s/expired", dir, dir) ||
 	    PKI("expired", "--force --start-date 20200101000000Z --end-date 20210101000000Z service " ROLE) ||
 	    /* Same certificate as in pki/, revoked in this copy's CRLs. */
-	    run("cp -a %s/pki %s/revoked", dir, dir) ||
+	    pts_run("cp -a %s/pki %s/revoked", dir, dir) ||
 	    PKI("revoked", "revoke services/roles/" ROLE)) {
 		fprintf(stderr, "# sms-pki failed\n");
 		return -1;
@@ -77,7 +56,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	return run("rm -rf %s", dir) == 0 ? 0 : -1;
+	return pts_remove(dir);
 }
 
 static void *read_pem(const char *rel, int key)
