@@ -556,11 +556,6 @@ void mqtt_session_stop(mqtt_session *s)
 	mosquitto_disconnect_v5(s->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
 }
 
-int mqtt_session_stopping(const mqtt_session *s)
-{
-	return atomic_load(&s->stop);
-}
-
 int mqtt_session_connected(const mqtt_session *s)
 {
 	return atomic_load(&s->connected);

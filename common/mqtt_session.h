@@ -87,7 +87,6 @@ int mqtt_session_wait_connected(mqtt_session *s, int timeout_s, char *err, size_
 
 /* Asks the session to disconnect cleanly and run to return. Any thread. */
 void mqtt_session_stop(mqtt_session *s);
-int mqtt_session_stopping(const mqtt_session *s);
 int mqtt_session_connected(const mqtt_session *s);
 
 /*

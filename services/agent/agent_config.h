@@ -26,7 +26,6 @@
 #include "common/conf_blocks.h"
 
 #define AGENT_MAX_RECIPIENTS 16
-#define AGENT_MAX_CRLS CONF_MAX_CRLS
 
 typedef struct {
 	conf_broker broker;             /* common/conf_blocks.h */

@@ -32,7 +32,6 @@
 
 #include "common/conf_blocks.h"
 
-#define SNAPSHOTD_MAX_CRLS CONF_MAX_CRLS
 #define SNAPSHOTD_MAX_WORKERS 32
 
 typedef struct {
