@@ -388,6 +388,24 @@ static int connack_is_final(int rc)
 	       rc == MQTT_RC_BAD_AUTHENTICATION_METHOD;
 }
 
+/*
+ * Before the first connection ever succeeded, a TLS failure is a setup
+ * error (wrong cafile, certificate, key), not an outage. libmosquitto
+ * reports it from mosquitto_connect when the handshake completes there and
+ * from mosquitto_loop when it completes later, so both paths ask this.
+ */
+static int tls_refusal_is_final(const mqtt_session *s, int rc)
+{
+	return !s->ever_connected && s->connack_rc < 0 && rc == MOSQ_ERR_TLS;
+}
+
+static int tls_refusal(mqtt_session *s, int rc, int saved_errno, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: TLS with %s:%d failed: %s (broker cafile %s, cert %s)", s->name, s->host, s->port,
+	         connect_error(s, rc, saved_errno), s->cafile, s->cert);
+	return -1;
+}
+
 /* One line on why a connection that was up ended. */
 static void log_session_end(mqtt_session *s, int rc, int saved_errno, long next_ms)
 {
@@ -463,11 +481,8 @@ int mqtt_session_run(mqtt_session *s, char *err, size_t errlen)
 		}
 		rc = connect_once(s, &saved_errno);
 		if (rc != MOSQ_ERR_SUCCESS) {
-			if (!s->ever_connected && rc == MOSQ_ERR_TLS) {
-				snprintf(err, errlen, "%s: TLS with %s:%d failed: %s (broker cafile %s, cert %s)", s->name,
-				         s->host, s->port, connect_error(s, rc, saved_errno), s->cafile, s->cert);
-				return -1;
-			}
+			if (tls_refusal_is_final(s, rc))
+				return tls_refusal(s, rc, saved_errno, err, errlen);
 			wait = mqtt_backoff_jitter(backoff);
 			sms_log(LOG_LEVEL_WARNING, "%s: cannot connect to %s:%d: %s; retrying in %ld ms", s->name, s->host,
 			        s->port, connect_error(s, rc, saved_errno), wait);
@@ -483,6 +498,8 @@ int mqtt_session_run(mqtt_session *s, char *err, size_t errlen)
 		if (atomic_load(&s->stop))
 			break;
 		atomic_store(&s->connected, 0);
+		if (tls_refusal_is_final(s, rc))
+			return tls_refusal(s, rc, saved_errno, err, errlen);
 		if (!s->ever_connected && s->connack_rc > 0 && connack_is_final(s->connack_rc)) {
 			snprintf(err, errlen, "%s: the broker %s:%d refused the connection: %s (client id '%s', cert %s)",
 			         s->name, s->host, s->port, mosquitto_reason_string(s->connack_rc), s->client_id, s->cert);
