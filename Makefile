@@ -10,10 +10,14 @@
 #   make demo stop  tear the demo down
 #   make bench      benchmarks, printed as tables with ratios
 #   make fuzz       longer libFuzzer runs (FUZZ_SECONDS, default 300)
-#   make install    PREFIX (/usr/local) and DESTDIR honoured
+#   make install    PREFIX (/usr/local), SYSCONFDIR, UNITDIR and DESTDIR honoured
+#   make deb        Debian packages under build/deb (scripts/deb, debian/)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# /etc for a /usr install (the Debian packages), $(PREFIX)/etc otherwise.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
 CC      ?= cc
 B       ?= build/release
 SAN     ?= 0
@@ -32,13 +36,13 @@ ifeq ($(SAN),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 ALL_CFLAGS  = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -g -fPIC \
-              $(WARN) $(SAN_FLAGS) -I. $(MODULE_CFLAGS) $(CFLAGS)
+              $(WARN) $(SAN_FLAGS) -I. $(MODULE_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
 # Sub-builds of check/demo/bench use every core unless the caller chose -j.
 JOBS := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
 
-.PHONY: all check demo stop bench fuzz install clean unit-tests helpers
+.PHONY: all check demo stop bench fuzz install deb clean unit-tests helpers
 all:
 
 include common/module.mk cms/module.mk plugin/module.mk $(wildcard services/*/module.mk) tests/module.mk
@@ -83,17 +87,43 @@ fuzz:
 	scripts/bootstrap
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/fuzz/run
 
+# What the packages are made of (debian/*.install picks from it). Paths
+# written into the shipped configs and units say /usr/local, /usr and /etc;
+# they are rewritten to PREFIX and SYSCONFDIR on the way. A config that is
+# already there is left alone (only DESTDIR staging gets fresh copies).
+INSTALL_CONFS := acl/mosquitto.conf:mosquitto.conf acl/sms_auth.conf:sms_auth.conf \
+	services/snapshotd/snapshotd.conf.example:snapshotd.conf services/agent/agent.conf.example:agent.conf \
+	$(foreach d,$(wildcard services/*/),$(if $(filter-out snapshotd agent,$(notdir $(d:/=))),\
+	  $(foreach f,$(wildcard $(d)*.conf.example),$(f):$(notdir $(f:.conf.example=.conf)))))
+# The tree's version (VERSION when there is one, else debian/changelog).
+PKG_VERSION = $(or $(SMS_VERSION),$(shell cat VERSION 2>/dev/null),$(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog))
+INSTALL_SED := -e 's|/usr/local/|$(PREFIX)/|g' -e 's|/usr/lib/sms/|$(PREFIX)/lib/sms/|g' \
+	-e 's|/usr/bin/|$(PREFIX)/bin/|g' -e 's|/etc/sms/|$(SYSCONFDIR)/sms/|g'
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/sms \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/sms $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/sms/sql \
-	           $(DESTDIR)$(PREFIX)/share/sms/acl
+	           $(DESTDIR)$(PREFIX)/share/sms/acl $(DESTDIR)$(PREFIX)/share/man/man1 \
+	           $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(SYSCONFDIR)/sms $(DESTDIR)$(UNITDIR)
 	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin)
 	install -m 0755 pki/sms-pki $(DESTDIR)$(PREFIX)/bin
-	$(if $(PLUGINS),install -m 0755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/sms)
-	$(if $(LIBS),install -m 0644 $(LIBS) $(DESTDIR)$(PREFIX)/lib)
+	$(if $(PLUGINS),install -m 0644 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/sms)
+	install -m 0644 $(SMSCMS_LIB) $(DESTDIR)$(PREFIX)/lib
 	install -m 0644 cms/smscms.h $(DESTDIR)$(PREFIX)/include
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(PKG_VERSION)|g' cms/smscms.pc.in >$(DESTDIR)$(PREFIX)/lib/pkgconfig/smscms.pc
 	$(if $(wildcard sql/*.sql),install -m 0644 $(wildcard sql/*.sql) $(DESTDIR)$(PREFIX)/share/sms/sql)
 	$(if $(wildcard acl/*),install -m 0644 $(wildcard acl/*) $(DESTDIR)$(PREFIX)/share/sms/acl)
+	$(if $(wildcard man/*.1),install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1)
+	$(if $(wildcard man/*.8),install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8)
+	for u in $(wildcard deploy/systemd/*.service deploy/systemd/*.timer); do \
+		sed $(INSTALL_SED) $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+	for pair in $(INSTALL_CONFS); do \
+		dst=$(DESTDIR)$(SYSCONFDIR)/sms/$${pair#*:}; \
+		[ -e $$dst ] || sed $(INSTALL_SED) $${pair%%:*} >$$dst || exit 1; done
+
+# Debian packages of this tree, built from a copy under build/deb.
+deb:
+	scripts/deb
 
 clean:
 	rm -rf build
