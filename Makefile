@@ -18,6 +18,8 @@ DESTDIR ?=
 # /etc for a /usr install (the Debian packages), $(PREFIX)/etc otherwise.
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+# libsmscms.a and smscms.pc (the packages use the multiarch directory).
+LIBDIR     ?= $(PREFIX)/lib
 CC      ?= cc
 B       ?= build/release
 SAN     ?= 0
@@ -101,16 +103,17 @@ INSTALL_SED := -e 's|/usr/local/|$(PREFIX)/|g' -e 's|/usr/lib/sms/|$(PREFIX)/lib
 	-e 's|/usr/bin/|$(PREFIX)/bin/|g' -e 's|/etc/sms/|$(SYSCONFDIR)/sms/|g'
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/sms $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/sms $(DESTDIR)$(LIBDIR)/pkgconfig \
 	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/sms/sql \
 	           $(DESTDIR)$(PREFIX)/share/sms/acl $(DESTDIR)$(PREFIX)/share/man/man1 \
 	           $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(SYSCONFDIR)/sms $(DESTDIR)$(UNITDIR)
 	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin)
 	install -m 0755 pki/sms-pki $(DESTDIR)$(PREFIX)/bin
 	$(if $(PLUGINS),install -m 0644 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/sms)
-	install -m 0644 $(SMSCMS_LIB) $(DESTDIR)$(PREFIX)/lib
+	install -m 0644 $(SMSCMS_LIB) $(DESTDIR)$(LIBDIR)
 	install -m 0644 cms/smscms.h $(DESTDIR)$(PREFIX)/include
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(PKG_VERSION)|g' cms/smscms.pc.in >$(DESTDIR)$(PREFIX)/lib/pkgconfig/smscms.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(PKG_VERSION)|g' \
+		cms/smscms.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/smscms.pc
 	$(if $(wildcard sql/*.sql),install -m 0644 $(wildcard sql/*.sql) $(DESTDIR)$(PREFIX)/share/sms/sql)
 	$(if $(wildcard acl/*),install -m 0644 $(wildcard acl/*) $(DESTDIR)$(PREFIX)/share/sms/acl)
 	$(if $(wildcard man/*.1),install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1)
