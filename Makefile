@@ -15,8 +15,8 @@
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
-# /etc for a /usr install (the Debian packages), $(PREFIX)/etc otherwise.
-SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# /etc/sms whatever the PREFIX: every config, unit and guide names it.
+SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 # libsmscms.a and smscms.pc (the packages use the multiarch directory).
 LIBDIR     ?= $(PREFIX)/lib
