@@ -196,4 +196,15 @@ tap_check_fails "the revoked device is refused" dev_pub EQ2
 tap_is "$(grep -c 'certificate verify failed' "$MQ/mosquitto.log")" $((n_before + 1)) \
 	"the broker refused the revoked certificate in the TLS handshake (crlfile from the PKI)"
 kill -TERM "${H_PIDS[-1]}" 2>/dev/null
+
+# Why the key is root:mosquitto 0640: a root-only key stops the broker at
+# start once it has dropped to user mosquitto.
+K=$BROKER_PKI/tls/broker/key.pem
+chgrp root "$K" && chmod 600 "$K"
+sed -i "s#^listener $PORT #listener $(harness_free_port) #" "$MQ/mosquitto.conf"
+timeout 20 mosquitto -c "$MQ/mosquitto.conf" >"$MQ/mosquitto-0600.log" 2>&1
+rc=$?
+grep -q 'Unable to load server key file' "$MQ/mosquitto-0600.log" && [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] &&
+	tap_ok "with a root-only 0600 key the broker exits at start ($rc): Unable to load server key file" ||
+	{ tap_not_ok "with a root-only 0600 key the broker exits at start (exit $rc)"; tail -n 5 "$MQ/mosquitto-0600.log" | sed 's/^/#   /'; }
 tap_done
