@@ -84,8 +84,11 @@ tap_is "$(q -L sms-agent sms-broker-plugin | grep -cE 'sms-snapshotd|sms-db|sms-
 	"the broker and equipment packages carry no backend program, no PKI tool, no key"
 
 conffiles=$(q -W -f='${Conffiles}\n' "${PKGS[@]}" | awk 'NF { print $1 }' | sort | tr '\n' ' ')
-tap_is "$conffiles" "/etc/sms/agent.conf /etc/sms/mosquitto.conf /etc/sms/sms_auth.conf /etc/sms/snapshotd.conf " \
-	"every /etc/sms config is a conffile"
+etc_files=$(cd "$R" && find etc/sms -name '*.conf' | sed 's|^|/|' | sort | tr '\n' ' ')
+tap_is "$conffiles" "$etc_files" "every /etc/sms config is a conffile ($etc_files)"
+for c in agent mosquitto sms_auth snapshotd; do
+	case " $conffiles" in *" /etc/sms/$c.conf "*) ;; *) tap_not_ok "/etc/sms/$c.conf is shipped as a conffile" ;; esac
+done
 tap_is "$(grep -l '/usr/local' "$R"/etc/sms/*.conf "$R"/lib/systemd/system/sms-*.service 2>/dev/null)" "" \
 	"no installed config or unit names /usr/local"
 grep -q '^plugin /usr/lib/sms/sms_auth.so$' "$R/etc/sms/mosquitto.conf" &&
