@@ -33,7 +33,7 @@ pl_sign() {
 	local ca=$1 out=$2; shift 2
 	# shellcheck disable=SC2059
 	printf "${PL_EXT:-$PL_EXT_CLIENT}" >"$out/ext" &&
-	openssl x509 -req -in "$out/req.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -CAcreateserial \
+	openssl x509 -req -in "$out/req.csr" -CA "$ca/ca.crt" -CAkey "$(harness_ca_key "$ca")" -CAcreateserial \
 		-extfile "$out/ext" -days 30 -out "$out/cert.pem" "$@" 2>/dev/null || return 1
 	cat "$out/cert.pem" "$ca/ca.crt" >"$out/fullchain.pem"
 	[ ! -f "$ca/../../ca.crt" ] || cat "$ca/../../ca.crt" >>"$out/fullchain.pem"

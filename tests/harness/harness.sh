@@ -91,6 +91,20 @@ harness_bg() {
 	H_PIDS+=("$H_LAST_PID")
 }
 
+# harness_ca_key CA_DIR: the key of the CA whose certificate is
+# CA_DIR/ca.crt: beside it for a CA a test made by hand, under the PKI's
+# private/ tree (sms-pki keeps every CA key there) for one sms-pki made.
+harness_ca_key() {
+	local d=${1%/} up
+	[ -f "$d/ca.key" ] && { echo "$d/ca.key"; return 0; }
+	up=$d
+	while [ -n "$up" ] && [ "$up" != "${up%/*}" ]; do
+		up=${up%/*}
+		[ -d "$up/private" ] && { echo "$up/private/${d#"$up/"}/ca.key"; return 0; }
+	done
+	echo "$d/ca.key"
+}
+
 harness_pki() {
 	"$H_ROOT/pki/sms-pki" --dir "$H_DIR/pki" "$@"
 }

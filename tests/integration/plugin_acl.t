@@ -188,7 +188,7 @@ out=$(mosquitto_sub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id_dir "$ROGUE/acc-admin2"
 case $out in *denied*) tap_ok "account-CA certificate with CN=MRO-Admin is just an account client (no \$SYS)" ;;
 *) tap_not_ok "account-CA certificate with CN=MRO-Admin is just an account client"; echo "#   $out" ;; esac
 # The root has no name constraints: only the service_ca check stops this one.
-mkdir -p "$ROGUE/rootca"; cp "$PKI/root/ca.crt" "$PKI/root/ca.key" "$ROGUE/rootca/"
+mkdir -p "$ROGUE/rootca"; cp "$PKI/root/ca.crt" "$(harness_ca_key "$PKI/root")" "$ROGUE/rootca/"
 pl_mint "$ROGUE/rootca" "/CN=MRO-Admin" "$ROGUE/root-admin"
 tap_check_fails "CN=MRO-Admin issued by the root (not the services CA) is refused" pl_connect "$(pl_id_dir "$ROGUE/root-admin")"
 grep -q "role 'MRO-Admin' claimed by a certificate not issued by the services CA" "$H_MQ_DIR/mosquitto.log" &&
@@ -196,7 +196,7 @@ grep -q "role 'MRO-Admin' claimed by a certificate not issued by the services CA
 grep -q 'refused client from 127.0.0.1, subject "CN=MRO-Admin"' "$H_MQ_DIR/mosquitto.log" &&
 	tap_ok "the refusal log names the subject and the client address" ||
 	tap_not_ok "the refusal log names the subject and the client address"
-mkdir -p "$ROGUE/svc"; cp "$PKI/services/ca.crt" "$PKI/services/ca.key" "$ROGUE/svc/"
+mkdir -p "$ROGUE/svc"; cp "$PKI/services/ca.crt" "$(harness_ca_key "$PKI/services")" "$ROGUE/svc/"
 pl_mint "$ROGUE/svc" "/O=000001/CN=ops" "$ROGUE/svc-tenant"
 tap_check_fails "services CA issuing a tenant identity is refused" pl_connect "$(pl_id_dir "$ROGUE/svc-tenant")"
 grep -q "the services CA issues roles only" "$H_MQ_DIR/mosquitto.log" &&

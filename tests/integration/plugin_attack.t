@@ -68,7 +68,7 @@ openssl req -x509 -new -key "$R/stranger/ca.key" -subj "/O=ms-acc-1/OU=acc-1/CN=
 fake_crl "$R/stranger" stranger 99
 # The real account CA key, then one bit of the signature flipped.
 mkdir -p "$R/broken"
-cp "$PKI/$ACC/ca.crt" "$PKI/$ACC/ca.key" "$R/broken/"
+cp "$PKI/$ACC/ca.crt" "$(harness_ca_key "$PKI/$ACC")" "$R/broken/"
 fake_crl "$R/broken" real 98
 openssl crl -in "$R/broken/crl.pem" -outform DER -out "$R/broken/crl.der"
 size=$(stat -c %s "$R/broken/crl.der")

@@ -78,7 +78,7 @@ mint_ca_under() {
 	openssl req -new -key "$out.key" -subj "$subj" -out "$out.csr" 2>/dev/null &&
 	printf '%s\n' 'basicConstraints=critical,CA:true' 'keyUsage=critical,keyCertSign,cRLSign' \
 		'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid:always' >"$out.ext" &&
-	openssl x509 -req -in "$out.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -set_serial 0x"$(openssl rand -hex 16)" \
+	openssl x509 -req -in "$out.csr" -CA "$ca/ca.crt" -CAkey "$(harness_ca_key "$ca")" -set_serial 0x"$(openssl rand -hex 16)" \
 		-days 30 -extfile "$out.ext" -out "$out" 2>/dev/null &&
 	mkdir -p "$out.d" && cp "$out" "$out.d/ca.crt" && cp "$out.key" "$out.d/ca.key"
 }

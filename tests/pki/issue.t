@@ -35,9 +35,11 @@ layout_ok() {
 	local pki rel f
 	for pki in tls e2e; do
 		for rel in root "${CAS[@]}"; do
-			for f in ca.crt ca.key crl.pem; do
+			for f in ca.crt crl.pem; do
 				[ -f "$PKI/$pki/$rel/$f" ] || { echo "missing $pki/$rel/$f"; return 1; }
 			done
+			[ -f "$PKI/private/$pki/$rel/ca.key" ] || { echo "missing private/$pki/$rel/ca.key"; return 1; }
+			[ ! -e "$PKI/$pki/$rel/ca.key" ] || { echo "$pki/$rel/ca.key beside the certificate"; return 1; }
 		done
 		for rel in "${LEAVES[@]}"; do
 			for f in cert.pem key.pem chain.pem fullchain.pem; do
@@ -156,7 +158,7 @@ keys_ok() {
 		[ "$(head -n 1 "$k")" = "-----BEGIN PRIVATE KEY-----" ] || { echo "$k is not PKCS#8"; return 1; }
 		openssl pkey -in "$k" -noout || { echo "$k does not parse"; return 1; }
 		d=${k%/*}
-		if [ -f "$d/cert.pem" ]; then c=$d/cert.pem; else c=$d/ca.crt; fi
+		if [ -f "$d/cert.pem" ]; then c=$d/cert.pem; else c=${d/\/private\///}/ca.crt; fi
 		pub1=$(openssl pkey -in "$k" -pubout)
 		pub2=$(openssl x509 -in "$c" -noout -pubkey)
 		[ "$pub1" = "$pub2" ] || { echo "$k does not match $c"; return 1; }

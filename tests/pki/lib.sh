@@ -63,6 +63,6 @@ mint_under() {
 	printf '%s\n' 'basicConstraints=critical,CA:false' 'keyUsage=critical,digitalSignature' \
 		'extendedKeyUsage=clientAuth' 'subjectKeyIdentifier=hash' \
 		'authorityKeyIdentifier=keyid:always' >"$out.ext" &&
-	openssl x509 -req -in "$out.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -set_serial 0x"$(openssl rand -hex 16)" \
+	openssl x509 -req -in "$out.csr" -CA "$ca/ca.crt" -CAkey "$(harness_ca_key "$ca")" -set_serial 0x"$(openssl rand -hex 16)" \
 		-days 30 -extfile "$out.ext" -out "$out" 2>/dev/null
 }

@@ -333,7 +333,7 @@ static void mint(const char *issuer, const char *subj, const char *ext, const ch
 	assert_int_equal(pts_run("cd %s && mkdir -p %s && printf '%s' > %s/ext && "
 			     "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s/key.pem "
 			     "-subj '%s' -out %s/req.csr 2>/dev/null && "
-			     "openssl x509 -req -in %s/req.csr -CA %s/%s/ca.crt -CAkey %s/%s/ca.key -CAcreateserial "
+			     "openssl x509 -req -in %s/req.csr -CA %s/%s/ca.crt -CAkey %s/../private/tls/%s/ca.key -CAcreateserial "
 			     "-extfile %s/ext -days 30 -out %s/cert.pem 2>/dev/null",
 			     dir, out, ext, out, out, subj, out, out, pkidir, issuer, pkidir, issuer, out, out), 0);
 }
