@@ -15,7 +15,7 @@ pki init && pki master 000001 && pki account 000001 00002 && pki device 000001 0
 	pki device 000001 00002 EQ2 && pki client 000001 00002 auditor && pki client 000001 00002 second &&
 	pki master 000002 && pki account 000002 00001 && pki device 000002 00001 EQ9 &&
 	pki service vendor-snapshot-service && pki service vendor-firmware-service &&
-	pki service vendor-crl-publisher || harness_die "cannot issue the PKI"
+	pki service vendor-crl-service || harness_die "cannot issue the PKI"
 X=$H_DIR/export
 SMS_PKI=$H_ROOT/pki/sms-pki
 
@@ -53,7 +53,7 @@ tap_is "$(files "$X/audit")" "$(want MANIFEST-audit-000001-00002-auditor tls/roo
 
 harness_pki export crlpub "$X/crlpub" >/dev/null
 tap_is "$(files "$X/crlpub")" "$(want MANIFEST-crlpub tls/root/ca.crt tls/cas.pem tls/crls.pem \
-	$(leaf tls services/roles/vendor-crl-publisher) e2e/root/ca.crt e2e/cas.pem e2e/crls.pem)" \
+	$(leaf tls services/roles/vendor-crl-service) e2e/root/ca.crt e2e/cas.pem e2e/crls.pem)" \
 	"crlpub: its TLS role and every CA and CRL of both PKIs"
 
 harness_pki export firmware "$X/firmware" >/dev/null
