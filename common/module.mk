@@ -39,7 +39,7 @@ UNIT_TESTS += $(B)/tests/unit/test_common_runtime
 
 $(B)/tests/unit/test_common_runtime: $(B)/obj/tests/unit/test_common_runtime.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lmosquitto -lconfig -lcrypto -lpthread
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lmosquitto -lconfig -lssl -lcrypto -lpthread
 
 $(B)/obj/tests/unit/test_pg_session.o: MODULE_CFLAGS := -I/usr/include/postgresql
 
