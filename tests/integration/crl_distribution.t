@@ -65,6 +65,12 @@ out=$("$DBIN/sms-crlpub" --config "$PUB/bad.conf" --check-config 2>&1); rc=$?
 if [ "$rc" -eq 1 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q 'bad.conf:[0-9]*: warn_dayz is not a known key' <<<"$out"
 then tap_ok "a misspelled key: exit 1, one line FILE:LINE"; else tap_not_ok "misspelled key (rc $rc): $out"; fi
 
+# The shipped example, with its paths pointed at this PKI.
+sed -e "s|\"pki/|\"$P/|g" -e "s|broker.example.net|127.0.0.1|" "$H_ROOT/services/crlpub/crlpub.conf.example" \
+	>"$PUB/example.conf"
+tap_check "services/crlpub/crlpub.conf.example passes --check-config" \
+	"$DBIN/sms-crlpub" --config "$PUB/example.conf" --check-config
+
 # --- publishing both PKIs
 crlpub_start
 wait_for "$LOG" 'published the CRL of' 1 20 || harness_die "sms-crlpub published nothing: $(tail -n 5 "$LOG")"
@@ -140,7 +146,10 @@ cat "$P/tls/crls.pem" "$R/rogue.pem" >"$PUB/tls.pem"
 wait_for "$LOG" 'TLS CRLs refused, keeping the previous ones: .*does not verify' 1 15 &&
 	tap_ok "a CRL signed by another key under the services CA's name is refused (the whole file)" ||
 	{ tap_not_ok "rogue CRL refused by the publisher"; tail -n 3 "$LOG" | sed 's/^/# /'; }
-sleep 2
+out=$("$DBIN/sms-crlpub" --config "$PUB/crlpub.conf" --check-config 2>&1); rc=$?
+if [ "$rc" -eq 1 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q 'tls.pem: CRL of .*does not verify' <<<"$out"
+then tap_ok "--check-config refuses that file with one line"; else tap_not_ok "--check-config on the rogue file (rc $rc): $out"; fi
+sleep 1
 tap_is "$(grep -c 'published the CRL of' "$LOG")" "$n_pub" "and nothing is published from that file"
 grep -q "sms/crl/tls/$(keyid "$R/rogue.pem") " <<<"$(retained 2)" && tap_not_ok "the rogue CRL's topic is empty" ||
 	tap_ok "the rogue CRL's topic stays empty"
@@ -175,6 +184,7 @@ grep -q "Not authorized\|not authorised\|denied" <<<"$out" && tap_ok "... the br
 # --- durable: the store survives a restart
 agent_stop a || tap_not_ok "agent stopped with status $?"
 agent_start a || harness_die "sms-agent did not start again"
+wait_for "$AL" 'CRL store .* held' 2 10   # the log is appended: the second start's line
 grep "CRL store" "$AL" | tail -n 1 | grep -q "$n_tls TLS and $n_e2e E2E CRL(s) held" &&
 	tap_ok "after a restart the agent holds every CRL from its store before it connects" ||
 	{ tap_not_ok "store loaded at start"; grep "CRL store" "$AL" | sed 's/^/# /'; }
