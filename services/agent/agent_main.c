@@ -57,10 +57,11 @@ typedef struct {
 	smscms_identity *originator;
 	X509 *recipients[AGENT_MAX_RECIPIENTS];
 	size_t n_recipients;
-	pthread_mutex_t verifier_lock;     /* receipts arrive in the session thread */
+	pthread_mutex_t verifier_lock;     /* receipts and CRLs arrive in the session thread, the
+	                                      supervisor reloads e2e.crls: verifier and crl_store */
 	receipt_verifier *verifier;
 	crl_watch *crls;
-	agent_crl *crl_store;              /* session thread once started */
+	agent_crl *crl_store;              /* changed under verifier_lock */
 	agent_outbox *outbox;
 	mqtt_session *session;
 	pthread_t session_thread;
@@ -230,8 +231,17 @@ static void on_crl(agent *a, const struct mosquitto_message *msg)
 	agent_crl_verdict v;
 	int rc;
 
+	pthread_mutex_lock(&a->verifier_lock);
 	v = agent_crl_offer(a->crl_store, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
 	                    why, sizeof why);
+	rc = 0;
+	if (v == AGENT_CRL_STORED) {
+		if (strncmp(msg->topic, CRL_TOPIC_PREFIX "tls/", strlen(CRL_TOPIC_PREFIX "tls/")) == 0)
+			rc = mqtt_session_set_crls(a->session, agent_crl_held(a->crl_store, CRL_PKI_TLS), err, sizeof err);
+		else
+			rc = receipt_crls(a, err, sizeof err);
+	}
+	pthread_mutex_unlock(&a->verifier_lock);
 	switch (v) {
 	case AGENT_CRL_STORED:
 		sms_log(LOG_LEVEL_INFO, "CRL on %s: %s", msg->topic, why);
@@ -246,13 +256,6 @@ static void on_crl(agent *a, const struct mosquitto_message *msg)
 	default:
 		sms_log(LOG_LEVEL_WARNING, "refused a CRL on %s: %s", msg->topic, why);
 		return;
-	}
-	if (strncmp(msg->topic, CRL_TOPIC_PREFIX "tls/", strlen(CRL_TOPIC_PREFIX "tls/")) == 0) {
-		rc = mqtt_session_set_crls(a->session, agent_crl_held(a->crl_store, CRL_PKI_TLS), err, sizeof err);
-	} else {
-		pthread_mutex_lock(&a->verifier_lock);
-		rc = receipt_crls(a, err, sizeof err);
-		pthread_mutex_unlock(&a->verifier_lock);
 	}
 	if (rc != 0)
 		sms_log(LOG_LEVEL_ERROR, "CRL on %s stored but not in use yet: %s", msg->topic, err);

@@ -77,21 +77,19 @@ static published *entry_for(crlpub *p, const char *topic)
 	return &p->pub[p->n_pub++];
 }
 
-/* True when no other CRL of the set has the same topic and a higher
- * crlNumber (or, equal or without numbers, comes later in the files). */
-static int newest_on_topic(const STACK_OF(X509_CRL) *crls, int idx, const char *topic)
+/* True when no other CRL of the set has the same issuer key id and a
+ * higher crlNumber (or, equal or without numbers, comes later in the files). */
+static int newest_of_issuer(const STACK_OF(X509_CRL) *crls, int idx, const char *keyid)
 {
 	X509_CRL *me = sk_X509_CRL_value(crls, idx);
-	char other[CRL_TOPIC_MAX], err[160];
+	char other[CRL_KEYID_HEX_MAX], err[160];
 	int i, cmp;
 
 	for (i = 0; i < sk_X509_CRL_num(crls); i++) {
 		X509_CRL *c = sk_X509_CRL_value(crls, i);
 
-		if (i == idx || crl_topic_for(CRL_PKI_TLS, c, other, sizeof other, err, sizeof err) != 0)
-			continue;
-		/* Same issuer key id; the pki level is the same for the whole set. */
-		if (strcmp(strrchr(other, '/'), strrchr(topic, '/')) != 0)
+		if (i == idx || crl_issuer_key_id(c, other, sizeof other, err, sizeof err) != 0 ||
+		    strcmp(other, keyid) != 0)
 			continue;
 		if (crl_number_cmp(c, me, &cmp) != 0)
 			cmp = i > idx ? 1 : -1;
@@ -116,7 +114,7 @@ static int send_one(crlpub *p, const STACK_OF(X509_CRL) *crls, int idx, int all,
 		sms_log(LOG_LEVEL_ERROR, "%s CRL of %s not published: %s", crl_pki_name(p->pki), issuer, err);
 		return 0;
 	}
-	if (!newest_on_topic(crls, idx, topic))
+	if (!newest_of_issuer(crls, idx, strrchr(topic, '/') + 1))
 		return 0;
 	if ((len = i2d_X509_CRL(crl, &der)) <= 0 || EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) != 1) {
 		sms_log(LOG_LEVEL_ERROR, "%s: cannot encode the CRL: %s", topic, x509_ossl_reason());

@@ -181,12 +181,12 @@ tap_is "${ret#* }" "$cur" "a device publishing on sms/crl/# changes nothing (the
 grep -q "Not authorized\|not authorised\|denied" <<<"$out" && tap_ok "... the broker refuses its publish" ||
 	{ tap_not_ok "device publish refused"; echo "#   $out"; }
 
-# --- durable: the store survives a restart
-agent_stop a || tap_not_ok "agent stopped with status $?"
+# --- durable: the store survives kill -9
+agent_stop a KILL
 agent_start a || harness_die "sms-agent did not start again"
 wait_for "$AL" 'CRL store .* held' 2 10   # the log is appended: the second start's line
 grep "CRL store" "$AL" | tail -n 1 | grep -q "$n_tls TLS and $n_e2e E2E CRL(s) held" &&
-	tap_ok "after a restart the agent holds every CRL from its store before it connects" ||
+	tap_ok "after kill -9 and a restart the agent holds every CRL from its store before it connects" ||
 	{ tap_not_ok "store loaded at start"; grep "CRL store" "$AL" | sed 's/^/# /'; }
 out=$(crl_pub "$CRS" role:vendor-crl-service "sms/crl/tls/$ACC_TLS" "$H_DIR/acc-before.der")
 wait_for "$AL" "refused a CRL on sms/crl/tls/$ACC_TLS: .*older" 2 10 &&
@@ -227,6 +227,14 @@ wait_for "$LOG" 'E2E CRLs: [0-9]* CRL(s) reach nextUpdate within 7 day(s)' 1 15 
 	tap_ok "sms-crlpub warns ahead of nextUpdate (warn_days)" || { tap_not_ok "nextUpdate warning"; tail -n 3 "$LOG" | sed 's/^/# /'; }
 wait_for "$AL" 'CRL on sms/crl/e2e/.* replacing' $((n_e2e_rep + 1)) 15 && tap_ok "the renewed E2E CRLs reach the agent" ||
 	tap_not_ok "renewed E2E CRLs at the agent"
+
+# --- SIGHUP: every CRL sent again at once
+sent() { grep -c 'Received PUBLISH from role:vendor-crl-service@sms-crlpub .*sms/crl/' "$H_MQ_DIR/mosquitto.log"; }
+before=$(sent)
+kill -HUP "$CRLPUB_PID"
+wait_for "$LOG" 'SIGHUP: re-reading the CRL files' 1 5
+for i in $(seq 1 50); do [ "$(sent)" -ge $((before + n_tls + n_e2e)) ] && break; sleep 0.1; done
+tap_is "$(($(sent) - before))" $((n_tls + n_e2e)) "SIGHUP: sms-crlpub sends every CRL again"
 
 # --- SIGTERM
 kill -TERM "$CRLPUB_PID"; wait "$CRLPUB_PID"; rc=$?
