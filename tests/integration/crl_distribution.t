@@ -192,6 +192,26 @@ out=$(crl_pub "$CRS" role:vendor-crl-service "sms/crl/tls/$ACC_TLS" "$H_DIR/acc-
 wait_for "$AL" "refused a CRL on sms/crl/tls/$ACC_TLS: .*older" 2 10 &&
 	tap_ok "and after the restart the replay is still refused" || tap_not_ok "replay refused after restart"
 
+# --- E2E CRLs from the broker decide receipts (agent b has no e2e.crls files)
+agent_conf b 000002 00007 EQ3 "crl = { dir = \"crls\"; };"
+sed -i '/crls = \[/d' "$H_DIR/b/agent.conf"
+agent_start b || harness_die "sms-agent b did not start: $(tail -n 5 "$H_DIR/b/agent.log")"
+BL=$H_DIR/b/agent.log
+wait_for "$BL" 'CRL on sms/crl/e2e/.* stored in' 2 15 || tap_not_ok "agent b took the E2E root and services CRLs"
+D=0000000000000000000000000000000000000000000000000000000000000001
+receipt_sign "$H_DIR/r1.der" 000002/00007/EQ3 "$VSS" $D >/dev/null && receipt_publish 000002/00007/EQ3 "$H_DIR/r1.der"
+wait_for "$BL" 'receipt for 1 snapshot(s)' 1 10 && tap_ok "control: agent b accepts a receipt of the snapshot service" ||
+	{ tap_not_ok "control receipt"; tail -n 3 "$BL" | sed 's/^/# /'; }
+n_b=$(grep -c 'CRL on sms/crl/e2e/.* replacing' "$BL")
+harness_pki revoke services/roles/vendor-snapshot-service --pki e2e >/dev/null || tap_not_ok "sms-pki revoke the E2E receipt signer"
+cp "$P/e2e/crls.pem" "$PUB/e2e.pem"
+wait_for "$BL" 'CRL on sms/crl/e2e/.* replacing' $((n_b + 2)) 15
+receipt_sign "$H_DIR/r2.der" 000002/00007/EQ3 "$VSS" $D >/dev/null && receipt_publish 000002/00007/EQ3 "$H_DIR/r2.der"
+wait_for "$BL" 'refused a receipt on 000002/00007/EQ3/receipts .*revoked' 1 10 &&
+	tap_ok "after the E2E CRL from the broker revokes the receipt signer, its receipts are refused" ||
+	{ tap_not_ok "revoked receipt signer refused"; tail -n 3 "$BL" | sed 's/^/# /'; }
+agent_stop b
+
 # --- the broker's certificate revoked: refused on the next connect
 n_svc=$(grep -c "CRL on sms/crl/tls/$SVC_KEYID: .* replacing" "$AL")
 harness_pki revoke broker --pki tls >/dev/null || tap_not_ok "sms-pki revoke broker"
