@@ -48,8 +48,7 @@ static bool akid_matches(const X509_CRL *crl, X509 *ca)
 	return ok;
 }
 
-/* True when crl is signed by one of issuers, the CA it names. */
-static bool crl_verified(X509_CRL *crl, const STACK_OF(X509) *issuers, bool *issuer_known)
+bool crl_set_verify_crl(X509_CRL *crl, const STACK_OF(X509) *issuers, bool *issuer_known)
 {
 	int i;
 
@@ -80,7 +79,7 @@ static int take_crl(struct crl_set *set, const char *path, X509_CRL *crl, const 
 	char issuer[256];
 	bool known;
 
-	if (!crl_verified(crl, issuers, &known)) {
+	if (!crl_set_verify_crl(crl, issuers, &known)) {
 		issuer_string(crl, issuer, sizeof(issuer));
 		if (!known)
 			return errf(err, errlen, "CRL file %s: CRL of %s: issuer is not a configured CA", path, issuer);

@@ -42,6 +42,12 @@ int crl_set_load(const char *const *files, size_t n, const STACK_OF(X509) *issue
 		 const struct crl_set *previous, struct crl_set **out, char *err, size_t errlen);
 void crl_set_free(struct crl_set *set);
 
+/* The check crl_set_load makes of each CRL, for CRLs that come from
+ * elsewhere (the agent's MQTT intake): true when one of issuers is the CA
+ * the CRL names (name, key identifier, cRLSign) and its key verifies the
+ * signature. *issuer_known: some CA of that name is among issuers. */
+bool crl_set_verify_crl(X509_CRL *crl, const STACK_OF(X509) *issuers, bool *issuer_known);
+
 /* True when a file's stat() differs from when it was loaded (or it vanished). */
 bool crl_set_files_changed(const struct crl_set *set);
 

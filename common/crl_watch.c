@@ -45,34 +45,6 @@ static int same_as_refused(crl_watch *w, int remember)
 	return same;
 }
 
-static int add_issuers(STACK_OF(X509) *issuers, const char *file, char *err, size_t errlen)
-{
-	STACK_OF(X509_INFO) *infos = NULL;
-	int i, added = 0;
-
-	if (x509_read_pem(file, &infos, err, errlen) != 0)
-		return -1;
-	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
-		X509_INFO *xi = sk_X509_INFO_value(infos, i);
-
-		if (xi->x509 == NULL)
-			continue;
-		if (!sk_X509_push(issuers, xi->x509)) {
-			snprintf(err, errlen, "%s: out of memory", file);
-			sk_X509_INFO_pop_free(infos, X509_INFO_free);
-			return -1;
-		}
-		xi->x509 = NULL; /* now owned by issuers */
-		added++;
-	}
-	sk_X509_INFO_pop_free(infos, X509_INFO_free);
-	if (added == 0) {
-		snprintf(err, errlen, "%s holds no certificate", file);
-		return -1;
-	}
-	return 0;
-}
-
 static void log_accepted(const crl_watch *w, const char *how)
 {
 	struct crl_set_summary sum;
@@ -128,7 +100,7 @@ crl_watch *crl_watch_new(const char *what, const char *const *crl_files, size_t 
 		w->n_files++;
 	}
 	for (i = 0; i < n_issuer_files; i++)
-		if (add_issuers(w->issuers, issuer_files[i], err, errlen) != 0)
+		if (x509_add_certs_from_pem(w->issuers, issuer_files[i], err, errlen) != 0)
 			goto fail;
 	w->interval = interval > 0 ? interval : 60;
 	w->warn_before = warn_before;

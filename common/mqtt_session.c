@@ -10,11 +10,16 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <mqtt_protocol.h>
+#include <arpa/inet.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/sleep_unless.h"
+#include "common/x509_util.h"
 
 struct mqtt_session {
 	char *host, *cafile, *cert, *key, *client_id, *name;
@@ -31,7 +36,13 @@ struct mqtt_session {
 	/* Touched by the loop thread only. */
 	int ever_connected, abandoned, connack_rc, disconnect_rc;
 	int short_drops;        /* connections the broker closed soon after CONNACK, in a row */
-	char tls_error[256];
+	int peer_revoked;       /* the last handshake refused a revoked broker certificate */
+	char tls_error[512];
+	/* check_crls: our SSL_CTX, and the CRLs for the next handshake. */
+	SSL_CTX *ssl_ctx;
+	pthread_mutex_t crl_lock;
+	STACK_OF(X509_CRL) *crls_next;
+	int crls_changed;
 	double msg_started;
 	const char *msg_topic;
 	/* mqtt_session_start / _join */
@@ -287,7 +298,190 @@ static int copy_config(mqtt_session *s, const mqtt_session_config *cfg, const ch
 	return failed ? -1 : 0;
 }
 
-static int setup_client(mqtt_session *s, unsigned int session_expiry, char *err, size_t errlen)
+/* ------------------------------------------------ TLS with our CRLs */
+
+static int ssl_ctx_index = -1;
+static pthread_once_t ssl_ctx_index_once = PTHREAD_ONCE_INIT;
+
+static void make_ssl_ctx_index(void)
+{
+	ssl_ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* The policy of mqtt_session.h: a revoked certificate anywhere on the
+ * broker's chain refuses it; a missing or stale CRL does not. */
+static int verify_broker(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	mqtt_session *s = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ssl_ctx_index) : NULL;
+	X509 *cert = X509_STORE_CTX_get_current_cert(x);
+	char subject[200], serial[80] = "?";
+	ASN1_INTEGER *sn;
+	BIGNUM *bn;
+	char *hex;
+
+	if (ok)
+		return 1;
+	if (s == NULL)
+		return 0;
+	switch (X509_STORE_CTX_get_error(x)) {
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+		return 1;
+	case X509_V_ERR_CERT_REVOKED:
+		s->peer_revoked = 1;
+		if (cert != NULL)
+			x509_name_string(X509_get_subject_name(cert), subject, sizeof subject);
+		else
+			snprintf(subject, sizeof subject, "?");
+		sn = cert ? X509_get_serialNumber(cert) : NULL;
+		if (sn != NULL && (bn = ASN1_INTEGER_to_BN(sn, NULL)) != NULL) {
+			if ((hex = BN_bn2hex(bn)) != NULL)
+				snprintf(serial, sizeof serial, "%s", hex);
+			OPENSSL_free(hex);
+			BN_free(bn);
+		}
+		snprintf(s->tls_error, sizeof s->tls_error, "the broker's certificate chain is revoked: %s (serial %s, "
+		         "depth %d) is on a CRL we hold", subject, serial, X509_STORE_CTX_get_error_depth(x));
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* A trust store with the root and the CRLs: what the next handshake uses. */
+static X509_STORE *crl_store(const mqtt_session *s, const STACK_OF(X509_CRL) *crls, char *err, size_t errlen)
+{
+	X509_STORE *st = X509_STORE_new();
+	int i;
+
+	if (st == NULL || X509_STORE_load_file(st, s->cafile) != 1) {
+		snprintf(err, errlen, "%s: loading cafile %s: %s", s->name, s->cafile, x509_ossl_reason());
+		X509_STORE_free(st);
+		return NULL;
+	}
+	for (i = 0; i < sk_X509_CRL_num(crls); i++)
+		if (X509_STORE_add_crl(st, sk_X509_CRL_value(crls, i)) != 1) {
+			snprintf(err, errlen, "%s: adding a CRL to the TLS store: %s", s->name, x509_ossl_reason());
+			X509_STORE_free(st);
+			return NULL;
+		}
+	if (sk_X509_CRL_num(crls) > 0)
+		X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	return st;
+}
+
+/* In the loop thread, before a connect: the CRLs given since the last one. */
+static void take_new_crls(mqtt_session *s)
+{
+	STACK_OF(X509_CRL) *crls = NULL;
+	X509_STORE *st;
+	char err[300];
+
+	if (s->ssl_ctx == NULL)
+		return;
+	pthread_mutex_lock(&s->crl_lock);
+	if (s->crls_changed) {
+		crls = s->crls_next;
+		s->crls_next = NULL;
+		s->crls_changed = 0;
+	}
+	pthread_mutex_unlock(&s->crl_lock);
+	if (crls == NULL)
+		return;
+	st = crl_store(s, crls, err, sizeof err);
+	if (st == NULL)
+		sms_log(LOG_LEVEL_ERROR, "%s; the previous CRLs stay in use", err);
+	else {
+		SSL_CTX_set_cert_store(s->ssl_ctx, st);
+		sms_log(LOG_LEVEL_INFO, "%s: the broker's certificate chain is checked against %d CRL(s) from now on",
+		        s->name, sk_X509_CRL_num(crls));
+	}
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+}
+
+int mqtt_session_set_crls(mqtt_session *s, const STACK_OF(X509_CRL) *crls, char *err, size_t errlen)
+{
+	STACK_OF(X509_CRL) *copy = sk_X509_CRL_new_null();
+	int i;
+
+	if (s->ssl_ctx == NULL) {
+		sk_X509_CRL_free(copy);
+		snprintf(err, errlen, "%s: CRLs given to a session without check_crls", s->name);
+		return -1;
+	}
+	for (i = 0; copy != NULL && i < sk_X509_CRL_num(crls); i++) {
+		X509_CRL *c = sk_X509_CRL_value(crls, i);
+
+		if (X509_CRL_up_ref(c) != 1 || !sk_X509_CRL_push(copy, c)) {
+			sk_X509_CRL_pop_free(copy, X509_CRL_free);
+			copy = NULL;
+		}
+	}
+	if (copy == NULL) {
+		snprintf(err, errlen, "%s: out of memory taking the CRLs", s->name);
+		return -1;
+	}
+	pthread_mutex_lock(&s->crl_lock);
+	sk_X509_CRL_pop_free(s->crls_next, X509_CRL_free);
+	s->crls_next = copy;
+	s->crls_changed = 1;
+	pthread_mutex_unlock(&s->crl_lock);
+	return 0;
+}
+
+/*
+ * libmosquitto 2.0.11 with MOSQ_OPT_SSL_CTX and its defaults on never
+ * initialises its TLS ex_data index (eclipse/mosquitto#2463, fixed in
+ * 2.0.15), so its own verify callback refuses every broker. With the
+ * defaults off it uses our context as it is: everything it would set is
+ * set here, host name checking by OpenSSL instead of its own.
+ */
+static int own_tls(mqtt_session *s, char *err, size_t errlen)
+{
+	X509_VERIFY_PARAM *vp;
+	unsigned char ip[16];
+	X509_STORE *st;
+	int rc;
+
+	pthread_once(&ssl_ctx_index_once, make_ssl_ctx_index);
+	s->ssl_ctx = SSL_CTX_new(TLS_client_method());
+	if (s->ssl_ctx == NULL || ssl_ctx_index < 0 || SSL_CTX_set_ex_data(s->ssl_ctx, ssl_ctx_index, s) != 1 ||
+	    SSL_CTX_set_min_proto_version(s->ssl_ctx, TLS1_2_VERSION) != 1)
+		goto ossl;
+	SSL_CTX_set_options(s->ssl_ctx, SSL_OP_NO_COMPRESSION);
+	if ((st = crl_store(s, NULL, err, errlen)) == NULL)
+		return -1;
+	SSL_CTX_set_cert_store(s->ssl_ctx, st);
+	if (SSL_CTX_use_certificate_chain_file(s->ssl_ctx, s->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(s->ssl_ctx, s->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(s->ssl_ctx) != 1)
+		goto ossl;
+	SSL_CTX_set_verify(s->ssl_ctx, SSL_VERIFY_PEER, verify_broker);
+	vp = SSL_CTX_get0_param(s->ssl_ctx);
+	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (inet_pton(AF_INET, s->host, ip) == 1 || inet_pton(AF_INET6, s->host, ip) == 1)
+		rc = X509_VERIFY_PARAM_set1_ip_asc(vp, s->host);
+	else
+		rc = X509_VERIFY_PARAM_set1_host(vp, s->host, 0);
+	if (rc != 1)
+		goto ossl;
+	rc = mosquitto_int_option(s->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_void_option(s->mosq, MOSQ_OPT_SSL_CTX, s->ssl_ctx);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		snprintf(err, errlen, "%s: handing the TLS context to libmosquitto: %s", s->name, mosquitto_strerror(rc));
+		return -1;
+	}
+	return 0;
+ossl:
+	snprintf(err, errlen, "%s: setting up TLS with cafile %s, cert %s, key %s: %s", s->name, s->cafile, s->cert,
+	         s->key, x509_ossl_reason());
+	return -1;
+}
+
+static int setup_client(mqtt_session *s, unsigned int session_expiry, int check_crls, char *err, size_t errlen)
 {
 	int rc;
 
@@ -300,8 +494,12 @@ static int setup_client(mqtt_session *s, unsigned int session_expiry, char *err,
 	rc = mosquitto_threaded_set(s->mosq, true);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-	if (rc == MOSQ_ERR_SUCCESS)
+	if (rc == MOSQ_ERR_SUCCESS && check_crls) {
+		if (own_tls(s, err, errlen) != 0)
+			return -1;
+	} else if (rc == MOSQ_ERR_SUCCESS) {
 		rc = mosquitto_tls_set(s->mosq, s->cafile, NULL, s->cert, s->key, NULL);
+	}
 	if (rc == MOSQ_ERR_SUCCESS && s->max_inflight > 0)
 		rc = mosquitto_max_inflight_messages_set(s->mosq, (unsigned int)s->max_inflight);
 	if (rc == MOSQ_ERR_SUCCESS && !s->clean_start)
@@ -333,7 +531,12 @@ mqtt_session *mqtt_session_new(const mqtt_session_config *cfg, const char *const
 		return NULL;
 	}
 	s = calloc(1, sizeof *s);
-	if (s == NULL || copy_config(s, cfg, subs, n_subs) != 0) {
+	if (s == NULL) {
+		snprintf(err, errlen, "mqtt session: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&s->crl_lock, NULL);
+	if (copy_config(s, cfg, subs, n_subs) != 0) {
 		snprintf(err, errlen, "mqtt session: out of memory");
 		mqtt_session_free(s);
 		return NULL;
@@ -342,7 +545,7 @@ mqtt_session *mqtt_session_new(const mqtt_session_config *cfg, const char *const
 	if (h != NULL)
 		s->h = *h;
 	s->ud = ud;
-	if (setup_client(s, cfg->session_expiry, err, errlen) != 0) {
+	if (setup_client(s, cfg->session_expiry, cfg->check_crls, err, errlen) != 0) {
 		mqtt_session_free(s);
 		return NULL;
 	}
@@ -356,6 +559,9 @@ void mqtt_session_free(mqtt_session *s)
 	if (s == NULL)
 		return;
 	mosquitto_destroy(s->mosq);
+	SSL_CTX_free(s->ssl_ctx);   /* libmosquitto held a reference of its own */
+	sk_X509_CRL_pop_free(s->crls_next, X509_CRL_free);
+	pthread_mutex_destroy(&s->crl_lock);
 	mosquitto_property_free_all(&s->connect_props);
 	for (i = 0; i < s->n_subs; i++)
 		free(s->subs[i]);
@@ -396,7 +602,8 @@ static int connack_is_final(int rc)
  */
 static int tls_refusal_is_final(const mqtt_session *s, int rc)
 {
-	return !s->ever_connected && s->connack_rc < 0 && rc == MOSQ_ERR_TLS;
+	/* A revoked broker is the broker's fault, not our setup's: retry. */
+	return !s->ever_connected && s->connack_rc < 0 && rc == MOSQ_ERR_TLS && !s->peer_revoked;
 }
 
 static int tls_refusal(mqtt_session *s, int rc, int saved_errno, char *err, size_t errlen)
@@ -455,7 +662,9 @@ static int connect_once(mqtt_session *s, int *saved_errno)
 {
 	int rc;
 
+	take_new_crls(s);
 	s->tls_error[0] = '\0';
+	s->peer_revoked = 0;
 	s->connack_rc = -1;
 	s->disconnect_rc = 0;
 	s->abandoned = 0;

@@ -17,6 +17,17 @@
  *   CONNACK is fatal: mqtt_session_run returns -1 with the reason, so a
  *   wrong CA or certificate stops the daemon at start with one line.
  *
+ * - With check_crls, the session sets TLS up itself (an OpenSSL SSL_CTX
+ *   handed to libmosquitto: TLS 1.2 or later, peer verification against
+ *   cafile, host name or IP address checked by OpenSSL) and checks the
+ *   broker's whole chain against the CRLs given with mqtt_session_set_crls,
+ *   from the next handshake on. A certificate those CRLs revoke is refused
+ *   (one line naming it; never fatal, the broker may get a new certificate
+ *   and the session keeps retrying). A CA without a CRL there, or a CRL
+ *   past nextUpdate (or not yet valid), does not refuse the broker: the
+ *   agent gets fresh CRLs only through the broker, so failing closed there
+ *   would cut it off for good; an old CRL still revokes what it lists.
+ *
  * Acknowledgement rule (DESIGN.md "Reliability rules"): libmosquitto queues
  * the PUBACK of a QoS 1 message before it calls on_message and, in threaded
  * mode (always set here), writes it only after on_message returned. So a
@@ -38,6 +49,7 @@
 
 #include <stddef.h>
 #include <mosquitto.h>
+#include <openssl/x509.h>
 
 #define MQTT_SESSION_STABLE_S 30
 #define MQTT_SESSION_TAKEOVER_DROPS 3
@@ -54,6 +66,7 @@ typedef struct {
 	long backoff_min_ms, backoff_max_ms;
 	int max_inflight;                  /* our QoS 1 publishes in flight; 0: default */
 	const char *name;                  /* for log lines, e.g. "worker 0" */
+	int check_crls;                    /* see above: own SSL_CTX, CRLs of mqtt_session_set_crls */
 } mqtt_session_config;
 
 typedef struct mqtt_session mqtt_session;
@@ -105,6 +118,11 @@ void mqtt_session_abandon(mqtt_session *s, const char *why);
  * after the reconnect; retrying would send it twice). 0, or -1 with err. */
 int mqtt_session_publish(mqtt_session *s, const char *topic, const void *payload, size_t len, int qos,
                          int retain, int *mid, char *err, size_t errlen);
+
+/* With check_crls: the CRLs (verified by the caller) the broker's chain is
+ * checked against from the next connect on; NULL or empty: none. Takes its
+ * own references; any thread. 0, or -1 with err. */
+int mqtt_session_set_crls(mqtt_session *s, const STACK_OF(X509_CRL) *crls, char *err, size_t errlen);
 
 /* The default client id for a TLS certificate: "<identity>@<what>", the form
  * sms_auth's client_id_policy "prefix" admits (the identity is the

@@ -67,3 +67,32 @@ const char *x509_ossl_reason(void)
 	ERR_clear_error();
 	return r ? r : "unknown error";
 }
+
+int x509_add_certs_from_pem(STACK_OF(X509) *out, const char *path, char *err, size_t errlen)
+{
+	STACK_OF(X509_INFO) *infos = NULL;
+	int i, added = 0, rc = -1;
+
+	if (x509_read_pem(path, &infos, err, errlen) != 0)
+		return -1;
+	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
+		X509_INFO *xi = sk_X509_INFO_value(infos, i);
+
+		if (xi->x509 == NULL)
+			continue;
+		if (!sk_X509_push(out, xi->x509)) {
+			snprintf(err, errlen, "%s: out of memory", path);
+			goto out;
+		}
+		xi->x509 = NULL; /* owned by out now */
+		added++;
+	}
+	if (added == 0) {
+		snprintf(err, errlen, "%s holds no certificate", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	return rc;
+}

@@ -14,6 +14,10 @@
 /* Every certificate and CRL of a PEM file; -1 with "<path>: <why>" in err. */
 int x509_read_pem(const char *path, STACK_OF(X509_INFO) **out, char *err, size_t errlen);
 
+/* Pushes every certificate of a PEM file onto out (which owns them then);
+ * -1 with err when the file is unreadable or holds none. */
+int x509_add_certs_from_pem(STACK_OF(X509) *out, const char *path, char *err, size_t errlen);
+
 /* Seconds since the epoch (UTC); 0 when t is NULL or unreadable. */
 time_t x509_time(const ASN1_TIME *t);
 

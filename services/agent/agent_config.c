@@ -14,6 +14,7 @@ static const char *const known_keys[] = {
 	"spool.dir", "spool.max_file", "spool.max_values", "spool.scan_interval_ms",
 	"outbox.dir", "outbox.max_entries", "outbox.max_bytes", "outbox.max_age_days", "outbox.resend_interval",
 	"outbox.window",
+	"crl.dir", "crl.tls_ca_certs",
 	"stats_interval", "log_file",
 	NULL
 };
@@ -62,6 +63,9 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_path(f, "spool.dir", CONF_REQUIRED, CONF_PATH_ANY, &cfg->spool_dir) ||
 	    conf_path(f, "outbox.dir", CONF_REQUIRED, CONF_PATH_ANY, &cfg->outbox_dir) ||
 	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file) ||
+	    conf_path(f, "crl.dir", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->crl_dir) ||
+	    conf_path_list(f, "crl.tls_ca_certs", readable, cfg->crl_tls_ca_certs, CONF_MAX_CRLS,
+	                   &cfg->n_crl_tls_ca_certs) ||
 	    load_ints(f, cfg))
 		return -1;
 	if (cfg->n_recipients == 0)
@@ -101,5 +105,7 @@ void agent_config_free(agent_config *cfg)
 	free(cfg->spool_dir);
 	free(cfg->outbox_dir);
 	free(cfg->log_file);
+	free(cfg->crl_dir);
+	free_list(cfg->crl_tls_ca_certs, cfg->n_crl_tls_ca_certs);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -12,6 +12,11 @@
  *   spool:  { dir, max_file (65536), max_values (4096), scan_interval_ms (500) }
  *   outbox: { dir, max_entries (100000), max_bytes (1 GiB), max_age_days (90),
  *             resend_interval (300 s), window (64 unacknowledged publishes) }
+ *   crl:    { dir (CRLs from sms/crl/#, services/agent/agent_crl.h; absent:
+ *             no CRL intake), tls_ca_certs = [ ... ] (the TLS CAs besides
+ *             broker.cafile whose CRLs count, e.g. the services CA that
+ *             issues the broker's certificate) }; the E2E CAs are
+ *             e2e.trust_root, e2e.services_ca and e2e.ca_certs
  *   stats_interval (60 s, 0: off), log_file (stderr when absent)
  *
  * Unknown keys are errors; paths are relative to the file's directory; with
@@ -47,6 +52,10 @@ typedef struct {
 	unsigned long long max_bytes;
 	long long max_age_s;
 	int resend_interval, window;
+
+	char *crl_dir;
+	char *crl_tls_ca_certs[CONF_MAX_CRLS];
+	size_t n_crl_tls_ca_certs;
 
 	int stats_interval;
 	char *log_file;

@@ -13,6 +13,11 @@
  * outbox file and directory entry are fsynced; it leaves the outbox only
  * by a verified receipt or by the stated bounds (oldest first, logged).
  *
+ * CRLs (agent_crl.h): with crl.dir, CRLs from sms/crl/# are verified,
+ * kept (highest crlNumber per issuer, durably) and used: the TLS ones on
+ * the broker's chain from the next connect, the E2E ones (with the files
+ * of e2e.crls) for receipts.
+ *
  * Signals: SIGTERM/SIGINT disconnect and exit 0; SIGHUP scans the spool and
  * re-reads the E2E CRLs at once.
  */
@@ -30,6 +35,7 @@
 #include <openssl/pem.h>
 
 #include "cms/smscms.h"
+#include "common/crl_topic.h"
 #include "common/crl_watch.h"
 #include "common/daemon_cli.h"
 #include "common/identity.h"
@@ -37,6 +43,7 @@
 #include "common/mqtt_session.h"
 #include "common/receipt.h"
 #include "services/agent/agent_config.h"
+#include "services/agent/agent_crl.h"
 #include "services/agent/agent_intake.h"
 #include "services/agent/agent_outbox.h"
 
@@ -50,9 +57,11 @@ typedef struct {
 	smscms_identity *originator;
 	X509 *recipients[AGENT_MAX_RECIPIENTS];
 	size_t n_recipients;
-	pthread_mutex_t verifier_lock;     /* receipts arrive in the session thread */
+	pthread_mutex_t verifier_lock;     /* receipts and CRLs arrive in the session thread, the
+	                                      supervisor reloads e2e.crls: verifier and crl_store */
 	receipt_verifier *verifier;
 	crl_watch *crls;
+	agent_crl *crl_store;              /* changed under verifier_lock */
 	agent_outbox *outbox;
 	mqtt_session *session;
 	pthread_t session_thread;
@@ -144,18 +153,36 @@ static int load_keys(agent *a, char *err, size_t errlen)
 	return a->verifier ? 0 : -1;
 }
 
+/* The receipt verifier's CRLs: the files' (crl_watch) and those from the
+ * broker (agent_crl), the newer per issuer. Caller holds verifier_lock
+ * once the session runs. */
+static int receipt_crls(agent *a, char *err, size_t errlen)
+{
+	const STACK_OF(X509_CRL) *files = a->crls ? crl_set_crls(crl_watch_current(a->crls)) : NULL;
+	STACK_OF(X509_CRL) *all;
+	int rc;
+
+	if (a->crl_store == NULL)
+		return receipt_verifier_set_crls(a->verifier, files, err, errlen);
+	all = agent_crl_merge(agent_crl_held(a->crl_store, CRL_PKI_E2E), files);
+	if (all == NULL) {
+		snprintf(err, errlen, "out of memory merging the E2E CRLs");
+		return -1;
+	}
+	rc = receipt_verifier_set_crls(a->verifier, all, err, errlen);
+	sk_X509_CRL_pop_free(all, X509_CRL_free);
+	return rc;
+}
+
 /* The E2E CRLs as every daemon treats them (crl_watch.h); the receipt
  * verifier starts without CRLs and gets only verified ones. */
 static int watch_crls(agent *a, char *err, size_t errlen)
 {
 	const agent_config *cfg = a->cfg;
 
-	if (cfg->e2e.n_crls == 0)
-		return 0;
-	a->crls = crl_watch_for_e2e("E2E CRLs", &cfg->e2e, err, errlen);
-	if (a->crls == NULL)
+	if (cfg->e2e.n_crls > 0 && (a->crls = crl_watch_for_e2e("E2E CRLs", &cfg->e2e, err, errlen)) == NULL)
 		return -1;
-	return receipt_verifier_set_crls(a->verifier, crl_set_crls(crl_watch_current(a->crls)), err, errlen);
+	return receipt_crls(a, err, errlen);
 }
 
 static void poll_crls(agent *a, int force)
@@ -165,9 +192,73 @@ static void poll_crls(agent *a, int force)
 	if (a->crls == NULL || crl_watch_poll(a->crls, time(NULL), force) != 1)
 		return;
 	pthread_mutex_lock(&a->verifier_lock);
-	if (receipt_verifier_set_crls(a->verifier, crl_set_crls(crl_watch_current(a->crls)), err, sizeof err) != 0)
+	if (receipt_crls(a, err, sizeof err) != 0)
 		sms_log(LOG_LEVEL_ERROR, "E2E CRLs verified but not taken for receipts: %s", err);
 	pthread_mutex_unlock(&a->verifier_lock);
+}
+
+/* The CRL store of crl.dir, checked against broker.cafile + crl.tls_ca_certs
+ * (TLS) and the E2E root, services CA and e2e.ca_certs. */
+static int open_crl_store(agent *a, char *err, size_t errlen)
+{
+	const agent_config *cfg = a->cfg;
+	const char *tls[CONF_MAX_CRLS + 1], *e2e[CONF_MAX_CRLS + 2];
+	const char *const *files[CRL_PKI_COUNT] = { tls, e2e };
+	size_t n[CRL_PKI_COUNT] = { 0, 0 }, i;
+
+	if (cfg->crl_dir == NULL)
+		return 0;
+	tls[n[0]++] = cfg->broker.cafile;
+	for (i = 0; i < cfg->n_crl_tls_ca_certs; i++)
+		tls[n[0]++] = cfg->crl_tls_ca_certs[i];
+	e2e[n[1]++] = cfg->e2e.trust_root;
+	e2e[n[1]++] = cfg->e2e_services_ca;
+	for (i = 0; i < cfg->e2e.n_ca_certs; i++)
+		e2e[n[1]++] = cfg->e2e.ca_certs[i];
+	a->crl_store = agent_crl_open(cfg->crl_dir, files, n, err, errlen);
+	if (a->crl_store == NULL)
+		return -1;
+	sms_log(LOG_LEVEL_INFO, "CRL store %s: %d TLS and %d E2E CRL(s) held", cfg->crl_dir,
+	        sk_X509_CRL_num(agent_crl_held(a->crl_store, CRL_PKI_TLS)),
+	        sk_X509_CRL_num(agent_crl_held(a->crl_store, CRL_PKI_E2E)));
+	return 0;
+}
+
+/* A message on sms/crl/...: stored when it is newer, then in use. */
+static void on_crl(agent *a, const struct mosquitto_message *msg)
+{
+	char why[900], err[300];
+	agent_crl_verdict v;
+	int rc;
+
+	pthread_mutex_lock(&a->verifier_lock);
+	v = agent_crl_offer(a->crl_store, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
+	                    why, sizeof why);
+	rc = 0;
+	if (v == AGENT_CRL_STORED) {
+		if (strncmp(msg->topic, CRL_TOPIC_PREFIX "tls/", strlen(CRL_TOPIC_PREFIX "tls/")) == 0)
+			rc = mqtt_session_set_crls(a->session, agent_crl_held(a->crl_store, CRL_PKI_TLS), err, sizeof err);
+		else
+			rc = receipt_crls(a, err, sizeof err);
+	}
+	pthread_mutex_unlock(&a->verifier_lock);
+	switch (v) {
+	case AGENT_CRL_STORED:
+		sms_log(LOG_LEVEL_INFO, "CRL on %s: %s", msg->topic, why);
+		break;
+	case AGENT_CRL_SAME:
+	case AGENT_CRL_UNKNOWN:
+		sms_log(LOG_LEVEL_DEBUG, "CRL on %s ignored: %s", msg->topic, why);
+		return;
+	case AGENT_CRL_IO:
+		sms_log(LOG_LEVEL_ERROR, "CRL on %s not stored: %s; the CRLs held stay in use", msg->topic, why);
+		return;
+	default:
+		sms_log(LOG_LEVEL_WARNING, "refused a CRL on %s: %s", msg->topic, why);
+		return;
+	}
+	if (rc != 0)
+		sms_log(LOG_LEVEL_ERROR, "CRL on %s stored but not in use yet: %s", msg->topic, err);
 }
 
 /* ------------------------------------------------------------ intake */
@@ -222,6 +313,10 @@ static void on_receipt(mqtt_session *s, void *ud, const struct mosquitto_message
 	int rc;
 
 	(void)s;
+	if (a->crl_store != NULL && strncmp(msg->topic, CRL_TOPIC_PREFIX, strlen(CRL_TOPIC_PREFIX)) == 0) {
+		on_crl(a, msg);
+		return;
+	}
 	if (strcmp(msg->topic, a->topic_receipts) != 0 || msg->payloadlen <= 0) {
 		sms_log(LOG_LEVEL_WARNING, "ignoring a message on %s", msg->topic);
 		return;
@@ -281,7 +376,7 @@ static void *session_main(void *arg)
 static int start_session(agent *a, char *err, size_t errlen)
 {
 	const agent_config *cfg = a->cfg;
-	const char *subs[1] = { a->topic_receipts };
+	const char *subs[2] = { a->topic_receipts, CRL_TOPIC_FILTER };
 	mqtt_session_handlers h = { .on_message = on_receipt, .on_connected = on_connected,
 	                            .on_published = on_published };
 	mqtt_session_config mc = {
@@ -289,10 +384,14 @@ static int start_session(agent *a, char *err, size_t errlen)
 		.key = cfg->broker.key, .client_id = cfg->broker.client_id ? cfg->broker.client_id : a->id.name,
 		.keepalive = cfg->broker.keepalive, .clean_start = 0, .session_expiry = cfg->session_expiry,
 		.backoff_max_ms = cfg->backoff_max_ms, .max_inflight = cfg->window, .name = "broker",
+		.check_crls = a->crl_store != NULL,
 	};
 
-	a->session = mqtt_session_new(&mc, subs, 1, 1, &h, a, err, errlen);
+	a->session = mqtt_session_new(&mc, subs, a->crl_store ? 2 : 1, 1, &h, a, err, errlen);
 	if (a->session == NULL)
+		return -1;
+	if (a->crl_store != NULL &&
+	    mqtt_session_set_crls(a->session, agent_crl_held(a->crl_store, CRL_PKI_TLS), err, errlen) != 0)
 		return -1;
 	if (pthread_create(&a->session_thread, NULL, session_main, a) != 0) {
 		snprintf(err, errlen, "cannot start the session thread");
@@ -389,7 +488,7 @@ static int setup(agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (load_keys(a, err, errlen) != 0 || watch_crls(a, err, errlen) != 0)
+	if (load_keys(a, err, errlen) != 0 || open_crl_store(a, err, errlen) != 0 || watch_crls(a, err, errlen) != 0)
 		return -1;
 	a->outbox = outbox_open(cfg->outbox_dir, &lim, err, errlen);
 	return a->outbox ? 0 : -1;
@@ -402,6 +501,7 @@ static void teardown(agent *a)
 	mqtt_session_free(a->session);
 	outbox_close(a->outbox);
 	crl_watch_free(a->crls);
+	agent_crl_close(a->crl_store);
 	receipt_verifier_free(a->verifier);
 	for (i = 0; i < a->n_recipients; i++)
 		X509_free(a->recipients[i]);

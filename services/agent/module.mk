@@ -2,7 +2,7 @@
 # sms-test-receipt, the integration tests' stand-in for a receipting service.
 
 AGENT_SRC := services/agent/agent_main.c services/agent/agent_config.c services/agent/agent_intake.c \
-	services/agent/agent_outbox.c
+	services/agent/agent_outbox.c services/agent/agent_crl.c
 
 BINS += $(B)/bin/sms-agent
 
@@ -22,3 +22,10 @@ $(B)/tests/unit/test_agent_outbox: $(B)/obj/tests/unit/test_agent_outbox.o $(B)/
 		$(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread -lm
+
+UNIT_TESTS += $(B)/tests/unit/test_agent_crl
+
+$(B)/tests/unit/test_agent_crl: $(B)/obj/tests/unit/test_agent_crl.o $(B)/obj/tests/unit/pki_test_support.o \
+		$(B)/obj/services/agent/agent_crl.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto

@@ -25,17 +25,19 @@ pl_pki service vendor-snapshot-service
 pl_pki service vendor-firmware-service
 pl_pki service MRO-Admin
 pl_pki service narrow-reader
+pl_pki service vendor-crl-service
 pl_pki service unconfigured-role
 DEV=$A12/dev/EQ1 DEV2=$A12/dev/EQ2 DEV3=ma/000001/acc/00003/dev/EQ1 OTHER=$A21/dev/EQ1
 ACC=$A12/clients/auditor MA=$M1/clients/ops
 SNAP=services/roles/vendor-snapshot-service FW=services/roles/vendor-firmware-service
-ADMIN=services/roles/MRO-Admin NARROW=services/roles/narrow-reader
+ADMIN=services/roles/MRO-Admin NARROW=services/roles/narrow-reader CRLSVC=services/roles/vendor-crl-service
 
 CONF=$H_DIR/sms_auth.conf
 pl_conf "$CONF" 'roles = (
   { name = "vendor-snapshot-service"; rules = ( { access = "read"; filter = "+/+/+/snapshots"; },
                                                { access = "write"; filter = "+/+/+/receipts"; } ); },
   { name = "vendor-firmware-service"; rules = ( { access = "write"; filter = "+/+/+/firmware"; } ); },
+  { name = "vendor-crl-service"; rules = ( { access = "write"; filter = "sms/crl/#"; } ); },
   { name = "MRO-Admin"; rules = ( { access = "readwrite"; filter = "#"; }, { access = "read"; filter = "$SYS/#"; } ); },
   { name = "narrow-reader"; rules = ( { access = "subscribe"; filter = "#"; }, { access = "read"; filter = "000001/#"; } ); }
 );'
@@ -154,6 +156,23 @@ pub_allowed "firmware service publishes firmware to any device" "$FW" 000002/000
 pub_denied "firmware service cannot publish snapshots" "$FW" 000002/00001/EQ1/snapshots
 sub_refused "firmware service cannot subscribe" "$FW" '+/+/+/firmware'
 sub_gets "MRO-Admin reads \$SYS" "$ADMIN" '$SYS/broker/version' '$SYS/broker/version'
+# --- the shared CRL namespace: read by every authenticated client, written by vendor roles only
+sub_gets "account client reads sms/crl/#" "$ACC" 'sms/crl/#' sms/crl/tls
+sub_gets "master-account client reads sms/crl/#" "$MA" 'sms/crl/#' sms/crl/tls
+sub_gets "device of the other customer reads sms/crl/#" "$OTHER" 'sms/crl/+' sms/crl/tls
+sub_gets "snapshot service (no rule for it) reads sms/crl/#" "$SNAP" 'sms/crl/#' sms/crl/tls
+sub_gets "firmware service (a write-only role) reads sms/crl/#" "$FW" 'sms/crl/#' sms/crl/tls
+sub_gets "vendor-crl-service reads what it writes" "$CRLSVC" 'sms/crl/#' sms/crl/tls
+sub_refused "device cannot widen to sms/#" "$DEV" 'sms/#'
+sub_refused "device cannot subscribe to +/crl/#" "$DEV" '+/crl/#'
+pub_allowed "vendor-crl-service publishes on sms/crl/e2e/<key id>" "$CRLSVC" sms/crl/e2e/00aa
+pub_denied "vendor-crl-service cannot publish outside sms/crl/#" "$CRLSVC" 000001/00002/EQ1/firmware
+pub_denied "vendor-crl-service cannot publish on sms/crlx" "$CRLSVC" sms/crlx
+pub_denied "snapshot service cannot publish CRLs" "$SNAP" sms/crl/tls/00aa
+pub_denied "firmware service cannot publish CRLs" "$FW" sms/crl/tls/00aa
+pub_denied "account client cannot publish CRLs" "$ACC" sms/crl/tls/00aa
+pub_denied "master-account client cannot publish CRLs" "$MA" sms/crl/tls/00aa
+pub_denied "device cannot publish below sms/crl/tls" "$DEV" sms/crl/tls/00aa
 # --- direction (DESIGN.md "The way back"): the channel decides who writes
 pub_allowed "device publishes its firmware/status" "$DEV" 000001/00002/EQ1/firmware/status
 for c in receipts firmware crl commands commands/result; do
