@@ -1,0 +1,13 @@
+# sms-audit: the customer's auditor (SQLite store, analysis, reports), and
+# its unit tests.
+
+AUDIT_SRC := services/audit/audit_main.c services/audit/audit_config.c services/audit/audit_analysis.c \
+	services/audit/audit_store.c services/audit/audit_intake.c services/audit/audit_report.c \
+	services/audit/audit_export.c services/audit/audit_verify.c
+AUDIT_LIBS := -lmosquitto -lsqlite3 -lcjson -lconfig -lssl -lcrypto -lpthread -lm
+
+BINS += $(B)/bin/sms-audit
+
+$(B)/bin/sms-audit: $(patsubst %.c,$(B)/obj/%.o,$(AUDIT_SRC)) $(SMSCOMMON_LIB) $(SMSCMS_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(AUDIT_LIBS)
