@@ -13,10 +13,11 @@
 
 typedef struct {
 	audit_keys *keys;
+	audit_keys *keys_no_crls;      /* to tell "revoked since" from "edited" */
 	audit_store *store;
 	FILE *out, *progress;
 	unsigned char prev[STORE_DIGEST_LEN];
-	long long checked, total, problems, digests;
+	long long checked, total, problems, digests, revoked_since;
 	time_t last_progress;
 	struct timespec t0;
 	int chain_broken;
@@ -32,35 +33,56 @@ static void problem(verifier *v, const store_raw *m, const char *what)
 		        m->received_at, what);
 }
 
-static void check_derived(verifier *v, const store_raw *m)
+/* A fresh analysis of the raw message in canonical form (malloc'd; NULL
+ * when it could not be made); *n_digests for the receipted count. */
+static char *derive_again(audit_keys *k, const store_raw *m, size_t *n_digests)
 {
 	analysis a;
-	char *now = NULL, *findings = NULL, *digests = NULL, *stored;
+	char *now = NULL, *findings = NULL, *digests = NULL;
 
-	if (analysis_run(v->keys, m->topic, m->payload, m->len, &a) != 0) {
-		problem(v, m, "could not be analysed again (out of memory?)");
+	if (analysis_run(k, m->topic, m->payload, m->len, &a) != 0) {
 		analysis_clear(&a);
-		return;
+		return NULL;
 	}
-	v->digests += (long long)a.n_digests;
+	*n_digests = a.n_digests;
 	findings = analysis_findings_text(&a);
 	digests = analysis_digests_text(&a);
 	if (findings != NULL && digests != NULL)
 		now = analysis_canonical(a.kind, a.equipment, a.originator, a.recipients, a.for_us, a.seq, a.taken_at,
 		                         a.signed_at, a.content, findings, digests);
-	stored = store_derived_canonical(v->store, m->id);
-	if (stored == NULL)
-		problem(v, m, "no derived rows (deleted?)");
-	else if (now == NULL)
-		problem(v, m, "could not be analysed again (out of memory?)");
-	else if (strcmp(stored, now) != 0)
-		problem(v, m, "derived rows differ from what the raw message says now (edited by hand, "
-		        "or keys/CRLs changed since)");
-	free(stored);
-	free(now);
 	free(findings);
 	free(digests);
 	analysis_clear(&a);
+	return now;
+}
+
+static void check_derived(verifier *v, const store_raw *m)
+{
+	size_t n_digests = 0, n2 = 0;
+	char *now = derive_again(v->keys, m, &n_digests), *stored = store_derived_canonical(v->store, m->id), *old;
+
+	v->digests += (long long)n_digests;
+	if (stored == NULL) {
+		problem(v, m, "no derived rows (deleted?)");
+	} else if (now == NULL) {
+		problem(v, m, "could not be analysed again (out of memory?)");
+	} else if (strcmp(stored, now) != 0) {
+		/* Stored as it was analysed before a CRL revoked its originator:
+		 * the store is intact, the verdict changed. */
+		old = v->keys_no_crls != NULL ? derive_again(v->keys_no_crls, m, &n2) : NULL;
+		if (old != NULL && strcmp(stored, old) == 0) {
+			char topic[300];
+
+			v->revoked_since++;
+			fprintf(v->out, "message %lld (%s): its originator is revoked now; it verified when it was stored "
+			        "(not a store problem)\n", m->id, log_escape(m->topic, topic, sizeof topic));
+		} else {
+			problem(v, m, "derived rows differ from what the raw message says now (edited by hand)");
+		}
+		free(old);
+	}
+	free(stored);
+	free(now);
 }
 
 static double elapsed(const struct timespec *t0)
@@ -101,6 +123,14 @@ static int check_one(void *ud, const store_raw *m)
 	return 0;
 }
 
+static audit_keys *keys_without_crls(const audit_config *cfg, char *err, size_t errlen)
+{
+	audit_config c = *cfg;
+
+	c.e2e.n_crls = 0;
+	return audit_keys_new(&c, err, errlen);
+}
+
 int audit_verify(const audit_config *cfg, FILE *out, FILE *progress)
 {
 	verifier v;
@@ -114,7 +144,8 @@ int audit_verify(const audit_config *cfg, FILE *out, FILE *progress)
 	v.last_progress = time(NULL);
 	clock_gettime(CLOCK_MONOTONIC, &v.t0);
 	if ((v.keys = audit_keys_new(cfg, err, sizeof err)) == NULL ||
-	    (v.store = store_open(cfg->store_path, 1, err, sizeof err)) == NULL) {
+	    (v.store = store_open(cfg->store_path, 1, err, sizeof err)) == NULL ||
+	    (cfg->e2e.n_crls > 0 && (v.keys_no_crls = keys_without_crls(cfg, err, sizeof err)) == NULL)) {
 		fprintf(stderr, "sms-audit: %s\n", err);
 		goto out;
 	}
@@ -143,13 +174,14 @@ int audit_verify(const audit_config *cfg, FILE *out, FILE *progress)
 		fprintf(out, "... and %lld more\n", v.problems - VERIFY_MAX_LINES);
 	for (i = 0; i < STORE_DIGEST_LEN; i++)
 		snprintf(head + 2 * i, 3, "%02x", v.prev[i]);
-	fprintf(out, "verify: %lld message(s) checked in %.2f s, %lld problem(s); chain head %s\n", v.checked,
-	        elapsed(&v.t0), v.problems, v.checked ? head : "(empty)");
+	fprintf(out, "verify: %lld message(s) checked in %.2f s, %lld problem(s), %lld originator(s) revoked since; "
+	        "chain head %s\n", v.checked, elapsed(&v.t0), v.problems, v.revoked_since, v.checked ? head : "(empty)");
 	rc = v.problems ? 1 : 0;
 out:
 	if (v.store != NULL)
 		store_read_end(v.store);
 	store_close(v.store);
 	audit_keys_free(v.keys);
+	audit_keys_free(v.keys_no_crls);
 	return rc;
 }

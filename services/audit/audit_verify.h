@@ -4,8 +4,9 @@
  * SHA-256, the hash chain over all raw rows (audit_store.h: a row edited,
  * inserted or deleted by hand breaks it from there on), and every derived
  * row against a fresh analysis of the raw bytes with today's keys and CRLs
- * (a finding deleted or a verdict edited by hand shows; so does an
- * originator revoked since). One line per problem on out (at most
+ * (a finding deleted or a verdict edited by hand shows). A message whose
+ * originator was revoked after it was stored is named, but is no store
+ * problem: analysed without the CRLs it matches. One line per problem on out (at most
  * VERIFY_MAX_LINES, then a count), progress on progress every 2 s.
  *
  * Limits: the chain has no secret, so someone who rewrites every row and
