@@ -11,6 +11,7 @@
  *   <ma>/<acc>/<eq>/firmware/status  CMS SignedData by equipment <eq>
  *       (chain against the E2E root and CRLs).
  *   <ma>/<acc>/<eq>/firmware         an offer for the device: recipients only.
+ *   .../crl, .../commands, .../commands/result   kept as received, not analysed.
  *   anything else                    kept, with a finding.
  *
  * Findings (stable codes): not_for_us (with the recipients), unknown_originator,
