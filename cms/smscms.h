@@ -170,4 +170,14 @@ smscms_status smscms_decrypt(smscms_ctx *ctx, const smscms_limits *limits,
 smscms_status smscms_inspect(smscms_ctx *ctx, const smscms_limits *limits,
                              const unsigned char *der, size_t der_len, FILE *out);
 
+/* The recipients an envelope names, without decrypting (unverified: the
+ * sender chose them), as "issuer=<RFC 2253>, serial=<HEX>" or "ski=<hex>",
+ * at most max into out; *n set. Key-agreement recipients only. */
+#define SMSCMS_RECIPIENT_ID_MAX 600
+smscms_status smscms_recipients(smscms_ctx *ctx, const smscms_limits *limits, const unsigned char *der,
+                                size_t der_len, char (*out)[SMSCMS_RECIPIENT_ID_MAX], size_t max, size_t *n);
+/* The same text for a certificate (ski_form: its subjectKeyIdentifier), to
+ * match against smscms_recipients; 0, or -1. */
+int smscms_recipient_id_of_cert(X509 *cert, int ski_form, char *buf, size_t len);
+
 #endif

@@ -26,6 +26,12 @@ has "decrypt: chain: verified" "the customer decrypts a snapshot with a verified
 has "originator_mismatch | 000001/00002/EQID00000235/snapshots" "the forged-topic replay is a dead letter"
 has "EQID00000235 can no longer connect" "the revoked device is refused"
 has "000002/00001 | EQID00000777 | 4" "every device's snapshots are stored"
+has "sms-audit report for 000001/00002" "the demo ends with the customer's audit report"
+has "! not_for_us: encrypted for: /CN=vendor-snapshot-service$" \
+	"the report shows the forged snapshot: not encrypted for the customer"
+has "! never_receipted: " "and that the vendor never receipted it"
+has "the store verifies: verify: .* 0 problem(s), 2 originator(s) revoked since" \
+	"the customer's store verifies; the revoked device's earlier snapshots are named"
 "$H_ROOT/scripts/demo" stop >/dev/null 2>&1
 tap_is "$?" 0 "scripts/demo stop exits 0"
 tap_done

@@ -1,0 +1,60 @@
+/* sms-audit configuration; contract in audit_config.h. */
+#include "services/audit/audit_config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/conf.h"
+
+static const char *const known_keys[] = {
+	CONF_BROKER_KEYS, "broker.session_expiry",
+	CONF_E2E_KEYS, "e2e.services_ca", "e2e.receipt_signer", "e2e.known_recipients",
+	"store.path", "receipt_grace", "log_file",
+	NULL
+};
+
+static int load(conf_file *f, void *out, int readable)
+{
+	audit_config *cfg = out;
+	long long expiry;
+
+	if (conf_check_keys(f, known_keys) ||
+	    conf_broker_load(f, readable, &cfg->broker) ||
+	    conf_int(f, "broker.session_expiry", 30 * 86400, 60, 0xFFFFFFFELL, &expiry) ||
+	    conf_e2e_load(f, readable, &cfg->e2e) ||
+	    conf_path(f, "e2e.services_ca", CONF_REQUIRED, readable, &cfg->services_ca) ||
+	    conf_string(f, "e2e.receipt_signer", CONF_OPTIONAL, "vendor-snapshot-service", &cfg->receipt_signer) ||
+	    conf_path_list(f, "e2e.known_recipients", readable, cfg->known, AUDIT_MAX_KNOWN, &cfg->n_known) ||
+	    conf_path(f, "store.path", CONF_REQUIRED, CONF_PATH_ANY, &cfg->store_path) ||
+	    conf_int(f, "receipt_grace", 600, 0, 30LL * 86400, &cfg->receipt_grace) ||
+	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file))
+		return -1;
+	cfg->session_expiry = (unsigned int)expiry;
+	return 0;
+}
+
+static void free_config(void *cfg)
+{
+	audit_config_free(cfg);
+}
+
+int audit_config_load(const char *path, audit_config *cfg, int check_files, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof *cfg);
+	return conf_load(path, check_files, load, free_config, cfg, err, errlen);
+}
+
+void audit_config_free(audit_config *cfg)
+{
+	size_t i;
+
+	conf_broker_free(&cfg->broker);
+	conf_e2e_free(&cfg->e2e);
+	free(cfg->services_ca);
+	free(cfg->receipt_signer);
+	for (i = 0; i < cfg->n_known; i++)
+		free(cfg->known[i]);
+	free(cfg->store_path);
+	free(cfg->log_file);
+	memset(cfg, 0, sizeof *cfg);
+}

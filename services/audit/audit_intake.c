@@ -1,0 +1,199 @@
+/* The auditor's session; contract in audit_intake.h. */
+#include "services/audit/audit_intake.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/daemon_cli.h"
+#include "common/log.h"
+#include "common/mqtt_session.h"
+#include "services/audit/audit_analysis.h"
+#include "services/audit/audit_store.h"
+
+#define STATS_INTERVAL_S 60
+
+typedef struct {
+	audit_keys *keys;
+	audit_store *store;
+	mqtt_session *session;
+	atomic_int crl_reload, done;
+	atomic_ullong stored, duplicates, findings;
+	char err[600];
+	int result;
+} intake;
+
+static void count_findings(intake *in, const analysis *a)
+{
+	char topic[300];
+
+	if (a->n_findings == 0)
+		return;
+	atomic_fetch_add(&in->findings, a->n_findings);
+	sms_log(LOG_LEVEL_WARNING, "finding on %s: %s: %.300s", log_escape(a->equipment, topic, sizeof topic),
+	        a->findings[0].code, a->findings[0].detail);
+}
+
+static void on_message(mqtt_session *s, void *ud, const struct mosquitto_message *msg)
+{
+	intake *in = ud;
+	analysis a;
+	char err[512], topic[300];
+	long backoff = 100;
+
+	if (atomic_exchange(&in->crl_reload, 0))
+		audit_keys_poll_crls(in->keys, 1);
+	else
+		audit_keys_poll_crls(in->keys, 0);
+	while (analysis_run(in->keys, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
+	                    &a) != 0) {
+		analysis_clear(&a);
+		if (mqtt_session_hold(s, backoff, "analysis failed (out of memory?)") != 0)
+			return;
+	}
+	for (;;) {
+		store_put_result r = store_put(in->store, msg->topic, msg->payload,
+		                               msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, msg->qos, msg->retain,
+		                               time(NULL), &a, err, sizeof err);
+
+		if (r == STORE_PUT_NEW) {
+			atomic_fetch_add(&in->stored, 1);
+			count_findings(in, &a);
+			break;
+		}
+		if (r == STORE_PUT_DUPLICATE) {
+			atomic_fetch_add(&in->duplicates, 1);
+			sms_log(LOG_LEVEL_DEBUG, "duplicate on %s counted", log_escape(msg->topic, topic, sizeof topic));
+			break;
+		}
+		sms_log(LOG_LEVEL_ERROR, "message on %s not stored (not acknowledged): %s",
+		        log_escape(msg->topic, topic, sizeof topic), err);
+		/* Returning would acknowledge a message we do not hold. */
+		if (mqtt_session_hold(s, backoff, "the store cannot take the message") != 0)
+			break;
+		backoff = mqtt_backoff_next(backoff, 100, 5000);
+	}
+	analysis_clear(&a);
+}
+
+static void on_connected(mqtt_session *s, void *ud, int session_present)
+{
+	(void)s;
+	(void)ud;
+	sms_log(LOG_LEVEL_INFO, "session %s", session_present ? "resumed (the broker kept what came meanwhile)" :
+	                                      "new (nothing queued for us before now)");
+}
+
+static void *session_main(void *arg)
+{
+	intake *in = arg;
+
+	in->result = mqtt_session_run(in->session, in->err, sizeof in->err);
+	atomic_store(&in->done, 1);
+	kill(getpid(), SIGTERM);   /* wakes the supervisor */
+	return NULL;
+}
+
+static void supervise(intake *in)
+{
+	sigset_t set;
+	struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
+	time_t last = time(NULL);
+	int sig;
+
+	daemon_signal_set(&set);
+	while (!atomic_load(&in->done)) {
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		if (sig == SIGHUP)
+			atomic_store(&in->crl_reload, 1);
+		if (time(NULL) - last >= STATS_INTERVAL_S) {
+			last = time(NULL);
+			sms_log(LOG_LEVEL_INFO, "%llu stored, %llu duplicate, %llu finding(s) so far",
+			        atomic_load(&in->stored), atomic_load(&in->duplicates), atomic_load(&in->findings));
+		}
+	}
+	mqtt_session_stop(in->session);
+}
+
+static int client_id(const audit_config *cfg, char *buf, size_t len)
+{
+	char why[300];
+
+	if (cfg->broker.client_id != NULL) {
+		snprintf(buf, len, "%s", cfg->broker.client_id);
+		return 0;
+	}
+	if (mqtt_client_id_for_cert(cfg->broker.cert, "sms-audit", buf, len, why, sizeof why) != 0) {
+		sms_log(LOG_LEVEL_ERROR, "broker.client_id is not set and none follows from broker.cert: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+int audit_intake_run(const audit_config *cfg)
+{
+	intake in;
+	char err[600], sub[IDENTITY_SCOPE_MAX + 4], id[300];
+	const char *subs[1] = { sub };
+	const mqtt_session_handlers h = { .on_message = on_message, .on_connected = on_connected };
+	mqtt_session_config mc = {
+		.host = cfg->broker.host, .port = cfg->broker.port, .cafile = cfg->broker.cafile,
+		.cert = cfg->broker.cert, .key = cfg->broker.key, .keepalive = cfg->broker.keepalive,
+		.clean_start = 0, .session_expiry = cfg->session_expiry,
+		.backoff_min_ms = 1000, .backoff_max_ms = 30000, .name = "audit",
+	};
+	pthread_t thread;
+	int rc = 1;
+
+	memset(&in, 0, sizeof in);
+	if (client_id(cfg, id, sizeof id) != 0)
+		return 1;
+	mc.client_id = id;
+	if (daemon_block_signals() != 0) {
+		sms_log(LOG_LEVEL_ERROR, "cannot block signals");
+		return 1;
+	}
+	if ((in.keys = audit_keys_new(cfg, err, sizeof err)) == NULL ||
+	    (in.store = store_open(cfg->store_path, 0, err, sizeof err)) == NULL) {
+		sms_log(LOG_LEVEL_ERROR, "%s", err);
+		goto out;
+	}
+	snprintf(sub, sizeof sub, "%s/#", audit_keys_scope(in.keys));
+	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
+		sms_log(LOG_LEVEL_ERROR, "mosquitto_lib_init failed");
+		goto out;
+	}
+	in.session = mqtt_session_new(&mc, subs, 1, 1, &h, &in, err, sizeof err);
+	if (in.session == NULL) {
+		sms_log(LOG_LEVEL_ERROR, "%s", err);
+		goto out_lib;
+	}
+	if (pthread_create(&thread, NULL, session_main, &in) != 0) {
+		sms_log(LOG_LEVEL_ERROR, "pthread_create failed");
+		goto out_lib;
+	}
+	sms_log(LOG_LEVEL_INFO, "started: auditing %s as %s, store %s", sub, id, cfg->store_path);
+	supervise(&in);
+	pthread_join(thread, NULL);
+	if (in.result != 0) {
+		sms_log(LOG_LEVEL_ERROR, "%s", in.err);
+	} else {
+		sms_log(LOG_LEVEL_INFO, "stopped cleanly: %llu stored, %llu duplicate, %llu finding(s)",
+		        atomic_load(&in.stored), atomic_load(&in.duplicates), atomic_load(&in.findings));
+		rc = 0;
+	}
+out_lib:
+	mqtt_session_free(in.session);
+	mosquitto_lib_cleanup();
+out:
+	store_close(in.store);
+	audit_keys_free(in.keys);
+	return rc;
+}

@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# sms-audit (issue 14) against the real system: mosquitto with sms_auth,
+# PostgreSQL, sms-snapshotd (receipts) and sms-agent devices. Customer
+# 000001/00001 audits; 000002/00007 is the other customer.
+#   - a device whose agent does not encrypt for the customer is reported
+#     "not_for_us" with the recipients named;
+#   - a forged snapshot on the customer's subtree (written by a role that
+#     may write there) is reported; a device writing another device's
+#     topic is stopped by the broker and never reaches the store;
+#   - receipts match snapshots; a receipt for an unseen snapshot and a
+#     snapshot nobody receipted are findings; signed status reports checked;
+#   - the other customer's data never appears (the broker refuses it even
+#     when asked for);
+#   - the auditor killed -9 during a burst loses and duplicates nothing;
+#   - a store edited by hand (sqlite3) is caught by verify;
+#   - the HTML report, rendered by headless Chromium, shows a table per
+#     device and the chart.
+source "$(dirname "$0")/../harness/harness.sh"
+source "$(dirname "$0")/services_common.bash"
+source "$(dirname "$0")/agent_common.bash"
+harness_init
+agent_setup
+[ -x "$DBIN/sms-audit" ] || harness_die "sms-audit not built"
+AUD=$H_DIR/audit
+mkdir -p "$AUD"
+TA=$P/tls/ma/000001/acc/00001/clients/auditor
+EA=$P/e2e/ma/000001/acc/00001/clients/auditor
+cat >"$AUD/audit.conf" <<CONF
+broker = {
+  host = "127.0.0.1"; port = $H_MQ_PORT;
+  cafile = "$P/tls/root/ca.crt"; cert = "$TA/fullchain.pem"; key = "$TA/key.pem";
+  keepalive = 10;
+};
+e2e = {
+  cert = "$EA/cert.pem"; key = "$EA/key.pem"; chain = "$EA/chain.pem";
+  trust_root = "$P/e2e/root/ca.crt"; services_ca = "$P/e2e/services/ca.crt";
+  crls = [ "$P/e2e/crls.pem" ]; ca_certs = [ "$P/e2e/cas.pem" ];
+  known_recipients = [ "$VSS/cert.pem" ];
+};
+store = { path = "store.db"; };
+receipt_grace = 0;
+CONF
+audit() { "$DBIN/sms-audit" "$@"; }
+aq() { sqlite3 "$AUD/store.db" "$1"; }
+audit_start() {
+	"$DBIN/sms-audit" run --config "$AUD/audit.conf" >>"$AUD/audit.log" 2>&1 &
+	AUDIT_PID=$!
+	H_PIDS+=("$AUDIT_PID")
+	local i
+	for i in $(seq 1 100); do
+		[ "$(grep -c 'session ' "$AUD/audit.log")" -gt "${AUDIT_CONNECTS:-0}" ] && break
+		sleep 0.1
+	done
+	AUDIT_CONNECTS=$(grep -c 'session ' "$AUD/audit.log")
+}
+wait_store() { # SQL WANT SECONDS
+	local i got
+	for i in $(seq 1 $(($3 * 5))); do
+		got=$(aq "$1" 2>/dev/null)
+		[ "$got" = "$2" ] && return 0
+		sleep 0.2
+	done
+	echo "# store: '$1' = '$got', wanted $2"
+	return 1
+}
+snaps_of() { echo "select count(*) from derived where kind = 'snapshot' and equipment = '$1'"; }
+
+# --- command line
+audit --version | grep -q '^sms-audit ' && tap_ok "--version" || tap_not_ok "--version"
+audit --help | grep -q 'report  --config' && tap_ok "--help lists the commands" || tap_not_ok "--help"
+audit report >/dev/null 2>"$AUD/err"; rc=$?
+tap_is "$rc $(wc -l <"$AUD/err")" "2 1" "a usage error: exit 2, one line"
+audit frobnicate >/dev/null 2>&1
+tap_is "$?" 2 "an unknown command: exit 2"
+audit report --config "$AUD/audit.conf" --format pdf >/dev/null 2>&1
+tap_is "$?" 2 "an unknown format: exit 2"
+
+# --- devices: EQ1 normal, EQ2 not encrypting for the customer, EQ3 the other customer
+agent_conf a1 000001 00001 EQ1
+sed -i 's/resend_interval = 3;/resend_interval = 3600;/' "$H_DIR/a1/agent.conf"   # no re-send hides a loss
+agent_conf a2 000001 00001 EQ2
+sed -i "s|, \"$P/e2e/ma/000001/acc/00001/clients/auditor/cert.pem\"||" "$H_DIR/a2/agent.conf"
+grep -q clients/auditor "$H_DIR/a2/agent.conf" && harness_die "a2 still encrypts for the auditor"
+agent_conf a3 000002 00007 EQ3
+svc_daemon_start
+audit_start
+grep -q 'started: auditing 000001/00001/# as 000001/00001@sms-audit' "$AUD/audit.log" &&
+	tap_ok "the auditor subscribes to its own subtree with the account certificate" ||
+	tap_not_ok "$(tail -n 3 "$AUD/audit.log")"
+for a in a1 a2 a3; do agent_start $a || harness_die "$a did not start: $(tail -n 2 "$H_DIR/$a/agent.log")"; done
+spool_put a1 EQ1 $(seq 1 10)
+spool_put a2 EQ2 $(seq 1 5)
+spool_put a3 EQ3 $(seq 1 5)
+svc_wait_count "select count(*) from t_snapshot" 20 60
+wait_outbox a1 0 30 && wait_outbox a2 0 30 && wait_outbox a3 0 30 || tap_not_ok "receipts did not empty the outboxes"
+wait_store "$(snaps_of 000001/00001/EQ1)" 10 30 && wait_store "$(snaps_of 000001/00001/EQ2)" 5 30 &&
+	tap_ok "the auditor stored the 15 snapshots of its devices" || tap_not_ok "store: $(aq 'select count(*) from derived')"
+# receipts come after the commit; wait until every EQ1/EQ2 digest is receipted
+wait_store "select count(*) from messages m join derived d on d.message_id = m.id where d.kind = 'snapshot'
+	and not exists (select 1 from receipted r where r.digest = m.digest)" 0 30 &&
+	tap_ok "every snapshot is covered by a verified receipt the auditor saw" ||
+	tap_not_ok "unreceipted: $(aq "select count(*) from derived where kind='snapshot'")"
+tap_is "$(aq "select count(*) from derived where kind = 'receipt' and findings <> ''")" 0 \
+	"every receipt's signature verifies"
+
+audit report --config "$AUD/audit.conf" --format json --output "$AUD/r1.json"
+tap_is "$?" 0 "report --format json"
+eq1=$(jq -r '.devices[] | select(.equipment == "000001/00001/EQ1") |
+	"\(.snapshots) \(.findings) \([.messages[] | select(.kind == "snapshot" and .receipted == "yes")] | length)"' \
+	"$AUD/r1.json")
+tap_is "$eq1" "10 0 10" "EQ1: 10 snapshots, all receipted, no finding"
+nfu=$(jq -r '[.devices[] | select(.equipment == "000001/00001/EQ2") | .messages[] | select(.kind == "snapshot")
+	| .findings[] | select(.code == "not_for_us")] | length' "$AUD/r1.json")
+tap_is "$nfu" 5 "EQ2 (agent without the customer as recipient): 5 not_for_us findings"
+jq -r '.devices[].messages[].findings[] | select(.code == "not_for_us") | .detail' "$AUD/r1.json" | head -n 1 |
+	grep -q 'encrypted for: /CN=vendor-snapshot-service$' &&
+	tap_ok "the finding names the envelope's recipients (only the vendor)" ||
+	tap_not_ok "$(jq -r '.devices[].messages[].findings[].detail' "$AUD/r1.json" | head -n 1)"
+jq -r '.devices[] | select(.equipment == "000001/00001/EQ1") | .messages[0].recipients' "$AUD/r1.json" |
+	grep -q '^/CN=vendor-snapshot-service; us$' && tap_ok "EQ1's recipients: the vendor and us" ||
+	tap_not_ok "$(jq -r '.devices[0].messages[0].recipients' "$AUD/r1.json")"
+
+# --- the other customer: never in the store, and the broker refuses it when asked
+tap_is "$(aq "select count(*) from messages where topic not like '000001/00001/%'")" 0 \
+	"no message of another customer in the store"
+timeout 10 mosquitto_sub -h 127.0.0.1 -p "$H_MQ_PORT" --cafile "$P/tls/root/ca.crt" --cert "$TA/fullchain.pem" \
+	--key "$TA/key.pem" -i "000001/00001@peek-$$" -t '000002/#' -q 1 -W 4 -C 1 -V mqttv5 >"$AUD/peek" 2>&1 &
+peek=$!
+sleep 1
+spool_put a3 EQ3 6
+wait $peek
+grep -q 'EQ3\|000002' "$AUD/peek" && tap_not_ok "the customer's identity read the other customer's topic" ||
+	tap_ok "the customer's identity subscribing to 000002/# gets nothing ($(head -c 60 "$AUD/peek" | tr '\n' ' '))"
+
+# --- forged snapshots on the customer's subtree
+e2=$P/e2e/ma/000001/acc/00001/dev/EQ2
+snapshot_json EQ2 900 | "$DBIN/smscms" encrypt --cert "$e2/cert.pem" --key "$e2/key.pem" --chain "$e2/chain.pem" \
+	--recipient "$VSS/cert.pem" --recipient "$EA/cert.pem" --out "$AUD/eq2.cms" || harness_die "smscms encrypt"
+inj=$P/tls/services/roles/sms-test-injector
+inject() { mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" --cafile "$P/tls/root/ca.crt" --cert "$inj/fullchain.pem" \
+	--key "$inj/key.pem" -i "role:sms-test-injector@audit-$$" -q 1 "$@"; }
+t2=$P/tls/ma/000001/acc/00001/dev/EQ2
+printf 'impersonation-attempt' >"$AUD/imp"
+mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" --cafile "$P/tls/root/ca.crt" --cert "$t2/fullchain.pem" \
+	--key "$t2/key.pem" -i "000001/00001/EQ2" -q 1 -t 000001/00001/EQ1/snapshots -f "$AUD/imp" -V mqttv5 \
+	>/dev/null 2>&1
+inject -t 000001/00001/EQ1/snapshots -f "$AUD/eq2.cms"
+printf 'not a CMS message' | inject -t 000001/00001/EQ1/snapshots -s
+wait_store "$(snaps_of 000001/00001/EQ1)" 12 20
+sleep 1
+tap_is "$(aq "select count(*) from messages where payload = cast('impersonation-attempt' as blob)")" 0 \
+	"a device writing another device's topic: the broker drops it, it never reaches the store"
+audit report --config "$AUD/audit.conf" --device EQ1 --format json --output "$AUD/r2.json"
+jq -r '[.devices[].messages[].findings[].code] | join(" ")' "$AUD/r2.json" | grep -q 'topic_mismatch' &&
+	tap_ok "EQ2's snapshot injected on EQ1's topic: topic_mismatch" ||
+	tap_not_ok "findings: $(jq -c '[.devices[].messages[].findings[]]' "$AUD/r2.json")"
+jq -r '.devices[].messages[] | select(.findings | map(.code) | index("topic_mismatch")) | .findings[].detail' \
+	"$AUD/r2.json" | grep -q 'originator 000001/00001/EQ2 does not own topic 000001/00001/EQ1' &&
+	tap_ok "the finding names the real originator" || tap_not_ok "$(jq -c . "$AUD/r2.json" | head -c 300)"
+jq -r '[.devices[].messages[].findings[].code] | join(" ")' "$AUD/r2.json" | grep -q 'undecodable' &&
+	tap_ok "garbage on the snapshot topic: undecodable" || tap_not_ok "no undecodable finding"
+tap_is "$(jq -r '[.devices[].equipment] | join(" ")' "$AUD/r2.json")" "000001/00001/EQ1" "--device EQ1: one device"
+# the service dead-letters both, so no receipt ever covers them
+sleep 2
+tap_is "$(jq -r '[.devices[].messages[].findings[] | select(.code == "never_receipted")] | length' "$AUD/r2.json")" 2 \
+	"the two forged snapshots: never_receipted (the vendor did not confirm them)"
+
+# --- a receipt for a snapshot we never saw; signed status reports
+receipt_sign "$AUD/ghost.der" 000001/00001/EQ1 "$VSS" "$(printf 'ghost' | sha256sum | cut -c1-64)" &&
+	receipt_publish 000001/00001/EQ1 "$AUD/ghost.der" || harness_die "receipt"
+e1=$P/e2e/ma/000001/acc/00001/dev/EQ1
+t1=$P/tls/ma/000001/acc/00001/dev/EQ1
+status_pub() { # SIGNER-E2E-DIR FILE
+	printf '{"status":"loaded"}' | openssl cms -sign -binary -nodetach -outform DER -md sha256 -signer "$1/cert.pem" \
+		-inkey "$1/key.pem" -certfile "$1/chain.pem" -out "$2" &&
+	mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" --cafile "$P/tls/root/ca.crt" --cert "$t1/fullchain.pem" \
+		--key "$t1/key.pem" -i "000001/00001/EQ1" -q 1 -t 000001/00001/EQ1/firmware/status -f "$2"
+}
+status_pub "$e1" "$AUD/st1.der" && status_pub "$e2" "$AUD/st2.der" || harness_die "status publish"
+wait_store "select count(*) from derived where kind = 'status'" 2 20
+sleep 1
+audit report --config "$AUD/audit.conf" --format json --output "$AUD/r3.json"
+jq -r '.devices[].messages[] | select(.kind == "receipt") | .findings[].code' "$AUD/r3.json" | grep -q receipt_unseen &&
+	tap_ok "a receipt for a snapshot never seen: receipt_unseen" || tap_not_ok "no receipt_unseen"
+st=$(jq -r '[.devices[].messages[] | select(.kind == "status") | (.findings | map(.code) | join(","))] | join(" ")' \
+	"$AUD/r3.json")
+tap_is "$st" " topic_mismatch" "status reports: EQ1's own verifies; one signed by EQ2 on EQ1's topic is topic_mismatch"
+
+# --- the auditor killed -9 during a burst: nothing lost, nothing twice
+before=$(aq "$(snaps_of 000001/00001/EQ1)")
+spool_put a1 EQ1 $(seq 1001 1200) &
+sp=$!
+for i in $(seq 1 200); do
+	[ "$(aq "$(snaps_of 000001/00001/EQ1)")" -ge $((before + 30)) ] && break
+	sleep 0.05
+done
+kill -9 "$AUDIT_PID"; wait "$AUDIT_PID" 2>/dev/null
+mid=$(aq "$(snaps_of 000001/00001/EQ1)")
+sleep 1
+audit_start
+wait $sp
+wait_store "$(snaps_of 000001/00001/EQ1)" $((before + 200)) 90
+tap_ok "killed -9 after $((mid - before)) of 200 snapshots; restarted"
+tap_is "$(aq "select count(*) || ' ' || count(distinct seq) from derived where equipment = '000001/00001/EQ1'
+	and kind = 'snapshot' and seq between 1001 and 1200")" "200 200" \
+	"all 200 burst snapshots stored, each once"
+tap_is "$(aq "select count(*) from (select topic, digest from messages group by 1, 2 having count(*) > 1)")" 0 \
+	"no message row twice"
+echo "# redelivered after the kill and recognised: $(aq "select coalesce(sum(deliveries - 1), 0) from messages")"
+
+# --- verify: the store as written, then edited by hand
+audit verify --config "$AUD/audit.conf" >"$AUD/v0" 2>&1
+tap_is "$?" 0 "verify: the store as the auditor wrote it verifies ($(tail -n 1 "$AUD/v0" | cut -c1-60))" ||
+	sed -e 's/^/# /' "$AUD/v0"
+kill -TERM "$AUDIT_PID"; wait "$AUDIT_PID"
+tap_is "$?" 0 "SIGTERM: the auditor exits 0"
+edited() { # NAME SQL
+	cp "$AUD/store.db" "$AUD/$1.db"
+	sqlite3 "$AUD/$1.db" "$2"
+	sed -e "s|path = \"store.db\"|path = \"$1.db\"|" "$AUD/audit.conf" >"$AUD/$1.conf"
+	audit verify --config "$AUD/$1.conf" >"$AUD/$1.out" 2>&1
+}
+edited nofind "update derived set findings = '' where findings like 'not_for_us%'"
+tap_is "$? $(grep -c 'derived rows differ' "$AUD/nofind.out")" "1 5" \
+	"verify: 5 not_for_us findings erased by hand are caught"
+edited payload "update messages set payload = cast('x' as blob) where id = 3"
+rc=$?
+grep -q 'message 3 .*payload does not match' "$AUD/payload.out" && [ $rc -eq 1 ] &&
+	tap_ok "verify: a payload rewritten by hand is caught" || tap_not_ok "$(cat "$AUD/payload.out")"
+edited gone "delete from receipted where message_id in (select message_id from derived where kind = 'receipt'
+	limit 1); delete from derived where message_id = 4; delete from messages where id = 4"
+rc=$?
+grep -q 'hash chain broken' "$AUD/gone.out" && [ $rc -eq 1 ] &&
+	tap_ok "verify: a message deleted by hand breaks the chain" || tap_not_ok "$(cat "$AUD/gone.out")"
+
+# --- the HTML page as a browser shows it
+audit report --config "$AUD/audit.conf" --format html --output "$AUD/report.html"
+tap_is "$?" 0 "report --format html"
+if command -v chromium >/dev/null; then
+	chrome() { timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir="$(mktemp -d "$H_DIR/chrome.XXXXXX")" "$@" 2>>"$AUD/chromium.log"; }
+	chrome --dump-dom "file://$AUD/report.html" >"$AUD/dom.html"
+	python3 - "$AUD/dom.html" >"$AUD/dom.txt" <<-'PY'
+	import html.parser, sys
+	class P(html.parser.HTMLParser):
+	    def __init__(s):
+	        super().__init__(); s.tags = {}; s.text = []; s.h2 = []; s.cur = None
+	    def handle_starttag(s, t, a):
+	        s.tags[t] = s.tags.get(t, 0) + 1; s.cur = t
+	    def handle_endtag(s, t):
+	        s.cur = None
+	    def handle_data(s, d):
+	        s.text.append(d)
+	        if s.cur == 'h2': s.h2.append(d)
+	p = P(); p.feed(open(sys.argv[1]).read())
+	print("tables", p.tags.get('table', 0)); print("rects", p.tags.get('rect', 0))
+	print("scripts", p.tags.get('script', 0)); print("svg", p.tags.get('svg', 0))
+	print("h2", "|".join(p.h2)); print("text", " ".join(" ".join(p.text).split()))
+	PY
+	tap_is "$(grep -E '^(tables|svg|scripts) ' "$AUD/dom.txt" | tr '\n' ' ')" "tables 2 scripts 0 svg 1 " \
+		"rendered: a table per device (EQ1, EQ2), one SVG chart, no script"
+	[ "$(sed -n 's/^rects //p' "$AUD/dom.txt")" -ge 1 ] && tap_ok "the chart has bars" || tap_not_ok "no bars"
+	grep -q '^h2 Snapshots over time|Device 000001/00001/EQ1|Device 000001/00001/EQ2$' "$AUD/dom.txt" &&
+		tap_ok "headings: the chart, then each device" || tap_not_ok "$(grep '^h2' "$AUD/dom.txt")"
+	grep '^text' "$AUD/dom.txt" | grep -q 'not_for_us: encrypted for: /CN=vendor-snapshot-service' &&
+		grep '^text' "$AUD/dom.txt" | grep -q 'topic_mismatch' &&
+		tap_ok "the page shows the findings" || tap_not_ok "findings not on the page"
+	grep -q '000002\|EQ3' "$AUD/dom.txt" && tap_not_ok "the other customer is on the page" ||
+		tap_ok "the other customer is not on the page"
+	chrome --screenshot="$AUD/report.png" --window-size=1200,900 "file://$AUD/report.html" >/dev/null
+	[ "$(stat -c %s "$AUD/report.png" 2>/dev/null || echo 0)" -gt 10000 ] && tap_ok "screenshot rendered" ||
+		tap_not_ok "no screenshot ($(tail -n 2 "$AUD/chromium.log"))"
+else
+	tap_ok "# SKIP chromium not installed (scripts/bootstrap installs it)"
+fi
+
+# --- table, csv, export
+audit report --config "$AUD/audit.conf" | grep -q '^device 000001/00001/EQ2: 5 snapshot(s)' &&
+	tap_ok "table report: per device counts" || tap_not_ok "$(audit report --config "$AUD/audit.conf" | head -n 5)"
+audit report --config "$AUD/audit.conf" --format csv --since 2000-01-01 | python3 -c '
+import csv, sys
+rows = list(csv.DictReader(sys.stdin))
+print(len(rows), sum(1 for r in rows if "not_for_us" in r["findings"]))' >"$AUD/csv"
+tap_is "$(cut -d' ' -f2 "$AUD/csv")" 5 "csv report parses, 5 not_for_us rows"
+tap_is "$(audit report --config "$AUD/audit.conf" --format csv --since 2199-01-01 | wc -l)" 1 "--since in the future: header only"
+audit export --config "$AUD/audit.conf" --format jsonl --device EQ1 >"$AUD/e.jsonl"
+tap_is "$(jq -r 'select(.findings == []) | .snapshot.seq' "$AUD/e.jsonl" | sort -n | tr '\n' ' ' | cut -d' ' -f1-3)" \
+	"1 2 3" "export jsonl: the decrypted snapshots"
+audit export --config "$AUD/audit.conf" --device EQ1 >"$AUD/e.csv"
+tap_is "$(grep -c '"engine","operating_hours","h"' "$AUD/e.csv") $(grep -c 'topic_mismatch' "$AUD/e.csv")" "211 2" \
+	"export csv: a row per value, EQ1's 210 snapshots and the forged one marked topic_mismatch"
+tap_is "$(audit export --config "$AUD/audit.conf" --device EQ2 | wc -l)" 1 "EQ2: nothing decrypted, nothing exported"
+
+svc_daemon_stop TERM
+for a in a1 a2 a3; do agent_stop $a; done
+tap_done
