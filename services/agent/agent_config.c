@@ -15,6 +15,7 @@ static const char *const known_keys[] = {
 	"outbox.dir", "outbox.max_entries", "outbox.max_bytes", "outbox.max_age_days", "outbox.resend_interval",
 	"outbox.window",
 	"stats_interval", "log_file",
+	"e2e.sign_snapshots", "socket.path", "socket.mode", "socket.uid", "socket.gid", "socket.timeout_ms",
 	NULL
 };
 
@@ -49,6 +50,25 @@ static int load_ints(conf_file *f, agent_config *cfg)
 	return 0;
 }
 
+/* Snapshot signing and the local socket intake (both optional). */
+static int load_signing_and_socket(conf_file *f, agent_config *cfg)
+{
+	long long mode, uid, gid, timeout;
+
+	if (conf_bool(f, "e2e.sign_snapshots", 0, &cfg->sign_snapshots) ||
+	    conf_path(f, "socket.path", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->socket_path) ||
+	    conf_int(f, "socket.mode", 0600, 0, 0777, &mode) ||
+	    conf_int(f, "socket.uid", -1, -1, 0x7FFFFFFF, &uid) ||
+	    conf_int(f, "socket.gid", -1, -1, 0x7FFFFFFF, &gid) ||
+	    conf_int(f, "socket.timeout_ms", 5000, 10, 600000, &timeout))
+		return -1;
+	cfg->socket_mode = (unsigned int)mode;
+	cfg->socket_uid = (long)uid;
+	cfg->socket_gid = (long)gid;
+	cfg->socket_timeout_ms = (int)timeout;
+	return 0;
+}
+
 static int load(conf_file *f, void *out, int readable)
 {
 	agent_config *cfg = out;
@@ -62,7 +82,7 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_path(f, "spool.dir", CONF_REQUIRED, CONF_PATH_ANY, &cfg->spool_dir) ||
 	    conf_path(f, "outbox.dir", CONF_REQUIRED, CONF_PATH_ANY, &cfg->outbox_dir) ||
 	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file) ||
-	    load_ints(f, cfg))
+	    load_ints(f, cfg) || load_signing_and_socket(f, cfg))
 		return -1;
 	if (cfg->n_recipients == 0)
 		return conf_fail(f, "e2e.recipients", "must name at least the vendor snapshot service's certificate "
@@ -101,5 +121,6 @@ void agent_config_free(agent_config *cfg)
 	free(cfg->spool_dir);
 	free(cfg->outbox_dir);
 	free(cfg->log_file);
+	free(cfg->socket_path);
 	memset(cfg, 0, sizeof *cfg);
 }
