@@ -53,20 +53,32 @@ static int load_ints(conf_file *f, agent_config *cfg)
 /* Snapshot signing and the local socket intake (both optional). */
 static int load_signing_and_socket(conf_file *f, agent_config *cfg)
 {
-	long long mode, uid, gid, timeout;
+	long long uid, gid, timeout;
+	char *mode = NULL, *end = NULL;
+	long m;
 
 	if (conf_bool(f, "e2e.sign_snapshots", 0, &cfg->sign_snapshots) ||
 	    conf_path(f, "socket.path", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->socket_path) ||
-	    conf_int(f, "socket.mode", 0600, 0, 0777, &mode) ||
+	    conf_string(f, "socket.mode", CONF_OPTIONAL, "0600", &mode) ||
 	    conf_int(f, "socket.uid", -1, -1, 0x7FFFFFFF, &uid) ||
 	    conf_int(f, "socket.gid", -1, -1, 0x7FFFFFFF, &gid) ||
 	    conf_int(f, "socket.timeout_ms", 5000, 10, 600000, &timeout))
-		return -1;
-	cfg->socket_mode = (unsigned int)mode;
+		goto fail;
+	/* libconfig has no octal integers: the mode is a string, "0660". */
+	m = strtol(mode, &end, 8);
+	if (mode[0] != '0' || *end != '\0' || m < 0 || m > 0777) {
+		conf_fail(f, "socket.mode", "must be an octal mode in quotes, e.g. \"0660\"");
+		goto fail;
+	}
+	free(mode);
+	cfg->socket_mode = (unsigned int)m;
 	cfg->socket_uid = (long)uid;
 	cfg->socket_gid = (long)gid;
 	cfg->socket_timeout_ms = (int)timeout;
 	return 0;
+fail:
+	free(mode);
+	return -1;
 }
 
 static int load(conf_file *f, void *out, int readable)

@@ -12,7 +12,7 @@
  *   spool:  { dir, max_file (65536), max_values (4096), scan_interval_ms (500) }
  *   outbox: { dir, max_entries (100000), max_bytes (1 GiB), max_age_days (90),
  *             resend_interval (300 s), window (64 unacknowledged publishes) }
- *   socket: { path (absent: no socket intake), mode (0600), uid, gid (-1: any
+ *   socket: { path (absent: no socket intake), mode ("0600", octal string), uid, gid (-1: any
  *             peer; else SO_PEERCRED must match), timeout_ms (5000 per client) }
  *   e2e.sign_snapshots (false): each snapshot is SignedData inside the envelope
  *   stats_interval (60 s, 0: off), log_file (stderr when absent)

@@ -95,6 +95,29 @@ static void answer(int fd, const char *word, const char *arg)
 		sms_log(LOG_LEVEL_DEBUG, "socket: answer not delivered: %s", strerror(errno));
 }
 
+/* Reads what the client still sends, up to EOF, a bound or the timeout:
+ * closing with unread data would reset the connection and lose the answer. */
+static void drain(const socket_intake *s, int fd)
+{
+	long long deadline = now_ms() + s->cfg.timeout_ms;
+	size_t total = 0, bound = 16 * s->cfg.check->max_file;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+	ssize_t r;
+
+	shutdown(fd, SHUT_WR);
+	while (total < bound) {
+		long long left = deadline - now_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return;
+		r = recv(fd, buf, sizeof buf, 0);
+		if (r <= 0)
+			return;
+		total += (size_t)r;
+	}
+}
+
 static int peer_allowed(const socket_intake *s, int fd, char *why, size_t whylen)
 {
 	struct ucred cr;
@@ -185,6 +208,7 @@ refused:
 	atomic_fetch_add(&s->refused, 1);
 	sms_log(LOG_LEVEL_WARNING, "socket: refused a snapshot: %s", why);
 	answer(fd, "refused", why);
+	drain(s, fd);
 out:
 	free(json);
 }

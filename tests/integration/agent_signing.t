@@ -115,8 +115,26 @@ svc_wait_count "select count(*) from t_snapshot_signature g join t_snapshot s on
 wait_outbox signer 0 30 && tap_ok "... and receipted" || tap_not_ok "signer outbox: $(outbox_n signer)"
 sleep 1
 tap_is "$(outbox_n plain)" 3 "the unsigned ones stay in the plain agent's outbox (a dead letter is never receipted)"
-SVC_CONF=$H_DIR/snapshotd-req.conf svc_daemon_stop TERM
-tap_is "$?" 0 "sms-snapshotd exits 0 on SIGTERM"
 agent_stop signer; tap_is "$?" 0 "signing agent exits 0 on SIGTERM"
 agent_stop plain
+
+# --- Clock skew: the signing agent's clock 20 days ahead (libfaketime; the
+# certificates and CRLs are still valid then). Its signing times are its
+# own claim: stored as signed, not refused; its receipts verify and match.
+# libfaketime preloaded through env (which execs): the agent keeps its pid for signals.
+FT=$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketime\.so\.1$' | head -n 1)
+[ -n "$FT" ] || harness_die "libfaketime not installed (faketime in scripts/bootstrap)"
+AGENT_WRAP="env LD_PRELOAD=$FT FAKETIME=+20d" agent_start signer || harness_die "skewed agent did not start"
+spool_put signer EQ1 $(seq 21 30)
+svc_wait_count "select count(*) from t_snapshot_signature g join t_snapshot s on s.id = g.snapshot_id join t_device d on d.id = s.device_id where d.equipment = 'EQ1' and s.seq between 21 and 30" 10 60 &&
+	tap_ok "clock +20 days: the 10 snapshots are stored as signed" ||
+	tap_not_ok "clock +20 days: stored signed $(signed_n EQ1)"
+tap_is "$(q "select count(*) from t_snapshot_signature g join t_snapshot s on s.id = g.snapshot_id where s.seq between 21 and 30 and g.signing_time between now() + interval '19 days' and now() + interval '21 days'")" 10 \
+	"... with the device's signing times, 20 days ahead"
+wait_outbox signer 0 30 && tap_ok "... and the receipts verify on the skewed agent and empty its outbox" ||
+	tap_not_ok "skewed outbox: $(outbox_n signer); $(grep 'refused a receipt' "$H_DIR/signer/agent.log" | tail -n 1)"
+tap_is "$(grep -c 'refused a receipt' "$H_DIR/signer/agent.log")" 0 "no receipt refused"
+agent_stop signer; tap_is "$?" 0 "skewed agent exits 0 on SIGTERM"
+SVC_CONF=$H_DIR/snapshotd-req.conf svc_daemon_stop TERM
+tap_is "$?" 0 "sms-snapshotd exits 0 on SIGTERM"
 tap_done
