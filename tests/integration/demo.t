@@ -25,7 +25,15 @@ has "granted: auditor of 000001/00002 subscribes to 000001/00002/" "the customer
 has "decrypt: chain: verified" "the customer decrypts a snapshot with a verified originator chain"
 has "originator_mismatch | 000001/00002/EQID00000235/snapshots" "the forged-topic replay is a dead letter"
 has "EQID00000235 can no longer connect" "the revoked device is refused"
-has "000002/00001 | EQID00000777 | 4" "every device's snapshots are stored"
+has "EQID00000777: started: equipment 000002/00001/EQID00000777, .*, signing" "the devices run sms-agent (one signs)"
+has "all 9 snapshots are in PostgreSQL and every outbox is empty" "the agents' first snapshots are stored and receipted"
+has "45 snapshots spooled while down" "outage: the equipment keeps producing into the agents"
+has "EQID00000234: outbox 20 entries, 3 stored" "outage: what was produced waits in the outbox"
+has "PostgreSQL: 9 snapshots (as before the outage: 9)" "outage: nothing new reaches the database"
+has "outage over: all 54 snapshots delivered and receipted" "broker back: everything delivered and receipted"
+has "signed snapshots stored (t_snapshot_signature, EQID00000777 signs): 19" "the signing device's snapshots are stored as signed"
+has "000002/00001 | EQID00000777 | 19" "every device's snapshots are stored"
+has "device outboxes (unreceipted entries): EQID00000234 0  EQID00000235 0  EQID00000777 0" "every outbox is empty at the end"
 "$H_ROOT/scripts/demo" stop >/dev/null 2>&1
 tap_is "$?" 0 "scripts/demo stop exits 0"
 tap_done
