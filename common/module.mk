@@ -55,3 +55,10 @@ $(B)/tests/unit/test_receipt: $(B)/obj/tests/unit/test_receipt.o $(B)/obj/tests/
 		$(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto
+
+UNIT_TESTS += $(B)/tests/unit/test_signed_data
+
+$(B)/tests/unit/test_signed_data: $(B)/obj/tests/unit/test_signed_data.o $(B)/obj/tests/unit/pki_test_support.o \
+		$(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto
