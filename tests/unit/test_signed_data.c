@@ -106,7 +106,7 @@ static signed_data_trust *trust(const char *crl_sub)
 {
 	char root[256], crls[256], cas[256], err[512];
 	const char *files[1] = { crls };
-	STACK_OF(X509) *issuers = sk_X509_new_null();
+	STACK_OF(X509) *issuers;
 	STACK_OF(X509_INFO) *infos;
 	struct crl_set *set = NULL;
 	signed_data_trust *t;
@@ -116,6 +116,7 @@ static signed_data_trust *trust(const char *crl_sub)
 	assert_non_null(t = signed_data_trust_new(root, err, sizeof err));
 	if (crl_sub == NULL)
 		return t;
+	issuers = sk_X509_new_null();
 	snprintf(crls, sizeof crls, "%s/%s/e2e/crls.pem", dir, crl_sub);
 	snprintf(cas, sizeof cas, "%s/pki/e2e/cas.pem", dir);
 	for (i = 0; i < 2; i++) {
