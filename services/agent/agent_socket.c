@@ -22,7 +22,7 @@
 struct socket_intake {
 	socket_intake_config cfg;
 	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
-	int fd;
+	int fd, bound;
 	pthread_t thread;
 	atomic_int stop;
 	atomic_ullong accepted, refused;
@@ -78,6 +78,7 @@ static int listen_on(socket_intake *s, char *err, size_t errlen)
 	old = umask(0777);
 	rc = bind(s->fd, (struct sockaddr *)&sa, sizeof sa);
 	umask(old);
+	s->bound = rc == 0;
 	if (rc != 0 || chmod(s->path, (mode_t)s->cfg.mode) != 0 || listen(s->fd, 16) != 0) {
 		snprintf(err, errlen, "socket %s: %s", s->path, strerror(errno));
 		return -1;
@@ -248,11 +249,12 @@ socket_intake *socket_intake_start(const socket_intake_config *cfg, char *err, s
 		goto fail;
 	if (pthread_create(&s->thread, NULL, serve_main, s) != 0) {
 		snprintf(err, errlen, "socket: cannot start the thread");
-		unlink(s->path);
 		goto fail;
 	}
 	return s;
 fail:
+	if (s->bound)
+		unlink(s->path);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s);
