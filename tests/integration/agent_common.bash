@@ -45,13 +45,15 @@ agent_conf() {
 }
 
 agent_start() {
-	local name=$1 i
+	local name=$1 i before
+	# The log is appended to across restarts: wait for one more start line.
+	before=$(cat "$H_DIR/$name/agent.log" 2>/dev/null | grep -c "started: equipment")
 	# shellcheck disable=SC2086
 	${AGENT_WRAP:-} "$DBIN/sms-agent" --config "$H_DIR/$name/agent.conf" >>"$H_DIR/$name/agent.log" 2>&1 &
 	AGENT_PID[$name]=$!
 	H_PIDS+=("$!")
 	for i in $(seq 1 100); do
-		grep -q "started: equipment" "$H_DIR/$name/agent.log" 2>/dev/null && return 0
+		[ "$(cat "$H_DIR/$name/agent.log" 2>/dev/null | grep -c "started: equipment")" -gt "$before" ] && return 0
 		kill -0 "${AGENT_PID[$name]}" 2>/dev/null || return 1
 		sleep 0.1
 	done

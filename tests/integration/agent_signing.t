@@ -124,7 +124,9 @@ agent_stop plain
 # libfaketime preloaded through env (which execs): the agent keeps its pid for signals.
 FT=$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketime\.so\.1$' | head -n 1)
 [ -n "$FT" ] || harness_die "libfaketime not installed (faketime in scripts/bootstrap)"
-AGENT_WRAP="env LD_PRELOAD=$FT FAKETIME=+20d" agent_start signer || harness_die "skewed agent did not start"
+# A sanitizer build wants its runtime first in the preload list.
+ASAN_RT=$(ldd "$DBIN/sms-agent" | awk '/libasan\.so/ { print $3 }')
+AGENT_WRAP="env LD_PRELOAD=${ASAN_RT:+$ASAN_RT:}$FT FAKETIME=+20d" agent_start signer || harness_die "skewed agent did not start"
 spool_put signer EQ1 $(seq 21 30)
 svc_wait_count "select count(*) from t_snapshot_signature g join t_snapshot s on s.id = g.snapshot_id join t_device d on d.id = s.device_id where d.equipment = 'EQ1' and s.seq between 21 and 30" 10 60 &&
 	tap_ok "clock +20 days: the 10 snapshots are stored as signed" ||
