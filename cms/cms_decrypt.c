@@ -455,6 +455,9 @@ static smscms_status dec_describe(smscms_ctx *ctx, struct dec_state *s, smscms_o
 
 	if ((st = dec_signing_time(ctx, s, &orig->has_signing_time, &orig->signing_time)) != SMSCMS_OK)
 		return st;
+	orig->content_type_nid = OBJ_obj2nid(s->env->enc_content->content_type);
+	if (orig->content_type_nid != NID_pkcs7_data && orig->content_type_nid != NID_pkcs7_signed)
+		orig->content_type_nid = NID_undef;
 	orig->ka = s->ka;
 	orig->kdf = s->kdf;
 	orig->cipher = s->cipher;

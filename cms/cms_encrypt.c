@@ -100,7 +100,9 @@ static smscms_status enc_check_args(smscms_ctx *ctx, const smscms_encrypt_opts *
 	size_t i;
 
 	if ((unsigned)o->ka > SMSCMS_KA_ECDH || (unsigned)o->kdf > SMSCMS_KDF_SHA512 ||
-	    (unsigned)o->cipher > SMSCMS_AES128_GCM || (unsigned)o->rid > SMSCMS_RID_SKI)
+	    (unsigned)o->cipher > SMSCMS_AES128_GCM || (unsigned)o->rid > SMSCMS_RID_SKI ||
+	    (o->content_type_nid != 0 && o->content_type_nid != NID_pkcs7_data &&
+	     o->content_type_nid != NID_pkcs7_signed))
 		return cms_error(ctx, SMSCMS_ERR_ARGUMENT, "encrypt: option out of range");
 	if (n == 0 || recipients == NULL)
 		return cms_error(ctx, SMSCMS_ERR_ARGUMENT, "encrypt: no recipient");
@@ -194,7 +196,7 @@ static smscms_status enc_content(smscms_ctx *ctx, const smscms_encrypt_opts *o, 
 	                     s->aad_len > 0 ? (size_t)s->aad_len : 0, pt, pt_len, s->ct, s->tag, ENC_TAG_LEN))
 		return cms_error(ctx, SMSCMS_ERR_CRYPTO, "AES-GCM encryption failed");
 	ASN1_OBJECT_free(ec->content_type);
-	ec->content_type = OBJ_nid2obj(NID_pkcs7_data);
+	ec->content_type = OBJ_nid2obj(o->content_type_nid == NID_pkcs7_signed ? NID_pkcs7_signed : NID_pkcs7_data);
 	if ((gp = CMSX_GCM_PARAMS_new()) == NULL || (gp->icv_len = ASN1_INTEGER_new()) == NULL ||
 	    !ASN1_OCTET_STRING_set(gp->nonce, s->nonce, sizeof(s->nonce)) ||
 	    !ASN1_INTEGER_set(gp->icv_len, ENC_TAG_LEN) ||

@@ -100,6 +100,10 @@ typedef struct {
 	const unsigned char *const *extra_attrs_der;
 	const size_t *extra_attrs_len;
 	size_t n_extra_attrs;
+	/* The encrypted content's type (RFC 5652 EncryptedContentInfo.contentType):
+	 * 0 or NID_pkcs7_data for plain content, NID_pkcs7_signed when pt is the
+	 * DER of a SignedData ContentInfo (a signed snapshot). */
+	int content_type_nid;
 } smscms_encrypt_opts;
 
 void smscms_encrypt_opts_init(smscms_encrypt_opts *opts);
@@ -148,6 +152,8 @@ typedef struct {
 	int originator_key_form;      /* 1: originatorKey, 0: issuerAndSerialNumber or SKI */
 	int bc_shared_info;           /* 1: KEK derived with BC's raw-ukm SharedInfo */
 	int chain_verified;           /* 1 when a verifier accepted the chain */
+	int content_type_nid;         /* the encrypted content's type: NID_pkcs7_data, NID_pkcs7_signed,
+	                                 or NID_undef for anything else (the caller decides) */
 } smscms_originator;
 
 void smscms_originator_clear(smscms_originator *orig);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include <openssl/obj_mac.h>
 #include "cms/smscms.h"
 
 #define MAX_FILES 64
@@ -39,8 +40,10 @@ static void usage_encrypt(FILE *f)
 	"              --recipient R [--recipient R...] [--ka mqv|ecdh]\n"
 	"              [--kdf sha1|sha224|sha256|sha384|sha512] [--cipher aes256-gcm|aes128-gcm]\n"
 	"              [--rid ias|ski] [--bc-compat] [--no-originator-info] [--no-attrs]\n"
-	"              [--in F] [--out F]\n"
+	"              [--signed] [--in F] [--out F]\n"
 	"Encrypts stdin (or --in) to DER AuthEnvelopedData on stdout (or --out).\n"
+	"--signed: the input is a DER SignedData (e.g. openssl cms -sign -outform DER) and\n"
+	"the encrypted content type is id-signedData instead of id-data.\n"
 	"Defaults: --ka mqv --kdf sha256 --cipher aes256-gcm --rid ias, originatorInfo and\n"
 	"signingTime on. --bc-compat: originatorKey and Bouncy Castle 1.72 KDF input.\n", prog);
 }
@@ -165,7 +168,7 @@ static int pick(const char *val, const char *const *names, int n, int *out)
 }
 
 enum { O_CERT = 256, O_KEY, O_CHAIN, O_P12, O_PASS, O_IN, O_OUT, O_RCPT, O_KA, O_KDF, O_CIPHER,
-       O_RID, O_BC, O_NO_OI, O_NO_ATTRS, O_TRUST, O_CRL, O_SHOW, O_MAX, O_HELP };
+       O_RID, O_BC, O_NO_OI, O_NO_ATTRS, O_SIGNED, O_TRUST, O_CRL, O_SHOW, O_MAX, O_HELP };
 
 static const struct option long_opts[] = {
 	{ "cert", required_argument, NULL, O_CERT }, { "key", required_argument, NULL, O_KEY },
@@ -175,7 +178,7 @@ static const struct option long_opts[] = {
 	{ "ka", required_argument, NULL, O_KA }, { "kdf", required_argument, NULL, O_KDF },
 	{ "cipher", required_argument, NULL, O_CIPHER }, { "rid", required_argument, NULL, O_RID },
 	{ "bc-compat", no_argument, NULL, O_BC }, { "no-originator-info", no_argument, NULL, O_NO_OI },
-	{ "no-attrs", no_argument, NULL, O_NO_ATTRS }, { "trust", required_argument, NULL, O_TRUST },
+	{ "no-attrs", no_argument, NULL, O_NO_ATTRS }, { "signed", no_argument, NULL, O_SIGNED }, { "trust", required_argument, NULL, O_TRUST },
 	{ "crl", required_argument, NULL, O_CRL }, { "show-originator", no_argument, NULL, O_SHOW },
 	{ "max-size", required_argument, NULL, O_MAX }, { "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 }
@@ -206,6 +209,7 @@ static int parse_args(int argc, char **argv, const char *cmd, struct cli *c)
 		case O_BC: c->opts.bc_compat = 1; break;
 		case O_NO_OI: c->opts.originator_info = 0; break;
 		case O_NO_ATTRS: c->opts.auth_attrs = 0; break;
+		case O_SIGNED: c->opts.content_type_nid = NID_pkcs7_signed; break;
 		case O_RCPT:
 			if (c->n_recipients == MAX_FILES)
 				return die("too many --recipient");

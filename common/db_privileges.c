@@ -10,6 +10,9 @@ static const pg_need snapshotd_needs[] = {
 	{ "SELECT", "schema_migrations", NULL },
 	{ "EXECUTE", "sms_ingest_snapshot(bytea,text,text,text,text,text,timestamptz,bigint,text,"
 	             "text[],text[],text[],double precision[],text[],bigint)", NULL },
+	{ "EXECUTE", "sms_ingest_signed_snapshot(bytea,text,text,text,text,text,timestamptz,bigint,text,"
+	             "text[],text[],text[],double precision[],text[],bigint,bytea,text,timestamptz)", NULL },
+	{ "INSERT", "t_snapshot_signature", NULL },
 	{ "EXECUTE", "sms_dead_letter(bytea,text,bytea,bigint,text,text)", NULL },
 	{ "EXECUTE", "sms_dead_letter_replay_failed(bigint,text)", NULL },
 	{ "EXECUTE", "sms_ensure_partitions(integer,integer)", NULL },
@@ -55,6 +58,7 @@ static const pg_need reader_needs[] = {
 	{ "SELECT", "t_channel", NULL },
 	{ "SELECT", "t_snapshot", NULL },
 	{ "SELECT", "t_snapshot_values", NULL },
+	{ "SELECT", "t_snapshot_signature", NULL },
 };
 
 const db_role_spec db_role_snapshotd = { "sms_snapshotd", "sms-snapshotd", snapshotd_needs, N(snapshotd_needs) };

@@ -5,7 +5,7 @@
 COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/mqtt_session.c \
 	common/snapshot_json.c common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c \
 	common/crl_watch.c common/ident_grammar.c common/errf.c common/pg_session.c common/db_privileges.c \
-	common/sleep_unless.c common/receipt.c common/conf_blocks.c common/daemon_cli.c common/crl_topic.c
+	common/sleep_unless.c common/signed_data.c common/receipt.c common/conf_blocks.c common/daemon_cli.c common/crl_topic.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 
@@ -55,3 +55,10 @@ $(B)/tests/unit/test_receipt: $(B)/obj/tests/unit/test_receipt.o $(B)/obj/tests/
 		$(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto
+
+UNIT_TESTS += $(B)/tests/unit/test_signed_data
+
+$(B)/tests/unit/test_signed_data: $(B)/obj/tests/unit/test_signed_data.o $(B)/obj/tests/unit/pki_test_support.o \
+		$(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto

@@ -14,17 +14,14 @@
 #include <openssl/x509v3.h>
 
 #include "common/identity.h"
+#include "common/signed_data.h"
 #include "common/snapshot_json.h"
 #include "common/x509_util.h"
 
-/* Signer certificate, services CA, root: anything longer is not ours. */
-#define RECEIPT_MAX_CERTS 8
-
 struct receipt_verifier {
-	X509_STORE *store;          /* the trust root only */
+	signed_data_trust *trust;   /* the E2E root and its CRLs */
 	X509 *services_ca;
 	char *role;
-	STACK_OF(X509_CRL) *crls;   /* NULL: no CRL check */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -82,11 +79,8 @@ int receipt_sign(X509 *signer, EVP_PKEY *key, STACK_OF(X509) *chain, const char 
                  time_t receipted_at, const unsigned char (*digests)[RECEIPT_DIGEST_LEN], size_t n,
                  unsigned char **der, size_t *der_len, char *err, size_t errlen)
 {
-	CMS_ContentInfo *cms = NULL;
-	BIO *in = NULL;
-	char *json = NULL;
-	unsigned char *p = NULL;
-	int len, rc = -1;
+	char *json = NULL, why[400];
+	int rc = -1;
 
 	*der = NULL;
 	if (n == 0 || n > RECEIPT_MAX_DIGESTS)
@@ -96,207 +90,68 @@ int receipt_sign(X509 *signer, EVP_PKEY *key, STACK_OF(X509) *chain, const char 
 		fail(err, errlen, "receipt: %s", "cannot build the JSON content (out of memory?)");
 		goto out;
 	}
-	in = BIO_new_mem_buf(json, (int)strlen(json));
-	/* CMS_BINARY: the JSON is signed byte for byte, no MIME canonicalisation;
-	 * CMS_sign adds contentType, messageDigest and signingTime. */
-	cms = in ? CMS_sign(signer, key, chain, in, CMS_BINARY | CMS_NOSMIMECAP) : NULL;
-	if (cms == NULL) {
-		fail(err, errlen, "receipt: signing failed: %s", x509_ossl_reason());
+	if (signed_data_sign(signer, key, chain, (const unsigned char *)json, strlen(json), der, der_len, why,
+	                     sizeof why) != 0) {
+		fail(err, errlen, "receipt: %s", why);
 		goto out;
 	}
-	len = i2d_CMS_ContentInfo(cms, &p);
-	if (len <= 0) {
-		fail(err, errlen, "receipt: encoding failed: %s", x509_ossl_reason());
-		goto out;
-	}
-	*der = p;
-	*der_len = (size_t)len;
 	rc = 0;
 out:
-	CMS_ContentInfo_free(cms);
-	BIO_free(in);
 	cJSON_free(json);
 	return rc;
 }
 
 /* ------------------------------------------------------------ verifier */
 
-static X509 *first_cert(const char *path, char *err, size_t errlen)
-{
-	STACK_OF(X509_INFO) *infos = NULL;
-	X509 *cert = NULL;
-	int i;
-
-	if (x509_read_pem(path, &infos, err, errlen) != 0)
-		return NULL;
-	for (i = 0; i < sk_X509_INFO_num(infos) && cert == NULL; i++) {
-		X509_INFO *xi = sk_X509_INFO_value(infos, i);
-
-		if (xi->x509 != NULL && X509_up_ref(xi->x509) == 1)
-			cert = xi->x509;
-	}
-	sk_X509_INFO_pop_free(infos, X509_INFO_free);
-	if (cert == NULL)
-		snprintf(err, errlen, "%s: no certificate in the file", path);
-	return cert;
-}
-
 receipt_verifier *receipt_verifier_new(const char *trust_root_file, const char *services_ca_file,
                                        const char *signer_role, char *err, size_t errlen)
 {
 	receipt_verifier *v = calloc(1, sizeof *v);
-	X509 *root = NULL;
 
-	if (v == NULL || (v->role = strdup(signer_role)) == NULL || (v->store = X509_STORE_new()) == NULL) {
+	if (v == NULL || (v->role = strdup(signer_role)) == NULL) {
 		snprintf(err, errlen, "receipt verifier: out of memory");
 		goto fail;
 	}
-	if ((root = first_cert(trust_root_file, err, errlen)) == NULL ||
-	    (v->services_ca = first_cert(services_ca_file, err, errlen)) == NULL)
+	if ((v->trust = signed_data_trust_new(trust_root_file, err, errlen)) == NULL ||
+	    (v->services_ca = signed_data_load_cert(services_ca_file, err, errlen)) == NULL)
 		goto fail;
-	if (X509_STORE_add_cert(v->store, root) != 1) {
-		snprintf(err, errlen, "receipt verifier: %s: %s", trust_root_file, x509_ossl_reason());
-		goto fail;
-	}
-	X509_free(root);
 	return v;
 fail:
-	X509_free(root);
 	receipt_verifier_free(v);
 	return NULL;
 }
 
 int receipt_verifier_set_crls(receipt_verifier *v, const STACK_OF(X509_CRL) *crls, char *err, size_t errlen)
 {
-	STACK_OF(X509_CRL) *copy = NULL;
-	int i;
-
-	if (crls != NULL && sk_X509_CRL_num(crls) > 0) {
-		copy = sk_X509_CRL_new_null();
-		for (i = 0; copy != NULL && i < sk_X509_CRL_num(crls); i++) {
-			X509_CRL *c = sk_X509_CRL_value(crls, i);
-
-			if (X509_CRL_up_ref(c) != 1 || !sk_X509_CRL_push(copy, c)) {
-				sk_X509_CRL_pop_free(copy, X509_CRL_free);
-				copy = NULL;
-			}
-		}
-		if (copy == NULL) {
-			snprintf(err, errlen, "receipt verifier: out of memory taking the CRLs");
-			return -1;
-		}
-	}
-	sk_X509_CRL_pop_free(v->crls, X509_CRL_free);
-	v->crls = copy;
-	return 0;
+	return signed_data_trust_set_crls(v->trust, crls, err, errlen);
 }
 
 void receipt_verifier_free(receipt_verifier *v)
 {
 	if (v == NULL)
 		return;
-	X509_STORE_free(v->store);
+	signed_data_trust_free(v->trust);
 	X509_free(v->services_ca);
-	sk_X509_CRL_pop_free(v->crls, X509_CRL_free);
 	free(v->role);
 	free(v);
 }
 
 /* ----------------------------------------------------------- verifying */
 
-static CMS_ContentInfo *decode_signed_data(const unsigned char *der, size_t len, char *err, size_t errlen)
+/* Issued directly by the services CA, subject CN=<role> and nothing else. */
+static int check_signer_role(const receipt_verifier *v, const signed_data_info *sd, char *err, size_t errlen)
 {
-	const unsigned char *p = der;
-	CMS_ContentInfo *cms;
-
-	if (len == 0 || len > RECEIPT_MAX_DER) {
-		fail(err, errlen, "receipt: %s", "empty or larger than RECEIPT_MAX_DER");
-		return NULL;
-	}
-	cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
-	if (cms == NULL || p != der + len) {
-		fail(err, errlen, "receipt: %s", cms ? "bytes after the DER" : "not DER CMS");
-		CMS_ContentInfo_free(cms);
-		ERR_clear_error();
-		return NULL;
-	}
-	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
-	    OBJ_obj2nid(CMS_get0_eContentType(cms)) != NID_pkcs7_data) {
-		fail(err, errlen, "receipt: %s", "not SignedData over id-data");
-		CMS_ContentInfo_free(cms);
-		return NULL;
-	}
-	return cms;
-}
-
-/* One SignerInfo, ECDSA over SHA-256 or longer, with signingTime. */
-static int check_signer_info(CMS_ContentInfo *cms, time_t *signing_time, char *err, size_t errlen)
-{
-	STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
-	X509_ALGOR *dig = NULL, *sig = NULL;
-	const ASN1_TYPE *t;
-	CMS_SignerInfo *si;
-	int idx, nid;
-
-	if (sk_CMS_SignerInfo_num(sis) != 1)
-		return fail(err, errlen, "receipt: %s", "exactly one signer expected");
-	si = sk_CMS_SignerInfo_value(sis, 0);
-	CMS_SignerInfo_get0_algs(si, NULL, NULL, &dig, &sig);
-	nid = dig ? OBJ_obj2nid(dig->algorithm) : NID_undef;
-	if (nid != NID_sha256 && nid != NID_sha384 && nid != NID_sha512)
-		return fail(err, errlen, "receipt: digest algorithm %s refused", OBJ_nid2sn(nid));
-	idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
-	t = idx >= 0 ? X509_ATTRIBUTE_get0_type(CMS_signed_get_attr(si, idx), 0) : NULL;
-	if (t == NULL || (t->type != V_ASN1_UTCTIME && t->type != V_ASN1_GENERALIZEDTIME) ||
-	    (*signing_time = x509_time(t->value.utctime)) == 0)
-		return fail(err, errlen, "receipt: %s", "no readable signingTime");
-	return 0;
-}
-
-/* The chain to the root (CRLs on every level when given), issued directly
- * by the services CA, subject CN=<role> and nothing else. */
-static int check_signer_cert(receipt_verifier *v, X509 *signer, STACK_OF(X509) *untrusted, char *err,
-                             size_t errlen)
-{
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	STACK_OF(X509) *chain;
 	char why[160];
 	identity id;
-	int rc = -1;
 
-	if (ctx == NULL || X509_STORE_CTX_init(ctx, v->store, signer, untrusted) != 1) {
-		fail(err, errlen, "receipt: chain check setup failed: %s", x509_ossl_reason());
-		goto out;
-	}
-	if (v->crls != NULL) {
-		X509_STORE_CTX_set0_crls(ctx, v->crls);
-		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-	}
-	if (X509_verify_cert(ctx) != 1) {
-		fail(err, errlen, "receipt: signer chain does not verify: %s",
-		     X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-		goto out;
-	}
-	chain = X509_STORE_CTX_get0_chain(ctx);
-	if (sk_X509_num(chain) < 2 || X509_cmp(sk_X509_value(chain, 1), v->services_ca) != 0) {
-		fail(err, errlen, "receipt: %s", "signer not issued by the services CA");
-		goto out;
-	}
-	if (identity_from_subject(X509_get_subject_name(signer), &id, why, sizeof why) != 0 ||
+	if (sk_X509_num(sd->chain) < 2 || X509_cmp(sk_X509_value(sd->chain, 1), v->services_ca) != 0)
+		return fail(err, errlen, "receipt: %s", "signer not issued by the services CA");
+	if (identity_from_subject(X509_get_subject_name(sd->signer), &id, why, sizeof why) != 0 ||
 	    id.kind != IDENTITY_ROLE || strcmp(id.role, v->role) != 0) {
-		x509_name_string(X509_get_subject_name(signer), why, sizeof why);
-		snprintf(err, errlen, "receipt: signer %s is not the role %s", why, v->role);
-		goto out;
+		x509_name_string(X509_get_subject_name(sd->signer), why, sizeof why);
+		return fail(err, errlen, "receipt: signer %s is not the role %s", why, v->role);
 	}
-	if ((X509_get_key_usage(signer) & KU_DIGITAL_SIGNATURE) == 0 ||
-	    EVP_PKEY_get_base_id(X509_get0_pubkey(signer)) != EVP_PKEY_EC) {
-		fail(err, errlen, "receipt: %s", "signer key is not an EC signing key");
-		goto out;
-	}
-	rc = 0;
-out:
-	X509_STORE_CTX_free(ctx);
-	return rc;
+	return 0;
 }
 
 static int hex_digest(const char *s, unsigned char out[RECEIPT_DIGEST_LEN])
@@ -383,46 +238,20 @@ out:
 int receipt_verify(receipt_verifier *v, const unsigned char *der, size_t len, const char *equipment,
                    receipt *out, char *err, size_t errlen)
 {
-	CMS_ContentInfo *cms;
-	STACK_OF(X509) *certs = NULL, *signers = NULL;
-	BIO *content = BIO_new(BIO_s_mem());
-	char *buf;
-	long blen;
+	signed_data_info sd;
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
-	if (content == NULL)
-		return fail(err, errlen, "receipt: %s", "out of memory");
-	if ((cms = decode_signed_data(der, len, err, errlen)) == NULL ||
-	    check_signer_info(cms, &out->signing_time, err, errlen) != 0)
+	if (signed_data_verify(v->trust, "receipt", der, len, RECEIPT_MAX_DER, &sd, err, errlen) != 0)
+		return -1;
+	out->signing_time = sd.signing_time;
+	if (check_signer_role(v, &sd, err, errlen) != 0)
 		goto out;
-	certs = CMS_get1_certs(cms);
-	if (certs == NULL || sk_X509_num(certs) > RECEIPT_MAX_CERTS) {
-		fail(err, errlen, "receipt: %s", "no certificates, or too many");
-		goto out;
-	}
-	/* The signature and the signed attributes first, with the certificate
-	 * the SignerIdentifier names; its chain is checked below with our rules. */
-	if (CMS_verify(cms, NULL, NULL, NULL, content, CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
-		fail(err, errlen, "receipt: signature does not verify: %s", x509_ossl_reason());
-		goto out;
-	}
-	signers = CMS_get0_signers(cms);
-	if (sk_X509_num(signers) != 1 || check_signer_cert(v, sk_X509_value(signers, 0), certs, err, errlen) != 0)
-		goto out;
-	blen = BIO_get_mem_data(content, &buf);
-	if (blen <= 0) {
-		fail(err, errlen, "receipt: %s", "empty content");
-		goto out;
-	}
-	rc = parse_content(buf, (size_t)blen, equipment, out, err, errlen);
+	rc = parse_content((const char *)sd.content, sd.content_len, equipment, out, err, errlen);
 out:
 	if (rc != 0)
 		receipt_free(out);
-	sk_X509_free(signers);
-	sk_X509_pop_free(certs, X509_free);
-	CMS_ContentInfo_free(cms);
-	BIO_free(content);
+	signed_data_info_clear(&sd);
 	return rc;
 }
 

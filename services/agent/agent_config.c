@@ -16,6 +16,7 @@ static const char *const known_keys[] = {
 	"outbox.window",
 	"crl.dir", "crl.tls_ca_certs",
 	"stats_interval", "log_file",
+	"e2e.sign_snapshots", "socket.path", "socket.mode", "socket.uid", "socket.gid", "socket.timeout_ms",
 	NULL
 };
 
@@ -50,6 +51,37 @@ static int load_ints(conf_file *f, agent_config *cfg)
 	return 0;
 }
 
+/* Snapshot signing and the local socket intake (both optional). */
+static int load_signing_and_socket(conf_file *f, agent_config *cfg)
+{
+	long long uid, gid, timeout;
+	char *mode = NULL, *end = NULL;
+	long m;
+
+	if (conf_bool(f, "e2e.sign_snapshots", 0, &cfg->sign_snapshots) ||
+	    conf_path(f, "socket.path", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->socket_path) ||
+	    conf_string(f, "socket.mode", CONF_OPTIONAL, "0600", &mode) ||
+	    conf_int(f, "socket.uid", -1, -1, 0x7FFFFFFF, &uid) ||
+	    conf_int(f, "socket.gid", -1, -1, 0x7FFFFFFF, &gid) ||
+	    conf_int(f, "socket.timeout_ms", 5000, 10, 600000, &timeout))
+		goto fail;
+	/* libconfig has no octal integers: the mode is a string, "0660". */
+	m = strtol(mode, &end, 8);
+	if (mode[0] != '0' || *end != '\0' || m < 0 || m > 0777) {
+		conf_fail(f, "socket.mode", "must be an octal mode in quotes, e.g. \"0660\"");
+		goto fail;
+	}
+	free(mode);
+	cfg->socket_mode = (unsigned int)m;
+	cfg->socket_uid = (long)uid;
+	cfg->socket_gid = (long)gid;
+	cfg->socket_timeout_ms = (int)timeout;
+	return 0;
+fail:
+	free(mode);
+	return -1;
+}
+
 static int load(conf_file *f, void *out, int readable)
 {
 	agent_config *cfg = out;
@@ -66,7 +98,7 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_path(f, "crl.dir", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->crl_dir) ||
 	    conf_path_list(f, "crl.tls_ca_certs", readable, cfg->crl_tls_ca_certs, CONF_MAX_CRLS,
 	                   &cfg->n_crl_tls_ca_certs) ||
-	    load_ints(f, cfg))
+	    load_ints(f, cfg) || load_signing_and_socket(f, cfg))
 		return -1;
 	if (cfg->n_recipients == 0)
 		return conf_fail(f, "e2e.recipients", "must name at least the vendor snapshot service's certificate "
@@ -107,5 +139,6 @@ void agent_config_free(agent_config *cfg)
 	free(cfg->log_file);
 	free(cfg->crl_dir);
 	free_list(cfg->crl_tls_ca_certs, cfg->n_crl_tls_ca_certs);
+	free(cfg->socket_path);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -17,6 +17,9 @@
  *             broker.cafile whose CRLs count, e.g. the services CA that
  *             issues the broker's certificate) }; the E2E CAs are
  *             e2e.trust_root, e2e.services_ca and e2e.ca_certs
+ *   socket: { path (absent: no socket intake), mode ("0600", octal string), uid, gid (-1: any
+ *             peer; else SO_PEERCRED must match), timeout_ms (5000 per client) }
+ *   e2e.sign_snapshots (false): each snapshot is SignedData inside the envelope
  *   stats_interval (60 s, 0: off), log_file (stderr when absent)
  *
  * Unknown keys are errors; paths are relative to the file's directory; with
@@ -59,6 +62,12 @@ typedef struct {
 
 	int stats_interval;
 	char *log_file;
+
+	int sign_snapshots;
+	char *socket_path;
+	unsigned int socket_mode;
+	long socket_uid, socket_gid;    /* -1: not checked */
+	int socket_timeout_ms;
 } agent_config;
 
 /* 0, or -1 with "file:line: key reason" in err. Free with agent_config_free. */

@@ -107,7 +107,7 @@ out:
 	return buf;
 }
 
-static int check_snapshot(const intake_config *cfg, const char *json, size_t len, char *why, size_t whylen)
+int intake_check(const intake_config *cfg, const char *json, size_t len, char *why, size_t whylen)
 {
 	char err[256];
 	snapshot snap;
@@ -137,7 +137,7 @@ static int take_one(const intake_config *cfg, const char *name, intake_store_fn 
 
 	snprintf(path, sizeof path, "%s/%s", cfg->dir, name);
 	json = read_file(path, cfg->max_file, &len, why, sizeof why);
-	if (json == NULL || check_snapshot(cfg, json, len, why, sizeof why) != 0) {
+	if (json == NULL || intake_check(cfg, json, len, why, sizeof why) != 0) {
 		reject(cfg, name, why, c);
 		free(json);
 		return 1;

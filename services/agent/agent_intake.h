@@ -34,6 +34,9 @@ typedef struct {
 	int deferred;             /* 1 when the last scan stopped at INTAKE_LATER */
 } intake_counts;
 
+/* The schema check every intake applies (the spool, agent_socket.h): 0, or
+ * -1 with the reason in why. */
+int intake_check(const intake_config *cfg, const char *json, size_t len, char *why, size_t whylen);
 /* Creates dir/rejected when missing; -1 with err. */
 int intake_prepare(const intake_config *cfg, char *err, size_t errlen);
 /* Takes what is in the spool now; returns the number of files taken. */

@@ -1,7 +1,9 @@
 /*
  * sms-agent: the device agent installed on field equipment.
  *
- * Takes snapshot JSON files from a spool directory (agent_intake.h),
+ * Takes snapshot JSON files from a spool directory (agent_intake.h) and,
+ * when socket.path is set, from a local unix socket (agent_socket.h),
+ * signs each when e2e.sign_snapshots is on (SignedData inside the envelope),
  * encrypts each for every configured recipient (MQV, the device's E2E
  * identity as originator), keeps it in a durable outbox (agent_outbox.h)
  * and publishes it at QoS 1 on <ma>/<acc>/<eq>/snapshots. An entry stays
@@ -9,7 +11,7 @@
  * lists its digest; until then it is published again every
  * outbox.resend_interval, and at once when the broker has lost our session.
  *
- * Durability: a snapshot is accepted (its spool file removed) only once its
+ * Durability: a snapshot is accepted (its spool file removed, "accepted" answered) only once its
  * outbox file and directory entry are fsynced; it leaves the outbox only
  * by a verified receipt or by the stated bounds (oldest first, logged).
  *
@@ -46,6 +48,8 @@
 #include "services/agent/agent_crl.h"
 #include "services/agent/agent_intake.h"
 #include "services/agent/agent_outbox.h"
+#include "services/agent/agent_socket.h"
+#include "common/signed_data.h"
 
 #define EXPIRE_CHECK_S 60
 
@@ -54,6 +58,8 @@ typedef struct {
 	identity id;
 	char topic_snapshots[IDENTITY_SCOPE_MAX + 16], topic_receipts[IDENTITY_SCOPE_MAX + 16];
 	smscms_ctx *ctx;                   /* supervising thread only */
+	smscms_ctx *socket_ctx;            /* the socket intake's thread only */
+	socket_intake *socket;
 	smscms_identity *originator;
 	X509 *recipients[AGENT_MAX_RECIPIENTS];
 	size_t n_recipients;
@@ -76,7 +82,8 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: sms-agent --config FILE [--check-config] [--verbose]\n"
 	        "\n"
-	        "The device agent: takes snapshot JSON files from the spool directory,\n"
+	        "The device agent: takes snapshot JSON files from the spool directory\n"
+	        "(and from the socket.path unix socket when configured),\n"
 	        "encrypts them for the vendor and the customer, keeps them in a durable\n"
 	        "outbox and publishes them until a signed receipt from the snapshot\n"
 	        "service says they are stored.\n"
@@ -263,26 +270,56 @@ static void on_crl(agent *a, const struct mosquitto_message *msg)
 
 /* ------------------------------------------------------------ intake */
 
-/* Encrypts the snapshot and stores it durably (the intake callback). */
-static intake_verdict seal_and_store(void *ud, const char *json, size_t len, char *why, size_t whylen)
+/* With e2e.sign_snapshots the envelope carries SignedData(JSON) signed with
+ * the same E2E identity (RFC 5652 nesting: inner content type id-signedData),
+ * else the JSON itself. *pt is OPENSSL_malloc'd when signed, else json. */
+static int sign_if_asked(const agent *a, const char *json, size_t len, const unsigned char **pt, size_t *pt_len,
+                         unsigned char **owned, char *why, size_t whylen)
 {
-	agent *a = ud;
+	char err[400];
+
+	*owned = NULL;
+	*pt = (const unsigned char *)json;
+	*pt_len = len;
+	if (!a->cfg->sign_snapshots)
+		return 0;
+	if (signed_data_sign(smscms_identity_cert(a->originator), smscms_identity_key(a->originator),
+	                     smscms_identity_chain(a->originator), (const unsigned char *)json, len, owned, pt_len, err,
+	                     sizeof err) != 0) {
+		snprintf(why, whylen, "cannot be signed: %s", err);
+		return -1;
+	}
+	*pt = *owned;
+	return 0;
+}
+
+/* Signs (when configured), encrypts and stores the snapshot durably; ctx
+ * belongs to the calling thread. */
+static intake_verdict seal(agent *a, smscms_ctx *ctx, const char *json, size_t len,
+                           unsigned char digest[OUTBOX_DIGEST_LEN], char *why, size_t whylen)
+{
 	smscms_encrypt_opts opts;
-	unsigned char *der = NULL, digest[OUTBOX_DIGEST_LEN];
+	unsigned char *der = NULL, *signed_der = NULL;
+	const unsigned char *pt;
 	unsigned int dlen = 0;
-	size_t der_len = 0;
+	size_t der_len = 0, pt_len = 0;
 	char err[400];
 	intake_verdict v = INTAKE_LATER;
 	outbox_status st;
 
 	smscms_encrypt_opts_init(&opts);
-	if (smscms_encrypt(a->ctx, &opts, a->originator, a->recipients, a->n_recipients, (const unsigned char *)json,
-	                   len, &der, &der_len) != SMSCMS_OK) {
-		snprintf(why, whylen, "cannot be encrypted: %s", smscms_ctx_error(a->ctx));
+	if (sign_if_asked(a, json, len, &pt, &pt_len, &signed_der, why, whylen) != 0)
 		return INTAKE_REFUSED;
+	if (signed_der != NULL)
+		opts.content_type_nid = NID_pkcs7_signed;
+	if (smscms_encrypt(ctx, &opts, a->originator, a->recipients, a->n_recipients, pt, pt_len, &der, &der_len) !=
+	    SMSCMS_OK) {
+		snprintf(why, whylen, "cannot be encrypted: %s", smscms_ctx_error(ctx));
+		v = INTAKE_REFUSED;
+		goto out;
 	}
 	if (EVP_Digest(der, der_len, digest, &dlen, EVP_sha256(), NULL) != 1) {
-		sms_log(LOG_LEVEL_ERROR, "spool: SHA-256 failed; input kept");
+		sms_log(LOG_LEVEL_ERROR, "intake: SHA-256 failed; input kept");
 		goto out;
 	}
 	st = outbox_add(a->outbox, der, der_len, digest, err, sizeof err);
@@ -295,11 +332,51 @@ static intake_verdict seal_and_store(void *ud, const char *json, size_t len, cha
 			sms_log(LOG_LEVEL_ERROR, "%s: refusing new input until there is space; the spool and the "
 			        "outbox are kept", err);
 	} else {
-		sms_log(LOG_LEVEL_ERROR, "%s; the spool file is kept", err);
+		sms_log(LOG_LEVEL_ERROR, "%s; the input is kept", err);
 	}
 out:
 	OPENSSL_free(der);
+	OPENSSL_free(signed_der);
 	return v;
+}
+
+/* The spool's callback (supervising thread). */
+static intake_verdict seal_and_store(void *ud, const char *json, size_t len, char *why, size_t whylen)
+{
+	agent *a = ud;
+	unsigned char digest[OUTBOX_DIGEST_LEN];
+
+	return seal(a, a->ctx, json, len, digest, why, whylen);
+}
+
+/* The socket's callback (its own thread, its own ctx). */
+static intake_verdict seal_for_socket(void *ud, const char *json, size_t len, char hex[SOCKET_DIGEST_HEX], char *why,
+                                      size_t whylen)
+{
+	agent *a = ud;
+	unsigned char digest[OUTBOX_DIGEST_LEN];
+	intake_verdict v = seal(a, a->socket_ctx, json, len, digest, why, whylen);
+
+	if (v == INTAKE_STORED)
+		receipt_digest_hex(digest, hex);
+	return v;
+}
+
+static int start_socket(agent *a, const intake_config *ic, char *err, size_t errlen)
+{
+	const agent_config *cfg = a->cfg;
+	const socket_intake_config sc = { .path = cfg->socket_path, .mode = cfg->socket_mode, .uid = cfg->socket_uid,
+	                                  .gid = cfg->socket_gid, .timeout_ms = cfg->socket_timeout_ms, .check = ic,
+	                                  .store = seal_for_socket, .ud = a };
+
+	if (cfg->socket_path == NULL)
+		return 0;
+	if ((a->socket_ctx = smscms_ctx_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	a->socket = socket_intake_start(&sc, err, errlen);
+	return a->socket ? 0 : -1;
 }
 
 /* ---------------------------------------------------------- session */
@@ -498,6 +575,8 @@ static void teardown(agent *a)
 {
 	size_t i;
 
+	socket_intake_stop(a->socket);
+	smscms_ctx_free(a->socket_ctx);
 	mqtt_session_free(a->session);
 	outbox_close(a->outbox);
 	crl_watch_free(a->crls);
@@ -524,7 +603,7 @@ static int run(const agent_config *cfg)
 		goto fail;
 	ic = (intake_config){ .dir = cfg->spool_dir, .equipment = a.id.equipment, .max_file = cfg->max_file,
 	                      .max_values = cfg->max_values, .max_per_scan = (size_t)cfg->window };
-	if (intake_prepare(&ic, err, sizeof err) != 0)
+	if (intake_prepare(&ic, err, sizeof err) != 0 || start_socket(&a, &ic, err, sizeof err) != 0)
 		goto fail;
 	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
 		snprintf(err, sizeof err, "mosquitto_lib_init failed");

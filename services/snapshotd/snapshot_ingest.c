@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "common/identity.h"
+#include "common/x509_util.h"
 
 void ingest_sanitize(char *s)
 {
@@ -48,6 +49,54 @@ static int bind_originator(const smscms_originator *orig, ingest_result *r)
 	return 0;
 }
 
+static int same_equipment(const identity *id, const snapshot_topic *t)
+{
+	return id->kind == IDENTITY_EQUIPMENT && strcmp(id->master, t->master) == 0 &&
+	       strcmp(id->account, t->account) == 0 && strcmp(id->equipment, t->equipment) == 0;
+}
+
+/* The envelope's content: the JSON, or SignedData(JSON) by the same
+ * equipment (the third-party proof the thesis' non-repudiation asks for).
+ * On success r->plaintext is the JSON and r->signed_data what was signed. */
+static int unwrap_signature(const ingest_keys *keys, int content_type_nid, ingest_result *r)
+{
+	signed_data_info sd;
+	identity id;
+	char err[480];
+	unsigned char *json;
+	int rc = -1;
+
+	if (content_type_nid == NID_pkcs7_data) {
+		if (keys->require_signature)
+			return reject(r, "unsigned", "snapshot is not signed (id-data) and e2e.require_signature is set");
+		return 0;
+	}
+	if (content_type_nid != NID_pkcs7_signed)
+		return reject(r, "content_type", "encrypted content is neither id-data nor id-signedData");
+	if (signed_data_verify(keys->signatures, "snapshot signature", r->plaintext, r->plaintext_len,
+	                       keys->max_payload, &sd, err, sizeof err) != 0)
+		return reject(r, "signature", "%s", err);
+	x509_name_string(X509_get_subject_name(sd.signer), r->signer, sizeof r->signer);
+	if (identity_from_subject(X509_get_subject_name(sd.signer), &id, err, sizeof err) != 0 ||
+	    !same_equipment(&id, &r->topic)) {
+		reject(r, "signer_mismatch", "signer %.300s is not the originator, equipment of the topic", r->signer);
+		goto out;
+	}
+	if ((json = OPENSSL_memdup(sd.content, sd.content_len)) == NULL) {
+		reject(r, "signature", "out of memory");
+		goto out;
+	}
+	r->signed_data = r->plaintext;
+	r->signed_data_len = r->plaintext_len;
+	r->plaintext = json;
+	r->plaintext_len = sd.content_len;
+	r->signing_time = sd.signing_time;
+	rc = 0;
+out:
+	signed_data_info_clear(&sd);
+	return rc;
+}
+
 int snapshot_ingest(smscms_ctx *ctx, const ingest_keys *keys, const char *topic,
                     const unsigned char *payload, size_t len, ingest_result *r)
 {
@@ -86,7 +135,7 @@ int snapshot_ingest(smscms_ctx *ctx, const ingest_keys *keys, const char *topic,
 		goto out;
 	}
 	snprintf(r->originator, sizeof r->originator, "%s", orig.subject);
-	if (bind_originator(&orig, r) != 0)
+	if (bind_originator(&orig, r) != 0 || unwrap_signature(keys, orig.content_type_nid, r) != 0)
 		goto out;
 	js = snapshot_parse((const char *)r->plaintext, r->plaintext_len, keys->max_values, &r->snap,
 	                    err, sizeof err);
@@ -110,5 +159,7 @@ void ingest_result_clear(ingest_result *r)
 	snapshot_free(&r->snap);
 	if (r->plaintext != NULL)
 		OPENSSL_clear_free(r->plaintext, r->plaintext_len);
+	if (r->signed_data != NULL)
+		OPENSSL_clear_free(r->signed_data, r->signed_data_len);
 	memset(r, 0, sizeof *r);
 }

@@ -2,14 +2,20 @@
  * From an MQTT message to a snapshot ready to store: size limit, topic,
  * CMS decryption with the E2E recipient identity, originator chain check
  * (smscms verifier: E2E root + CRLs), binding of the originator to the
- * topic (its certificate must be equipment ma/acc/eq of the topic), JSON
+ * topic (its certificate must be equipment ma/acc/eq of the topic), the
+ * inner signature when the envelope holds SignedData (signed_data.h: chain
+ * to the E2E root with CRLs, signer is the same equipment), JSON
  * parsing and the "equipment" field check. Pure with respect to the
  * database; the caller stores or dead-letters the result.
  *
  * Reason codes (stable, stored in t_dead_letter.reason):
  *   empty, too_large, bad_topic, <smscms status name with '-' as '_'> (malformed,
  *   not_recipient, auth, untrusted, revoked, ...), originator_identity, originator_mismatch,
- *   bad_json, schema, equipment_mismatch; the worker adds db_rejected (the
+ *   bad_json, schema, equipment_mismatch, content_type (the envelope holds
+ *   neither id-data nor id-signedData), signature (the inner SignedData does
+ *   not verify: shape, signature, chain to the E2E root with CRLs),
+ *   signer_mismatch (signer is not the originator, the topic's equipment),
+ *   unsigned (id-data while require_signature is set); the worker adds db_rejected (the
  *   database refused it) and replay (these bytes came before on another topic).
  */
 #ifndef SMS_SNAPSHOT_INGEST_H
@@ -18,6 +24,7 @@
 #include <stddef.h>
 #include "cms/smscms.h"
 #include "common/snapshot_json.h"
+#include "common/signed_data.h"
 #include "common/snapshot_topic.h"
 
 typedef struct {
@@ -25,6 +32,8 @@ typedef struct {
 	smscms_verifier *verifier;
 	size_t max_payload;
 	size_t max_values;
+	const signed_data_trust *signatures; /* E2E root + CRLs, for signed snapshots */
+	int require_signature;
 } ingest_keys;
 
 typedef struct {
@@ -33,8 +42,12 @@ typedef struct {
 	snapshot_topic topic;
 	snapshot snap;
 	char originator[512];     /* RFC 2253 subject of the originator certificate */
-	unsigned char *plaintext; /* OPENSSL_malloc'd, owned */
+	unsigned char *plaintext; /* the snapshot JSON, OPENSSL_malloc'd, owned */
 	size_t plaintext_len;
+	unsigned char *signed_data; /* the SignedData DER when signed (owned), else NULL */
+	size_t signed_data_len;
+	char signer[512];         /* RFC 2253 subject of the signer, "" when unsigned */
+	time_t signing_time;
 } ingest_result;
 
 /* 0: accepted, r->snap valid. -1: rejected, r->reason and r->detail set.

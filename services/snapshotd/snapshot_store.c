@@ -114,9 +114,10 @@ static store_result to_store_result(pg_class c)
 }
 
 static const char ingest_sql[] =
-	"SELECT outcome, snapshot_id, first_topic, missing_from, missing_to FROM sms_ingest_snapshot("
+	"SELECT outcome, snapshot_id, first_topic, missing_from, missing_to FROM sms_ingest_signed_snapshot("
 	"$1, $2, $3, $4, $5, $6, $7::timestamptz, $8::bigint, $9, "
-	"$10::text[], $11::text[], $12::text[], $13::float8[], $14::text[], $15::bigint)";
+	"$10::text[], $11::text[], $12::text[], $13::float8[], $14::text[], $15::bigint, "
+	"$16::bytea, $17, $18::timestamptz)";
 static const char dead_letter_sql[] = "SELECT sms_dead_letter($1, $2, $3, $4::bigint, $5, $6)";
 static const char replay_fetch_sql[] =
 	"SELECT id, topic, payload, digest FROM t_dead_letter"
@@ -225,12 +226,14 @@ static store_result read_receipt(const PGresult *res, store_receipt *rc)
 
 store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32], const char *topic,
                                 const snapshot_topic *t, const snapshot *snap, const char *originator,
-                                long long replay_of, store_receipt *rc, char *err, size_t errlen)
+                                const store_signature *sig, long long replay_of, store_receipt *rc, char *err,
+                                size_t errlen)
 {
 	strbuf groups = { 0 }, channels = { 0 }, units = { 0 }, nums = { 0 }, txts = { 0 };
-	char seq[32], num[40], replay[32];
-	const char *params[15];
-	int lengths[15] = { 32 }, formats[15] = { 1 };
+	char seq[32], num[40], replay[32], signed_at[32];
+	const char *params[18];
+	int lengths[18] = { 32 }, formats[18] = { 1 };
+	struct tm tm;
 	PGresult *res = NULL;
 	store_result r = STORE_RETRY;
 	size_t i;
@@ -275,7 +278,21 @@ store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32
 	params[12] = nums.buf;
 	params[13] = txts.buf;
 	params[14] = replay_of > 0 ? replay : NULL;
-	r = exec_prepared(s, "ingest", 15, params, lengths, formats, "storing snapshot", &res, err, errlen);
+	params[15] = params[16] = params[17] = NULL;
+	if (sig != NULL && sig->der != NULL) {
+		if (gmtime_r(&sig->signing_time, &tm) == NULL ||
+		    strftime(signed_at, sizeof signed_at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+			snprintf(err, errlen, "storing snapshot: signing time out of range");
+			r = STORE_REJECTED;
+			goto out;
+		}
+		params[15] = (const char *)sig->der;
+		lengths[15] = (int)sig->der_len;
+		formats[15] = 1;
+		params[16] = sig->signer;
+		params[17] = signed_at;
+	}
+	r = exec_prepared(s, "ingest", 18, params, lengths, formats, "storing snapshot", &res, err, errlen);
 	if (r == STORE_OK && PQntuples(res) != 1) {
 		snprintf(err, errlen, "storing snapshot: sms_ingest_snapshot returned %d rows", PQntuples(res));
 		r = STORE_SETUP;

@@ -20,6 +20,7 @@
 #define SMS_SNAPSHOT_STORE_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "common/snapshot_json.h"
 #include "common/snapshot_topic.h"
@@ -47,6 +48,14 @@ typedef struct {
 	unsigned char digest[32];
 } store_dead_letter;
 
+/* A verified snapshot signature, stored with the snapshot in one transaction. */
+typedef struct {
+	const unsigned char *der;            /* the SignedData as signed */
+	size_t der_len;
+	const char *signer;
+	time_t signing_time;
+} store_signature;
+
 typedef struct snapshot_store snapshot_store;
 
 snapshot_store *snapshot_store_new(const char *conninfo, const char *application_name);
@@ -65,10 +74,12 @@ int snapshot_store_check_ready(snapshot_store *s, char *err, size_t errlen);
 /* Monthly partitions around now (sms_ensure_partitions). */
 store_result snapshot_store_ensure_partitions(snapshot_store *s, char *err, size_t errlen);
 
-/* replay_of: the dead letter this snapshot is a replay of, 0 normally. */
+/* sig: NULL for an unsigned snapshot. replay_of: the dead letter this
+ * snapshot is a replay of, 0 normally. */
 store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32], const char *topic,
                                 const snapshot_topic *t, const snapshot *snap, const char *originator,
-                                long long replay_of, store_receipt *receipt, char *err, size_t errlen);
+                                const store_signature *sig, long long replay_of, store_receipt *receipt,
+                                char *err, size_t errlen);
 
 /* Records a rejected message: its digest and full length, and at most keep
  * bytes of the payload (which may be empty). STORE_OK: recorded;

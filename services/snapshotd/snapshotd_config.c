@@ -15,7 +15,7 @@
 
 static const char *const known_keys[] = {
 	CONF_BROKER_KEYS, "broker.subscription",
-	CONF_E2E_KEYS,
+	CONF_E2E_KEYS, "e2e.require_signature",
 	"database.conninfo", "database.sql_dir",
 	"database.replay_interval",
 	"limits.max_payload", "limits.max_values", "limits.dead_letter_max_bytes",
@@ -37,6 +37,7 @@ static int load_ints(conf_file *f, snapshotd_config *cfg)
 	    conf_int(f, "workers", 1, 1, SNAPSHOTD_MAX_WORKERS, &workers) ||
 	    conf_int(f, "stats_interval", 30, 0, 86400, &stats) ||
 	    conf_bool(f, "receipts.enabled", 1, &cfg->receipts_enabled) ||
+	    conf_bool(f, "e2e.require_signature", 0, &cfg->require_signature) ||
 	    conf_int(f, "receipts.batch_ms", 500, 1, 60000, &batch_ms) ||
 	    conf_int(f, "receipts.max_digests", 1024, 1, RECEIPT_MAX_DIGESTS, &max_digests))
 		return -1;

@@ -10,6 +10,8 @@
  *               crl_check_interval (s, 60), crl_warn_days (7) }
  *   database: { conninfo, sql_dir (for --migrate), replay_interval }
  *   limits:   { max_payload, max_values, dead_letter_max_bytes }
+ *   e2e.require_signature (false): only snapshots signed by their equipment
+ *             (SignedData inside the envelope) are stored
  *   receipts: { enabled (true), batch_ms (500), max_digests (1024, at most
  *               RECEIPT_MAX_DIGESTS) }: signed receipts on
  *               <ma>/<acc>/<eq>/receipts, snapshotd_receipts.h
@@ -47,6 +49,7 @@ typedef struct {
 	size_t max_values;
 	size_t dead_letter_max_bytes;  /* payload bytes kept per dead letter */
 	int receipts_enabled;
+	int require_signature;       /* e2e.require_signature: unsigned snapshots are dead letters */
 	long receipt_batch_ms;         /* a batch waits at most this long */
 	size_t receipt_max_digests;    /* a full batch goes out at once */
 	int workers;

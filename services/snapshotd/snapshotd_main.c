@@ -17,6 +17,7 @@
 #include <mosquitto.h>
 
 #include "common/crl_watch.h"
+#include "common/signed_data.h"
 #include "common/daemon_cli.h"
 #include "common/db_migrate.h"
 #include "common/mqtt_session.h"
@@ -87,6 +88,19 @@ static int default_client_id(snapshotd_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Signed snapshots' signers chain to the same E2E root, with the same CRLs. */
+static int load_signature_trust(const snapshotd_config *cfg, crl_watch *crls, signed_data_trust **t)
+{
+	char err[600];
+
+	if ((*t = signed_data_trust_new(cfg->e2e.trust_root, err, sizeof err)) == NULL ||
+	    (crls != NULL && signed_data_trust_set_crls(*t, crl_set_crls(crl_watch_current(crls)), err, sizeof err) != 0)) {
+		sms_log(LOG_LEVEL_ERROR, "snapshot signatures: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* The verifier starts without CRLs and gets them only through the watch,
  * so nothing ever rests on a CRL whose signature did not verify. */
 static int load_keys(smscms_ctx *ctx, const snapshotd_config *cfg, crl_watch *crls, smscms_identity **id,
@@ -125,14 +139,19 @@ static crl_watch *watch_crls(const snapshotd_config *cfg)
 static void poll_crls(snapshotd_shared *sh, smscms_ctx *ctx, crl_watch *crls, int force)
 {
 	smscms_status st;
+	char err[300];
+	int sig;
 
 	if (crls == NULL || crl_watch_poll(crls, time(NULL), force) != 1)
 		return;
 	pthread_rwlock_wrlock(&sh->verifier_lock);
 	st = smscms_verifier_set_crls(ctx, sh->keys.verifier, crl_set_crls(crl_watch_current(crls)));
+	sig = signed_data_trust_set_crls(sh->signatures, crl_set_crls(crl_watch_current(crls)), err, sizeof err);
 	pthread_rwlock_unlock(&sh->verifier_lock);
 	if (st != SMSCMS_OK)
 		sms_log(LOG_LEVEL_ERROR, "E2E CRLs verified but not taken by the verifier: %s", smscms_ctx_error(ctx));
+	if (sig != 0)
+		sms_log(LOG_LEVEL_ERROR, "E2E CRLs verified but not taken for snapshot signatures: %s", err);
 }
 
 typedef struct {
@@ -328,7 +347,8 @@ int main(int argc, char **argv)
 	if (cfg.e2e.n_crls > 0 && (crls = watch_crls(&cfg)) == NULL)
 		goto out;
 	ctx = smscms_ctx_new();
-	if (ctx == NULL || load_keys(ctx, &cfg, crls, &id, &verifier) != 0)
+	if (ctx == NULL || load_keys(ctx, &cfg, crls, &id, &verifier) != 0 ||
+	    load_signature_trust(&cfg, crls, &sh.signatures) != 0)
 		goto out;
 	if (pthread_rwlock_init(&sh.verifier_lock, NULL) != 0) {
 		sms_log(LOG_LEVEL_ERROR, "pthread_rwlock_init failed");
@@ -339,6 +359,8 @@ int main(int argc, char **argv)
 	sh.keys.verifier = verifier;
 	sh.keys.max_payload = cfg.max_payload;
 	sh.keys.max_values = cfg.max_values;
+	sh.keys.signatures = sh.signatures;
+	sh.keys.require_signature = cfg.require_signature;
 	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
 		sms_log(LOG_LEVEL_ERROR, "mosquitto_lib_init failed");
 		goto out;
@@ -383,6 +405,7 @@ out:
 	if (lock_ok)
 		pthread_rwlock_destroy(&sh.verifier_lock);
 	smscms_verifier_free(verifier);
+	signed_data_trust_free(sh.signatures);
 	crl_watch_free(crls);
 	smscms_identity_free(id);
 	smscms_ctx_free(ctx);

@@ -28,9 +28,10 @@ static int store(snapshotd_replayer *r, const store_dead_letter *d, ingest_resul
 {
 	store_receipt rc;
 	char err[512], detail[300];
+	const store_signature sig = { in->signed_data, in->signed_data_len, in->signer, in->signing_time };
 
-	switch (snapshot_store_put(r->store, d->digest, d->topic, &in->topic, &in->snap, in->originator, d->id,
-	                           &rc, err, sizeof err)) {
+	switch (snapshot_store_put(r->store, d->digest, d->topic, &in->topic, &in->snap, in->originator,
+	                           in->signed_data ? &sig : NULL, d->id, &rc, err, sizeof err)) {
 	case STORE_OK:
 	case STORE_DUPLICATE:
 		sms_log(LOG_LEVEL_INFO, "replay of dead letter %lld on %s: snapshot %lld (seq %lld)", d->id,

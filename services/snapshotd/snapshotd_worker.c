@@ -66,10 +66,11 @@ static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], c
 	store_receipt rc;
 	long backoff = BACKOFF_MIN_MS;
 	store_result sr;
+	const store_signature sig = { r->signed_data, r->signed_data_len, r->signer, r->signing_time };
 
 	for (;;) {
-		sr = snapshot_store_put(w->store, digest, topic, &r->topic, &r->snap, r->originator, 0, &rc,
-		                        err, sizeof err);
+		sr = snapshot_store_put(w->store, digest, topic, &r->topic, &r->snap, r->originator,
+		                        r->signed_data ? &sig : NULL, 0, &rc, err, sizeof err);
 		switch (sr) {
 		case STORE_OK:
 			*is_snapshot = 1;

@@ -32,7 +32,8 @@
 typedef struct {
 	const snapshotd_config *cfg;
 	ingest_keys keys;
-	pthread_rwlock_t verifier_lock;  /* read: decrypt; write: CRL reload */
+	signed_data_trust *signatures;   /* keys.signatures, writable for CRL reloads */
+	pthread_rwlock_t verifier_lock;  /* read: decrypt and signatures; write: CRL reload */
 	atomic_int stop;
 	atomic_int failed;               /* a worker's session ended fatally */
 } snapshotd_shared;

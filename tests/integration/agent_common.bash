@@ -4,7 +4,7 @@
 #
 #   agent_setup                        svc_setup, the customers' auditor clients, sms-agent built
 #   agent_conf NAME MA ACC EQ [extra]  writes $H_DIR/NAME/agent.conf (+ extra lines)
-#   agent_start NAME / agent_stop NAME [SIG]
+#   agent_start NAME / agent_stop NAME [SIG]   (AGENT_WRAP: a command to run it under, e.g. faketime)
 #   spool_put NAME EQ SEQ...           snapshot files moved into NAME's spool
 #   outbox_n NAME                      entries in NAME's outbox
 #   receipt_publish EQPATH FILE        FILE on EQPATH/receipts as the snapshot service
@@ -45,12 +45,15 @@ agent_conf() {
 }
 
 agent_start() {
-	local name=$1 i
-	"$DBIN/sms-agent" --config "$H_DIR/$name/agent.conf" >>"$H_DIR/$name/agent.log" 2>&1 &
+	local name=$1 i before
+	# The log is appended to across restarts: wait for one more start line.
+	before=$(cat "$H_DIR/$name/agent.log" 2>/dev/null | grep -c "started: equipment")
+	# shellcheck disable=SC2086
+	${AGENT_WRAP:-} "$DBIN/sms-agent" --config "$H_DIR/$name/agent.conf" >>"$H_DIR/$name/agent.log" 2>&1 &
 	AGENT_PID[$name]=$!
 	H_PIDS+=("$!")
 	for i in $(seq 1 100); do
-		grep -q "started: equipment" "$H_DIR/$name/agent.log" 2>/dev/null && return 0
+		[ "$(cat "$H_DIR/$name/agent.log" 2>/dev/null | grep -c "started: equipment")" -gt "$before" ] && return 0
 		kill -0 "${AGENT_PID[$name]}" 2>/dev/null || return 1
 		sleep 0.1
 	done

@@ -43,7 +43,7 @@ case $out in *"role sms_x did not get its grants (run sms-db roles as the owner 
 	tap_ok "... saying the role did not get its grants";; *) tap_not_ok "non-owner sms-db roles: $out";; esac
 tap_is "$(q "select string_agg(table_name || ':' || privilege_type, ' ' order by table_name, privilege_type)
             from information_schema.table_privileges where grantee = 'sms_snapshotd'")" \
-	"schema_migrations:SELECT t_account:INSERT t_account:SELECT t_channel:INSERT t_channel:SELECT t_channel_group:INSERT t_channel_group:SELECT t_dead_letter:INSERT t_dead_letter:SELECT t_device:INSERT t_device:SELECT t_device_type:INSERT t_device_type:SELECT t_ingest_log:INSERT t_ingest_log:SELECT t_master_account:INSERT t_master_account:SELECT t_snapshot:INSERT t_snapshot:SELECT t_snapshot_values:INSERT t_unit:INSERT t_unit:SELECT" \
+	"schema_migrations:SELECT t_account:INSERT t_account:SELECT t_channel:INSERT t_channel:SELECT t_channel_group:INSERT t_channel_group:SELECT t_dead_letter:INSERT t_dead_letter:SELECT t_device:INSERT t_device:SELECT t_device_type:INSERT t_device_type:SELECT t_ingest_log:INSERT t_ingest_log:SELECT t_master_account:INSERT t_master_account:SELECT t_snapshot:INSERT t_snapshot:SELECT t_snapshot_signature:INSERT t_snapshot_values:INSERT t_unit:INSERT t_unit:SELECT" \
 	"sms_snapshotd: table privileges exactly as listed (no UPDATE/DELETE on whole tables)"
 tap_is "$(q "select string_agg(table_name || '.' || column_name, ' ' order by table_name, column_name)
             from information_schema.column_privileges where grantee = 'sms_snapshotd' and privilege_type = 'UPDATE'")" \
@@ -51,7 +51,7 @@ tap_is "$(q "select string_agg(table_name || '.' || column_name, ' ' order by ta
 	"sms_snapshotd: UPDATE only on the columns it sets"
 tap_is "$(q "select string_agg(p.proname, ' ' order by p.proname) from pg_proc p
             where p.pronamespace = 'public'::regnamespace and has_function_privilege('snapd', p.oid, 'EXECUTE')")" \
-	"sms_dead_letter sms_dead_letter_replay_failed sms_ensure_partition sms_ensure_partitions sms_ingest_snapshot" \
+	"sms_dead_letter sms_dead_letter_replay_failed sms_ensure_partition sms_ensure_partitions sms_ingest_signed_snapshot sms_ingest_snapshot" \
 	"snapd may execute exactly the functions it calls (not the 001 sms_dead_letter form, nothing for PUBLIC)"
 tap_is "$(q "select has_schema_privilege('snapd', 'public', 'CREATE') or has_database_privilege('snapd', 'sms', 'CREATE')")" f \
 	"snapd has no CREATE on schema public or the database"
@@ -86,7 +86,7 @@ before=$(log_count 'not starting')
 SVC_CONF=$H_DIR/old.conf svc_daemon_start
 svc_daemon_stop TERM
 tap_is "$?" 1 "schema at version 1: daemon refuses to start"
-grep 'not starting' "$H_DIR/snapshotd.log" | tail -n 1 | grep -q "schema version 1, sms-snapshotd needs 2: run sms-db migrate" &&
+grep 'not starting' "$H_DIR/snapshotd.log" | tail -n 1 | grep -q "schema version 1, sms-snapshotd needs 3: run sms-db migrate" &&
 	tap_ok "schema at version 1: the line says to migrate" || tap_not_ok "schema at version 1: the line says to migrate"
 
 # The daemon from here on: least privilege, small dead letters, quick replays.

@@ -128,4 +128,26 @@ for i in "${!THEIRS[@]}"; do
 	done
 done
 
+# ---- a signed snapshot: SignedData inside the envelope (sms-agent e2e.sign_snapshots) ----
+# The nesting of RFC 5652 (inner content type id-signedData) read by OpenSSL
+# alone: openssl cms -decrypt hands out the SignedData, -verify checks it
+# against the E2E root and gives the snapshot back.
+d=$(leaf_dir EQ256)
+signed_round_trip() {
+	openssl cms -sign -binary -nodetach -md sha256 -signer "$d/cert.pem" -inkey "$d/key.pem" \
+		-certfile "$d/chain.pem" -in "$W/pt.bin" -outform DER -out "$W/sd.der" &&
+	# shellcheck disable=SC2046
+	"$SMSCMS" encrypt $(orig 256) --recipient "$(cert R1c256)" --ka ecdh --kdf sha256 --no-attrs --signed \
+		--in "$W/sd.der" --out "$W/sd_env.der" &&
+	openssl cms -decrypt -inform DER -in "$W/sd_env.der" -recip "$(cert R1c256)" -inkey "$(key R1c256)" \
+		-out "$W/sd_out.der" && cmp "$W/sd.der" "$W/sd_out.der" &&
+	openssl cms -verify -binary -inform DER -in "$W/sd_out.der" -CAfile "$I_ROOT" -purpose any \
+		-out "$W/sd_pt.bin" 2>/dev/null && cmp "$W/pt.bin" "$W/sd_pt.bin"
+}
+tap_check "signed snapshot: openssl decrypts the envelope, openssl cms -verify checks the SignedData inside" \
+	signed_round_trip
+"$SMSCMS" inspect --in "$W/sd_env.der" 2>&1 | grep -q "encrypted content type.*1.2.840.113549.1.7.2\|encrypted content type.*signedData\|encrypted content type.*pkcs7-signedData" &&
+	tap_ok "smscms inspect shows the inner content type id-signedData" ||
+	tap_not_ok "inspect: $("$SMSCMS" inspect --in "$W/sd_env.der" 2>&1 | grep 'encrypted content type')"
+
 tap_done
