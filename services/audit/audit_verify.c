@@ -174,7 +174,7 @@ int audit_verify(const audit_config *cfg, FILE *out, FILE *progress)
 		fprintf(out, "... and %lld more\n", v.problems - VERIFY_MAX_LINES);
 	for (i = 0; i < STORE_DIGEST_LEN; i++)
 		snprintf(head + 2 * i, 3, "%02x", v.prev[i]);
-	fprintf(out, "verify: %lld message(s) checked in %.2f s, %lld problem(s), %lld originator(s) revoked since; "
+	fprintf(out, "verify: %lld message(s) checked in %.2f s, %lld problem(s), %lld from originators revoked since; "
 	        "chain head %s\n", v.checked, elapsed(&v.t0), v.problems, v.revoked_since, v.checked ? head : "(empty)");
 	rc = v.problems ? 1 : 0;
 out:

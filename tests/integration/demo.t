@@ -38,7 +38,7 @@ has "sms-audit report for 000001/00002" "the demo ends with the customer's audit
 has "! not_for_us: encrypted for: /CN=vendor-snapshot-service$" \
 	"the report shows the forged snapshot: not encrypted for the customer"
 has "! never_receipted: " "and that the vendor never receipted it"
-has "the store verifies: verify: .* 0 problem(s), 2 originator(s) revoked since" \
+has "the store verifies: verify: .* 0 problem(s), [1-9][0-9]* from originators revoked since" \
 	"the customer's store verifies; the revoked device's earlier snapshots are named"
 "$H_ROOT/scripts/demo" stop >/dev/null 2>&1
 tap_is "$?" 0 "scripts/demo stop exits 0"
