@@ -17,6 +17,8 @@ DESTDIR ?=
 CC      ?= cc
 B       ?= build/release
 SAN     ?= 0
+# The one version every program prints with --version (common/version.h).
+SMS_VERSION := $(shell cat VERSION)
 
 # Lists each <part>/module.mk appends to.
 LIBS       :=   # static libraries

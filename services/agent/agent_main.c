@@ -32,6 +32,7 @@
 #include "cms/smscms.h"
 #include "common/crl_watch.h"
 #include "common/daemon_cli.h"
+#include "common/version.h"
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/mqtt_session.h"
@@ -77,8 +78,10 @@ static void usage(FILE *f)
 	        "                 with one line FILE:LINE: problem\n"
 	        "  --verbose      debug logging\n"
 	        "  --help         this text\n"
+	        "  --version      print the version\n"
 	        "\n"
-	        "Signals: TERM/INT disconnect and exit; HUP scans the spool and reloads CRLs now.\n");
+	        "Signals: TERM/INT disconnect and exit; HUP scans the spool and reloads CRLs now.\n"
+	        "\n" SMS_EXIT_CODES_HELP);
 }
 
 /* ------------------------------------------------------------- keys */

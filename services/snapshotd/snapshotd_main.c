@@ -18,6 +18,7 @@
 
 #include "common/crl_watch.h"
 #include "common/daemon_cli.h"
+#include "common/version.h"
 #include "common/db_migrate.h"
 #include "common/mqtt_session.h"
 #include "services/snapshotd/snapshotd_config.h"
@@ -42,9 +43,11 @@ static void usage(FILE *f)
 	        "  --migrate      apply pending schema migrations (database.sql_dir) first\n"
 	        "  --verbose      debug logging\n"
 	        "  --help         this text\n"
+	        "  --version      print the version\n"
 	        "\n"
 	        "Signals: TERM/INT finish the current message and exit; HUP reloads CRLs now\n"
-	        "(changed CRL files are also picked up within e2e.crl_check_interval).\n");
+	        "(changed CRL files are also picked up within e2e.crl_check_interval).\n"
+	        "\n" SMS_EXIT_CODES_HELP);
 }
 
 static int run_migrations(const snapshotd_config *cfg)

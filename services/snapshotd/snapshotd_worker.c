@@ -59,6 +59,18 @@ static void report_missing(snapshotd_worker *w, const ingest_result *r, const st
  * came before on another topic): dead-letter it. After 0, *is_snapshot says
  * whether a snapshot holds it: stored now, or earlier (a re-send); not so a
  * duplicate of a message that was dead-lettered before (no snapshot id). */
+/* Ops data only (sms-db devices): the snapshot is committed already, so a
+ * failure here is a warning and never holds the message. */
+static void note_device_seen(snapshotd_worker *w, const ingest_result *r)
+{
+	char err[512];
+
+	if (snapshot_store_device_seen(w->store, &r->topic, r->cert_serial, r->cert_issuer, r->cert_not_after, err,
+	                               sizeof err) != STORE_OK)
+		sms_log(LOG_LEVEL_WARNING, "worker %d: device %s/%s/%s: last seen and certificate not recorded: %s",
+		        w->index, r->topic.master, r->topic.account, r->topic.equipment, err);
+}
+
 static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], const char *topic,
                           ingest_result *r, int *is_snapshot)
 {
@@ -76,8 +88,10 @@ static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], c
 			atomic_fetch_add(&w->n.stored, 1);
 			atomic_fetch_add(&w->n.values, r->snap.n_values);
 			report_missing(w, r, &rc);
+			note_device_seen(w, r);
 			return 0;
 		case STORE_DUPLICATE:
+			note_device_seen(w, r);
 			*is_snapshot = rc.snapshot_id > 0;
 			atomic_fetch_add(&w->n.duplicates, 1);
 			sms_log(LOG_LEVEL_INFO, "worker %d: duplicate snapshot on %s (seq %lld) acknowledged, not stored again",
