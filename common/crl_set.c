@@ -260,6 +260,7 @@ void crl_set_summary(const struct crl_set *set, struct crl_set_summary *out)
 	for (i = 0; i < sk_X509_CRL_num(set->crls); i++) {
 		X509_CRL *crl = sk_X509_CRL_value(set->crls, i);
 		time_t next = x509_time(X509_CRL_get0_nextUpdate(crl));
+		time_t this_update = x509_time(X509_CRL_get0_lastUpdate(crl));
 		int revoked = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
 		bool first_of_issuer = true;
 
@@ -272,6 +273,8 @@ void crl_set_summary(const struct crl_set *set, struct crl_set_summary *out)
 		out->revoked += revoked > 0 ? (size_t)revoked : 0;
 		if (next && (!out->earliest_next_update || next < out->earliest_next_update))
 			out->earliest_next_update = next;
+		if (this_update && (!out->oldest_this_update || this_update < out->oldest_this_update))
+			out->oldest_this_update = this_update;
 	}
 }
 

@@ -35,6 +35,7 @@ struct crl_set_summary {
 	size_t crls;
 	size_t revoked;               /* revoked entries over all CRLs */
 	time_t earliest_next_update;  /* 0 when no CRL has a nextUpdate */
+	time_t oldest_this_update;    /* thisUpdate of the oldest CRL; 0 when none */
 };
 
 /* 0 and *out (free with crl_set_free), or -1, *out NULL and the reason in err. */

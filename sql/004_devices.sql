@@ -7,7 +7,7 @@
 
 ALTER TABLE t_device
 	ADD COLUMN last_seen      timestamptz,
-	ADD COLUMN cert_serial    text,          -- lowercase hex, no leading zeros
+	ADD COLUMN cert_serial    text,          -- lowercase hex, as OpenSSL prints it (BN_bn2hex)
 	ADD COLUMN cert_issuer    text,          -- RFC 2253
 	ADD COLUMN cert_not_after timestamptz;
 

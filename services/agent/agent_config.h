@@ -12,6 +12,7 @@
  *   spool:  { dir, max_file (65536), max_values (4096), scan_interval_ms (500) }
  *   outbox: { dir, max_entries (100000), max_bytes (1 GiB), max_age_days (90),
  *             resend_interval (300 s), window (64 unacknowledged publishes) }
+ *   metrics:  { dir, interval (15 s) }: dir/sms-agent.prom (agent_metrics.h)
  *   stats_interval (60 s, 0: off), log_file (stderr when absent)
  *
  * Unknown keys are errors; paths are relative to the file's directory; with
@@ -50,6 +51,7 @@ typedef struct {
 
 	int stats_interval;
 	char *log_file;
+	conf_metrics metrics;           /* common/conf_blocks.h */
 } agent_config;
 
 /* 0, or -1 with "file:line: key reason" in err. Free with agent_config_free. */

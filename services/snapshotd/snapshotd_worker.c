@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/evp.h>
 
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/sleep_unless.h"
+#include "services/snapshotd/snapshotd_metrics.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -87,6 +89,7 @@ static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], c
 			*is_snapshot = 1;
 			atomic_fetch_add(&w->n.stored, 1);
 			atomic_fetch_add(&w->n.values, r->snap.n_values);
+			atomic_store(&w->n.last_stored, (long long)time(NULL));
 			report_missing(w, r, &rc);
 			note_device_seen(w, r);
 			return 0;
@@ -132,6 +135,7 @@ static int store_rejected(snapshotd_worker *w, const unsigned char digest[32], c
 		switch (sr) {
 		case STORE_OK:
 			atomic_fetch_add(&w->n.rejected, 1);
+			snapshotd_metrics_count_rejected(r->reason);
 			sms_log(LOG_LEVEL_WARNING, "worker %d: snapshot on %s rejected (%s): %s", w->index,
 			              topic, r->reason, r->detail);
 			return 0;
