@@ -54,6 +54,18 @@ int crl_set_add_to_store(const struct crl_set *set, X509_STORE *store, char *err
 
 void crl_set_summary(const struct crl_set *set, struct crl_set_summary *out);
 
+/* One CRL of a set, for the lines operators read after a load. */
+struct crl_set_entry {
+	char issuer[256];            /* RFC 2253, log-safe (x509_name_string) */
+	char crl_number[48];         /* decimal; "none" without the extension */
+	time_t this_update, next_update;  /* 0 when absent */
+	size_t revoked;
+};
+
+size_t crl_set_count(const struct crl_set *set);
+/* The i-th CRL (i < crl_set_count). */
+void crl_set_entry_at(const struct crl_set *set, size_t i, struct crl_set_entry *out);
+
 /*
  * Number of CRLs whose nextUpdate is at or before now + within (within 0:
  * already past), listed in buf as "<issuer> (nextUpdate <ISO 8601>)", joined

@@ -6,7 +6,7 @@ COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/
 	common/snapshot_json.c common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c \
 	common/crl_watch.c common/ident_grammar.c common/errf.c common/pg_session.c common/db_privileges.c \
 	common/sleep_unless.c common/receipt.c common/conf_blocks.c common/daemon_cli.c \
-	common/version.c common/metrics.c common/daemon_metrics.c
+	common/version.c common/metrics.c common/daemon_metrics.c common/log_limit.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 
@@ -69,3 +69,9 @@ $(B)/tests/unit/test_metrics: $(B)/obj/tests/unit/test_metrics.o $(B)/obj/tests/
 		$(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lm
+
+UNIT_TESTS += $(B)/tests/unit/test_log_limit
+
+$(B)/tests/unit/test_log_limit: $(B)/obj/tests/unit/test_log_limit.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
