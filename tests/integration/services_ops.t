@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # What vendor ops watch (issue 11), against a real PostgreSQL and mosquitto:
-# sms-snapshotd's Prometheus file (read back with the Prometheus client's
-# parser), its --check-config on the metrics group, `sms-db devices` (last
+# sms-snapshotd's and sms-agent's Prometheus files (read back with the
+# Prometheus client's parser), --check-config on the metrics group, `sms-db devices` (last
 # seen, snapshot count, certificate serial and expiry from the database,
 # revoked from the CRL files given) in table, CSV and JSON, and `sms-db
 # retention` (dry run changes nothing; a real run drops the whole old
 # partition and the old snapshots, keeps the recent ones).
 source "$(dirname "$0")/../harness/harness.sh"
 source "$(dirname "$0")/services_common.bash"
+source "$(dirname "$0")/agent_common.bash"
 harness_init
-svc_setup
+agent_setup
 LOG=$H_DIR/snapshotd.log
 M=$H_DIR/metrics
 mkdir -p "$M"
@@ -64,6 +65,24 @@ awk -v l="$last" -v now="$(date +%s)" 'BEGIN { exit !(l > now - 120 && l <= now)
 grep -q '^# TYPE sms_snapshotd_snapshots_stored_total counter$' "$M/sms-snapshotd.prom" &&
 	tap_ok "TYPE line for the counter" || tap_not_ok "TYPE line for the counter"
 tap_is "$(find "$M" -name '.*' -type f | wc -l)" 0 "no temporary file left in the textfile directory"
+
+# --- sms-agent's metrics: the outbox fills and empties with the service's receipts
+agent_conf a3 000002 00007 EQ3 "metrics = { dir = \"$M\"; interval = 1; };"
+agent_start a3 || tap_not_ok "sms-agent starts"
+spool_put a3 EQ3 1 2
+for i in $(seq 1 150); do [ "$(outbox_n a3)" = 0 ] && [ "$(q "select count(*) from t_snapshot s join t_device d on d.id = s.device_id where d.equipment = 'EQ3'")" = 2 ] && break; sleep 0.2; done
+ametric() { $PROM_PARSE "$M/sms-agent.prom" 2>/dev/null | awk -v k="$1" 'index($0, k " ") == 1 { print $NF }'; }
+for i in $(seq 1 50); do [ "$(ametric 'sms_agent_outbox_removed_total{}')" = 2.0 ] && break; sleep 0.2; done
+$PROM_PARSE "$M/sms-agent.prom" >/dev/null 2>&1 && tap_ok "sms-agent.prom parses with the Prometheus client's parser" ||
+	tap_not_ok "sms-agent.prom parses"
+tap_is "$(ametric 'sms_agent_spool_accepted_total{}'):$(ametric 'sms_agent_outbox_added_total{}'):$(ametric 'sms_agent_outbox_removed_total{}')" \
+	"2.0:2.0:2.0" "agent: 2 taken from the spool, 2 into the outbox, 2 removed by receipts"
+tap_is "$(ametric 'sms_agent_outbox_entries{}'):$(ametric 'sms_agent_outbox_bytes{}')" "0.0:0.0" "agent: the outbox is empty"
+tap_is "$(ametric "sms_agent_broker_connected{session='0'}")" 1.0 "agent: connected"
+last=$(ametric 'sms_agent_last_receipt_time_seconds{}')
+awk -v l="$last" -v now="$(date +%s)" 'BEGIN { exit !(l > now - 120 && l <= now) }' &&
+	tap_ok "agent: the last receipt is recent" || tap_not_ok "agent: last receipt timestamp '$last'"
+agent_stop a3 || tap_not_ok "sms-agent exits 0"
 svc_daemon_stop || tap_not_ok "daemon exits 0"
 
 # --- sms-db devices
@@ -89,7 +108,7 @@ row2=$(grep '^000001,00001,EQ2,' <<<"$csv")
 tap_is "$(awk -F, '{ print $NF }' <<<"$row2")" yes "EQ2: revoked by the CRL given with --crl"
 json=$("$DBIN/sms-db" devices --format json --crl "$P/e2e/crls.pem" --conninfo "$H_PG_CONNINFO")
 tap_is "$(/usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(",".join("%s:%s:%s" % (x["equipment"], x["snapshots"], x["revoked"]) for x in d))' <<<"$json")" \
-	"EQ1:3:False,EQ2:1:True" "devices --format json: what a JSON parser reads"
+	"EQ1:3:False,EQ2:1:True,EQ3:2:False" "devices --format json: what a JSON parser reads"
 table=$("$DBIN/sms-db" devices --conninfo "$H_PG_CONNINFO")
 grep -q '^000001/00001/EQ1 .* 3 .*(no --crl)$' <<<"$table" && tap_ok "devices: the table without --crl" ||
 	tap_not_ok "devices table: $table"
@@ -112,11 +131,11 @@ grep -q "^sms-db: would drop partition $old_part\$" <<<"$dry" && tap_ok "retenti
 	tap_not_ok "dry run: $dry"
 grep -q 'would delete 0 value row(s) of t_snapshot_values_default and 2 snapshot(s)' <<<"$dry" &&
 	tap_ok "retention --dry-run counts the snapshots it would delete" || tap_not_ok "dry run counts: $dry"
-tap_is "$(q "select to_regclass('$old_part') is not null"):$(q 'select count(*) from t_snapshot')" "t:6" \
+tap_is "$(q "select to_regclass('$old_part') is not null"):$(q 'select count(*) from t_snapshot')" "t:8" \
 	"after the dry run nothing changed"
 out=$("$DBIN/sms-db" retention --keep 24months --conninfo "$H_PG_CONNINFO" 2>&1) || tap_not_ok "retention: $out"
 tap_is "$(q "select to_regclass('$old_part') is null")" t "retention dropped the old partition whole"
-tap_is "$(q 'select count(*) from t_snapshot where seq >= 1000'):$(q 'select count(*) from t_snapshot')" "0:4" \
+tap_is "$(q 'select count(*) from t_snapshot where seq >= 1000'):$(q 'select count(*) from t_snapshot')" "0:6" \
 	"the old snapshots are gone, the recent ones stay"
 tap_is "$(q 'select count(*) from t_ingest_log where snapshot_id is null and dead_letter_id is null')" 2 \
 	"their ingest log rows stay (digests still known), unlinked"
