@@ -80,6 +80,19 @@ static void usage_error(const char *fmt, ...)
 	exit(2);
 }
 
+/* A whole decimal number in lo..hi, or a usage error naming the option. */
+static long long number(const char *opt, const char *s, long long lo, long long hi)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
+		usage_error("--%s %s is not a number in %lld..%lld", opt, s, lo, hi);
+	return v;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -326,7 +339,7 @@ static void parse_args(int argc, char **argv, options *o)
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'H': o->host = optarg; break;
-		case 'p': o->port = atoi(optarg); break;
+		case 'p': o->port = (int)number("port", optarg, 1, 65535); break;
 		case 'A': o->cafile = optarg; break;
 		case 'C': o->cert = optarg; break;
 		case 'K': o->key = optarg; break;
@@ -337,19 +350,19 @@ static void parse_args(int argc, char **argv, options *o)
 		case 'c': o->e2e_chain = optarg; break;
 		case 'r':
 			if (o->n_recipients == MAX_RECIPIENTS)
-				die("at most %d recipients", MAX_RECIPIENTS);
+				usage_error("at most %d --recipient", MAX_RECIPIENTS);
 			o->recipients[o->n_recipients++] = optarg;
 			break;
 		case 'E': o->equipment = optarg; break;
 		case 'T': o->device_type = optarg; break;
-		case 'n': o->count = atoll(optarg); break;
-		case 'v': o->values = atoi(optarg); break;
-		case 's': o->seq_start = atoll(optarg); break;
-		case 'a': o->taken_at = atoll(optarg); break;
-		case 'I': o->interval_ms = atoi(optarg); break;
-		case 'm': o->max_inflight = atoi(optarg); break;
-		case 'q': o->qos = atoi(optarg); break;
-		case 'o': o->timeout = atoi(optarg); break;
+		case 'n': o->count = number("count", optarg, 0, 1LL << 40); break;
+		case 'v': o->values = (int)number("values", optarg, 1, 1000000); break;
+		case 's': o->seq_start = number("seq-start", optarg, 0, 1LL << 62); break;
+		case 'a': o->taken_at = number("taken-at", optarg, 0, 253402300799LL); break;
+		case 'I': o->interval_ms = (int)number("interval-ms", optarg, 0, 3600000); break;
+		case 'm': o->max_inflight = (int)number("max-inflight", optarg, 1, 65535); break;
+		case 'q': o->qos = (int)number("qos", optarg, 0, 1); break;
+		case 'o': o->timeout = (int)number("timeout", optarg, 1, 86400); break;
 		case 'w': o->write_dir = optarg; break;
 		case 'f': o->from_dir = optarg; break;
 		case 'D': o->ecdh = 1; break;
