@@ -10,8 +10,8 @@
 
 /* The exit statuses every program states at the end of its --help. */
 #define SMS_EXIT_CODES_HELP \
-	"Exit status: 0 success (--check-config: the configuration is valid), 1 a runtime\n" \
-	"or configuration error (one line on stderr or in the log), 2 a usage error.\n"
+	"Exit status: 0 success, 1 a runtime or configuration error (one line on stderr\n" \
+	"or in the log), 2 a usage error (one line).\n"
 
 /* The version string, e.g. "0.11.0". */
 const char *sms_version(void);

@@ -82,6 +82,8 @@ static void usage(FILE *f)
 	        "  --format F    devices: table (default), csv or json\n"
 	        "  --crl FILE    devices: a PEM CRL file (repeatable); revoked = its issuer\n"
 	        "                and the certificate's serial are listed\n"
+	        "  --keep N      retention: Nmonths (whole months) or Ndays, e.g. 24months\n"
+	        "  --dry-run     retention: print what would be dropped and deleted, change nothing\n"
 	        "  --help        this text\n"
 	        "  --version     print the version\n"
 	        "\n" SMS_EXIT_CODES_HELP, SMS_SQL_DIR);

@@ -30,7 +30,15 @@ tap_is "$rc:$out" "1:sms-snapshotd: $H_DIR/m2.conf:$line: metrics.directory is n
 	"--check-config: a misspelled key in the metrics group is an error"
 out=$("$DBIN/sms-snapshotd" --config "$H_DIR/m2.conf" --bogus 2>&1); rc=$?
 tap_is "$rc" 2 "an unknown option is a usage error (exit 2)"
-tap_is "$("$DBIN/sms-snapshotd" --version)" "sms-snapshotd (sms) $(cat "$H_ROOT/VERSION")" "--version"
+V=$(cat "$H_ROOT/VERSION")
+tap_is "$("$DBIN/sms-snapshotd" --version):$("$DBIN/sms-agent" --version):$("$DBIN/sms-db" --version):$("$DBIN/sms-devicesim" --version)" \
+	"sms-snapshotd (sms) $V:sms-agent (sms) $V:sms-db (sms) $V:sms-devicesim (sms) $V" "--version: one version in every program"
+for cmd in "sms-agent --config" "sms-db --bogus version" "sms-devicesim --count x" "sms-db devices --crl"; do
+	# shellcheck disable=SC2086
+	out=$("$DBIN"/$cmd 2>&1); rc=$?
+	[ "$rc" = 2 ] && [ "$(wc -l <<<"$out")" = 1 ] && tap_ok "usage error '$cmd': exit 2, one line" ||
+		tap_not_ok "usage error '$cmd': exit $rc, $(wc -l <<<"$out") lines"
+done
 
 # --- metrics from a running daemon
 svc_daemon_start "metrics = { dir = \"$M\"; interval = 1; };"
