@@ -23,6 +23,8 @@ LIBDIR     ?= $(PREFIX)/lib
 CC      ?= cc
 B       ?= build/release
 SAN     ?= 0
+# The one version every program prints with --version (common/version.h).
+SMS_VERSION := $(shell cat VERSION)
 
 # Lists each <part>/module.mk appends to.
 LIBS       :=   # static libraries

@@ -3,6 +3,7 @@
  * reload can swap it while other threads verify with their own reference.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -228,6 +229,21 @@ static void verifier_cache_add(smscms_verifier *v, const unsigned char *fp, X509
 	v->next = (v->next + 1) % CMS_VERIFIER_CACHE;
 }
 
+
+/* Subjects in messages in the one form every SMS log uses (RFC 2253, as
+ * common/x509_util.h writes them), not OpenSSL's "/O=..." oneline form. */
+static void subject_rfc2253(const X509 *cert, char *buf, size_t len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int n = -1;
+
+	snprintf(buf, len, "(unprintable subject)");
+	if (b != NULL && X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_read(b, buf, (int)len - 1)) >= 0)
+		buf[n] = '\0';
+	BIO_free(b);
+}
+
 smscms_status cms_verifier_check(smscms_ctx *ctx, smscms_verifier *v, X509 *cert,
                                  STACK_OF(X509) *untrusted)
 {
@@ -252,7 +268,7 @@ smscms_status cms_verifier_check(smscms_ctx *ctx, smscms_verifier *v, X509 *cert
 	if (store == NULL)
 		return cms_error(ctx, SMSCMS_ERR_CRYPTO, "verifier store unavailable");
 
-	X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+	subject_rfc2253(cert, subject, sizeof(subject));
 	if ((sc = X509_STORE_CTX_new()) == NULL || !X509_STORE_CTX_init(sc, store, cert, untrusted)) {
 		st = cms_error(ctx, SMSCMS_ERR_MEMORY, "cannot set up chain verification");
 		goto out;

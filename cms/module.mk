@@ -17,7 +17,7 @@ $(SMSCMS_LIB): $(patsubst %.c,$(B)/obj/%.o,$(CMS_LIB_SRC))
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/bin/smscms: $(B)/obj/cms/smscms_main.o $(SMSCMS_LIB)
+$(B)/bin/smscms: $(B)/obj/cms/smscms_main.o $(B)/obj/common/version.o $(SMSCMS_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SMSCMS_LDLIBS)
 

@@ -2,11 +2,12 @@
  * smscms: command-line front end of libsmscms.
  *
  *   smscms encrypt --cert C --key K [--chain F] --recipient R... [options]
- *   smscms decrypt --cert C --key K [--trust ROOT --crl F...] [--show-originator]
+ *   smscms decrypt --cert C --key K [--trust-root ROOT --crl F...] [--show-originator]
  *   smscms inspect [--in F]
+ *   smscms --version
  *
- * Exit status: 0 success, 1 usage or I/O error, 10 + smscms_status for a
- * library failure (e.g. 15 malformed, 19 auth, 21 untrusted, 22 revoked).
+ * Exit status: 0 success, 1 I/O error, 2 usage error, 10 + smscms_status for
+ * a library failure (e.g. 15 malformed, 19 auth, 21 untrusted, 22 revoked).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include <openssl/crypto.h>
 #include <openssl/obj_mac.h>
 #include "cms/smscms.h"
+#include "common/version.h"
 
 #define MAX_FILES 64
 #define CLI_MAX_INPUT (64u * 1024 * 1024)
@@ -52,9 +54,9 @@ static void usage_decrypt(FILE *f)
 {
 	fprintf(f,
 	"usage: %s decrypt (--cert C --key K | --p12 F --pass env:VAR)\n"
-	"              [--trust ROOT [--crl F...]] [--show-originator] [--max-size N]\n"
+	"              [--trust-root ROOT [--crl F...]] [--show-originator] [--max-size N]\n"
 	"              [--in F] [--out F]\n"
-	"Writes the plaintext only after the GCM tag and (with --trust) the originator\n"
+	"Writes the plaintext only after the GCM tag and (with --trust-root) the originator\n"
 	"chain verified. --show-originator prints subject, signing time and scheme to stderr.\n", prog);
 }
 
@@ -65,13 +67,13 @@ static void usage_inspect(FILE *f)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s encrypt|decrypt|inspect [--help] ...\n\n", prog);
+	fprintf(f, "usage: %s encrypt|decrypt|inspect [--help] ...\n       %s --version\n\n", prog, prog);
 	usage_encrypt(f);
 	fputc('\n', f);
 	usage_decrypt(f);
 	fputc('\n', f);
 	usage_inspect(f);
-	fprintf(f, "\nExit status: 0 ok, 1 usage or I/O error, 10+N library status N:\n");
+	fprintf(f, "\nExit status: 0 ok, 1 I/O error, 2 usage error, 10+N library status N:\n");
 	for (int i = 1; i < SMSCMS_STATUS_COUNT; i++)
 		fprintf(f, "  %d %s\n", 10 + i, smscms_status_name((smscms_status)i));
 }
@@ -80,6 +82,13 @@ static int die(const char *what)
 {
 	fprintf(stderr, "%s: %s\n", prog, what);
 	return 1;
+}
+
+/* A command line that makes no sense: exit status 2. */
+static int usage_error(const char *what)
+{
+	fprintf(stderr, "%s: %s\n", prog, what);
+	return 2;
 }
 
 static int fail(smscms_ctx *ctx, smscms_status st)
@@ -168,7 +177,7 @@ static int pick(const char *val, const char *const *names, int n, int *out)
 }
 
 enum { O_CERT = 256, O_KEY, O_CHAIN, O_P12, O_PASS, O_IN, O_OUT, O_RCPT, O_KA, O_KDF, O_CIPHER,
-       O_RID, O_BC, O_NO_OI, O_NO_ATTRS, O_SIGNED, O_TRUST, O_CRL, O_SHOW, O_MAX, O_HELP };
+       O_RID, O_BC, O_NO_OI, O_NO_ATTRS, O_SIGNED, O_TRUST, O_OLD_TRUST, O_CRL, O_SHOW, O_MAX, O_HELP };
 
 static const struct option long_opts[] = {
 	{ "cert", required_argument, NULL, O_CERT }, { "key", required_argument, NULL, O_KEY },
@@ -178,9 +187,11 @@ static const struct option long_opts[] = {
 	{ "ka", required_argument, NULL, O_KA }, { "kdf", required_argument, NULL, O_KDF },
 	{ "cipher", required_argument, NULL, O_CIPHER }, { "rid", required_argument, NULL, O_RID },
 	{ "bc-compat", no_argument, NULL, O_BC }, { "no-originator-info", no_argument, NULL, O_NO_OI },
-	{ "no-attrs", no_argument, NULL, O_NO_ATTRS }, { "signed", no_argument, NULL, O_SIGNED }, { "trust", required_argument, NULL, O_TRUST },
+	{ "no-attrs", no_argument, NULL, O_NO_ATTRS }, { "signed", no_argument, NULL, O_SIGNED }, { "trust-root", required_argument, NULL, O_TRUST },
 	{ "crl", required_argument, NULL, O_CRL }, { "show-originator", no_argument, NULL, O_SHOW },
 	{ "max-size", required_argument, NULL, O_MAX }, { "help", no_argument, NULL, O_HELP },
+	/* Renamed: refused with the new name, never a silent alias. */
+	{ "trust", required_argument, NULL, O_OLD_TRUST },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -195,6 +206,7 @@ static int parse_args(int argc, char **argv, const char *cmd, struct cli *c)
 	char *end;
 
 	smscms_encrypt_opts_init(&c->opts);
+	opterr = 0; /* our one line, not getopt's as well */
 	while ((o = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (o) {
 		case O_CERT: c->cert = optarg; break;
@@ -205,6 +217,7 @@ static int parse_args(int argc, char **argv, const char *cmd, struct cli *c)
 		case O_IN: c->in = optarg; break;
 		case O_OUT: c->out = optarg; break;
 		case O_TRUST: c->trust = optarg; break;
+		case O_OLD_TRUST: return usage_error("--trust is now --trust-root (the name every tool uses)");
 		case O_SHOW: c->show_originator = 1; break;
 		case O_BC: c->opts.bc_compat = 1; break;
 		case O_NO_OI: c->opts.originator_info = 0; break;
@@ -212,39 +225,39 @@ static int parse_args(int argc, char **argv, const char *cmd, struct cli *c)
 		case O_SIGNED: c->opts.content_type_nid = NID_pkcs7_signed; break;
 		case O_RCPT:
 			if (c->n_recipients == MAX_FILES)
-				return die("too many --recipient");
+				return usage_error("too many --recipient");
 			c->recipients[c->n_recipients++] = optarg;
 			break;
 		case O_CRL:
 			if (c->n_crls == MAX_FILES)
-				return die("too many --crl");
+				return usage_error("too many --crl");
 			c->crls[c->n_crls++] = optarg;
 			break;
 		case O_KA:
 			if (!pick(optarg, kas, 2, &v))
-				return die("--ka must be mqv or ecdh");
+				return usage_error("--ka must be mqv or ecdh");
 			c->opts.ka = (smscms_ka)v;
 			break;
 		case O_KDF:
 			if (!pick(optarg, kdfs, 5, &v))
-				return die("--kdf must be sha1, sha224, sha256, sha384 or sha512");
+				return usage_error("--kdf must be sha1, sha224, sha256, sha384 or sha512");
 			c->opts.kdf = (smscms_kdf)v;
 			break;
 		case O_CIPHER:
 			if (!pick(optarg, ciphers, 2, &v))
-				return die("--cipher must be aes256-gcm or aes128-gcm");
+				return usage_error("--cipher must be aes256-gcm or aes128-gcm");
 			c->opts.cipher = (smscms_cipher)v;
 			break;
 		case O_RID:
 			if (!pick(optarg, rids, 2, &v))
-				return die("--rid must be ias or ski");
+				return usage_error("--rid must be ias or ski");
 			c->opts.rid = (smscms_rid)v;
 			break;
 		case O_MAX:
 			errno = 0;
 			c->max_message = strtoul(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || c->max_message == 0)
-				return die("--max-size needs a positive number of bytes");
+				return usage_error("--max-size needs a positive number of bytes");
 			break;
 		case O_HELP:
 			if (strcmp(cmd, "encrypt") == 0)
@@ -255,11 +268,11 @@ static int parse_args(int argc, char **argv, const char *cmd, struct cli *c)
 				usage_inspect(stdout);
 			return 0;
 		default:
-			return die("bad option (see --help)");
+			return usage_error("bad option (see --help)");
 		}
 	}
 	if (optind != argc)
-		return die("unexpected argument (see --help)");
+		return usage_error("unexpected argument (see --help)");
 	return -1;
 }
 
@@ -270,14 +283,12 @@ static int load_identity(smscms_ctx *ctx, const struct cli *c, smscms_identity *
 
 	if (c->p12 != NULL) {
 		if ((pw = pass_from(c->pass)) == NULL) {
-			fprintf(stderr, "%s: --pass must be env:VAR naming a set variable\n", prog);
-			return 1;
+			return usage_error("--pass must be env:VAR naming a set variable");
 		}
 		st = smscms_identity_load_p12(ctx, c->p12, pw, id);
 	} else {
 		if (c->cert == NULL || c->key == NULL) {
-			fprintf(stderr, "%s: --cert and --key (or --p12) are required\n", prog);
-			return 1;
+			return usage_error("--cert and --key (or --p12) are required");
 		}
 		st = smscms_identity_load_pem(ctx, c->cert, c->key, c->chain, id);
 	}
@@ -294,7 +305,7 @@ static int cmd_encrypt(smscms_ctx *ctx, struct cli *c)
 	int rc;
 
 	if (c->n_recipients == 0)
-		return die("encrypt needs at least one --recipient");
+		return usage_error("encrypt needs at least one --recipient");
 	if ((rc = load_identity(ctx, c, &id)) != 0)
 		goto out;
 	for (i = 0; i < c->n_recipients; i++) {
@@ -358,7 +369,7 @@ static int cmd_decrypt(smscms_ctx *ctx, struct cli *c)
 	if (c->max_message != 0)
 		lim.max_message = c->max_message;
 	if (c->n_crls > 0 && c->trust == NULL)
-		return die("--crl needs --trust");
+		return usage_error("--crl needs --trust-root");
 	if ((rc = load_identity(ctx, c, &id)) != 0)
 		goto out;
 	if (c->trust != NULL &&
@@ -413,14 +424,22 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int rc;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 1 : 0;
+	if (argc < 2) {
+		fprintf(stderr, "%s: expected a command (encrypt, decrypt, inspect); see --help\n", prog);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		sms_print_version(stdout, prog);
+		return 0;
 	}
 	cmd = argv[1];
 	if (strcmp(cmd, "encrypt") != 0 && strcmp(cmd, "decrypt") != 0 && strcmp(cmd, "inspect") != 0) {
 		fprintf(stderr, "%s: unknown command '%s' (encrypt, decrypt, inspect)\n", prog, cmd);
-		return 1;
+		return 2;
 	}
 	memset(&c, 0, sizeof(c));
 	if ((rc = parse_args(argc - 1, argv + 1, cmd, &c)) >= 0)

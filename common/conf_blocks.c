@@ -1,8 +1,11 @@
 /* Shared configuration groups; contract in conf_blocks.h. */
 #include "common/conf_blocks.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int conf_broker_load(conf_file *f, int readable, conf_broker *out)
 {
@@ -68,4 +71,30 @@ void conf_e2e_free(conf_e2e *e)
 	for (i = 0; i < e->n_ca_certs; i++)
 		free(e->ca_certs[i]);
 	memset(e, 0, sizeof *e);
+}
+
+int conf_metrics_load(conf_file *f, int readable, conf_metrics *out)
+{
+	long long interval;
+	struct stat st;
+
+	if (conf_path(f, "metrics.dir", CONF_OPTIONAL, CONF_PATH_ANY, &out->dir) ||
+	    conf_int(f, "metrics.interval", 15, 1, 3600, &interval))
+		return -1;
+	out->interval = (int)interval;
+	if (out->dir == NULL || !readable)
+		return 0;
+	if (stat(out->dir, &st) != 0)
+		return conf_fail(f, "metrics.dir", "cannot open %s: %s", out->dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return conf_fail(f, "metrics.dir", "%s is not a directory", out->dir);
+	if (access(out->dir, W_OK | X_OK) != 0)
+		return conf_fail(f, "metrics.dir", "cannot write to %s: %s", out->dir, strerror(errno));
+	return 0;
+}
+
+void conf_metrics_free(conf_metrics *m)
+{
+	free(m->dir);
+	memset(m, 0, sizeof *m);
 }

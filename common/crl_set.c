@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -259,6 +260,7 @@ void crl_set_summary(const struct crl_set *set, struct crl_set_summary *out)
 	for (i = 0; i < sk_X509_CRL_num(set->crls); i++) {
 		X509_CRL *crl = sk_X509_CRL_value(set->crls, i);
 		time_t next = x509_time(X509_CRL_get0_nextUpdate(crl));
+		time_t this_update = x509_time(X509_CRL_get0_lastUpdate(crl));
 		int revoked = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
 		bool first_of_issuer = true;
 
@@ -271,6 +273,8 @@ void crl_set_summary(const struct crl_set *set, struct crl_set_summary *out)
 		out->revoked += revoked > 0 ? (size_t)revoked : 0;
 		if (next && (!out->earliest_next_update || next < out->earliest_next_update))
 			out->earliest_next_update = next;
+		if (this_update && (!out->oldest_this_update || this_update < out->oldest_this_update))
+			out->oldest_this_update = this_update;
 	}
 }
 
@@ -299,4 +303,28 @@ int crl_set_expiring(const struct crl_set *set, time_t now, time_t within, char 
 		n++;
 	}
 	return n;
+}
+
+size_t crl_set_count(const struct crl_set *set)
+{
+	return set ? (size_t)sk_X509_CRL_num(set->crls) : 0;
+}
+
+void crl_set_entry_at(const struct crl_set *set, size_t i, struct crl_set_entry *out)
+{
+	X509_CRL *crl = sk_X509_CRL_value(set->crls, (int)i);
+	ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	BIGNUM *bn = num ? ASN1_INTEGER_to_BN(num, NULL) : NULL;
+	char *dec = bn ? BN_bn2dec(bn) : NULL;
+	int revoked = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
+
+	memset(out, 0, sizeof(*out));
+	x509_name_string(X509_CRL_get_issuer(crl), out->issuer, sizeof(out->issuer));
+	snprintf(out->crl_number, sizeof(out->crl_number), "%s", dec ? dec : "none");
+	out->this_update = x509_time(X509_CRL_get0_lastUpdate(crl));
+	out->next_update = x509_time(X509_CRL_get0_nextUpdate(crl));
+	out->revoked = revoked > 0 ? (size_t)revoked : 0;
+	OPENSSL_free(dec);
+	BN_free(bn);
+	ASN1_INTEGER_free(num);
 }

@@ -35,6 +35,7 @@ struct crl_set_summary {
 	size_t crls;
 	size_t revoked;               /* revoked entries over all CRLs */
 	time_t earliest_next_update;  /* 0 when no CRL has a nextUpdate */
+	time_t oldest_this_update;    /* thisUpdate of the oldest CRL; 0 when none */
 };
 
 /* 0 and *out (free with crl_set_free), or -1, *out NULL and the reason in err. */
@@ -58,6 +59,18 @@ const STACK_OF(X509_CRL) *crl_set_crls(const struct crl_set *set);
 int crl_set_add_to_store(const struct crl_set *set, X509_STORE *store, char *err, size_t errlen);
 
 void crl_set_summary(const struct crl_set *set, struct crl_set_summary *out);
+
+/* One CRL of a set, for the lines operators read after a load. */
+struct crl_set_entry {
+	char issuer[256];            /* RFC 2253, log-safe (x509_name_string) */
+	char crl_number[48];         /* decimal; "none" without the extension */
+	time_t this_update, next_update;  /* 0 when absent */
+	size_t revoked;
+};
+
+size_t crl_set_count(const struct crl_set *set);
+/* The i-th CRL (i < crl_set_count). */
+void crl_set_entry_at(const struct crl_set *set, size_t i, struct crl_set_entry *out);
 
 /*
  * Number of CRLs whose nextUpdate is at or before now + within (within 0:

@@ -7,17 +7,19 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/version.h"
 
-enum { OPT_CONFIG = 256, OPT_CHECK, OPT_VERBOSE, OPT_HELP, OPT_FLAG0 };
+enum { OPT_CONFIG = 256, OPT_CHECK, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_FLAG0 };
 
 int daemon_args_parse(int argc, char **argv, const char *prog, void (*usage)(FILE *),
                       const daemon_flag *flags, daemon_args *out, int *exit_code)
 {
-	struct option longopts[5 + DAEMON_MAX_FLAGS] = {
+	struct option longopts[6 + DAEMON_MAX_FLAGS] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
 	};
 	int n = 0, opt;
 
@@ -25,7 +27,7 @@ int daemon_args_parse(int argc, char **argv, const char *prog, void (*usage)(FIL
 	opterr = 0;
 	optind = 0; /* glibc: start over, whatever was parsed before */
 	for (; flags != NULL && flags[n].name != NULL && n < DAEMON_MAX_FLAGS; n++)
-		longopts[4 + n] = (struct option){ flags[n].name, no_argument, NULL, OPT_FLAG0 + n };
+		longopts[5 + n] = (struct option){ flags[n].name, no_argument, NULL, OPT_FLAG0 + n };
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (opt == OPT_CONFIG)
 			out->config_path = optarg;
@@ -35,7 +37,11 @@ int daemon_args_parse(int argc, char **argv, const char *prog, void (*usage)(FIL
 			out->verbose = 1;
 		else if (opt >= OPT_FLAG0 && opt < OPT_FLAG0 + n)
 			*flags[opt - OPT_FLAG0].set = 1;
-		else if (opt == OPT_HELP || opt == 'h') {
+		else if (opt == OPT_VERSION) {
+			sms_print_version(stdout, prog);
+			*exit_code = 0;
+			return -1;
+		} else if (opt == OPT_HELP || opt == 'h') {
 			usage(stdout);
 			*exit_code = 0;
 			return -1;

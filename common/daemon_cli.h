@@ -1,8 +1,9 @@
 /*
  * The command line every daemon shares: --config FILE, --check-config,
- * --verbose, --help, plus flags of the program's own (e.g. --migrate).
+ * --verbose, --help, --version, plus flags of the program's own (e.g. --migrate).
  * A usage error is one line on stderr and exit status 2; --help prints
- * the program's usage (to stdout) and exits 0. daemon_log_start then opens the log
+ * the program's usage (to stdout) and exits 0, --version prints
+ * "<prog> (sms) <version>" (common/version.h) and exits 0. daemon_log_start then opens the log
  * (stderr, or log_file from the configuration).
  */
 #ifndef SMS_DAEMON_CLI_H
@@ -23,7 +24,7 @@ typedef struct {
 	int check_only, verbose;
 } daemon_args;
 
-/* 0, or -1 and *exit_code (0 after --help, 2 after a usage error). flags may
+/* 0, or -1 and *exit_code (0 after --help or --version, 2 after a usage error). flags may
  * be NULL; it ends with { NULL, NULL }. */
 int daemon_args_parse(int argc, char **argv, const char *prog, void (*usage)(FILE *),
                       const daemon_flag *flags, daemon_args *out, int *exit_code);

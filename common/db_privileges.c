@@ -4,7 +4,7 @@
 #define N(a) (sizeof (a) / sizeof *(a))
 #define TABLE_SI(t) { "SELECT", t, NULL }, { "INSERT", t, NULL }
 
-/* Everything sms_ingest_snapshot, sms_dead_letter and the replay poll touch,
+/* Everything sms_ingest_snapshot, sms_dead_letter, sms_device_seen and the replay poll touch,
  * running as the caller (only sms_ensure_partition runs as the owner). */
 static const pg_need snapshotd_needs[] = {
 	{ "SELECT", "schema_migrations", NULL },
@@ -17,6 +17,7 @@ static const pg_need snapshotd_needs[] = {
 	{ "EXECUTE", "sms_dead_letter_replay_failed(bigint,text)", NULL },
 	{ "EXECUTE", "sms_ensure_partitions(integer,integer)", NULL },
 	{ "EXECUTE", "sms_ensure_partition(timestamptz)", NULL },
+	{ "EXECUTE", "sms_device_seen(text,text,text,text,text,timestamptz)", NULL },
 	TABLE_SI("t_ingest_log"),
 	{ "UPDATE", "t_ingest_log", "snapshot_id" },
 	{ "UPDATE", "t_ingest_log", "dead_letter_id" },
@@ -26,6 +27,10 @@ static const pg_need snapshotd_needs[] = {
 	TABLE_SI("t_device"),
 	{ "UPDATE", "t_device", "last_taken_at" },
 	{ "UPDATE", "t_device", "last_seq" },
+	{ "UPDATE", "t_device", "last_seen" },
+	{ "UPDATE", "t_device", "cert_serial" },
+	{ "UPDATE", "t_device", "cert_issuer" },
+	{ "UPDATE", "t_device", "cert_not_after" },
 	TABLE_SI("t_unit"),
 	TABLE_SI("t_channel_group"),
 	TABLE_SI("t_channel"),

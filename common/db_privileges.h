@@ -12,7 +12,7 @@
 #include "common/pg_session.h"
 
 /* sql/NNN_*.sql these programs were written against. */
-#define SMS_SCHEMA_VERSION 3
+#define SMS_SCHEMA_VERSION 4
 
 typedef struct {
 	const char *role;         /* default NOLOGIN group role name */

@@ -5,7 +5,8 @@
 COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/mqtt_session.c \
 	common/snapshot_json.c common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c \
 	common/crl_watch.c common/ident_grammar.c common/errf.c common/pg_session.c common/db_privileges.c \
-	common/sleep_unless.c common/signed_data.c common/receipt.c common/conf_blocks.c common/daemon_cli.c common/crl_topic.c
+	common/sleep_unless.c common/signed_data.c common/receipt.c common/conf_blocks.c common/daemon_cli.c common/crl_topic.c \
+	common/version.c common/metrics.c common/daemon_metrics.c common/log_limit.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 
@@ -62,3 +63,22 @@ $(B)/tests/unit/test_signed_data: $(B)/obj/tests/unit/test_signed_data.o $(B)/ob
 		$(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto
+
+# The version is compiled into version.o only; a new VERSION rebuilds it.
+$(B)/obj/common/version.o: VERSION
+$(B)/obj/common/version.o: MODULE_CFLAGS := -DSMS_VERSION='"$(SMS_VERSION)"'
+
+# test_metrics reads its files back with the Prometheus client's parser
+# (python3-prometheus-client, tests/unit/prom_parse.py).
+UNIT_TESTS += $(B)/tests/unit/test_metrics
+
+$(B)/tests/unit/test_metrics: $(B)/obj/tests/unit/test_metrics.o $(B)/obj/tests/unit/pki_test_support.o \
+		$(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lm
+
+UNIT_TESTS += $(B)/tests/unit/test_log_limit
+
+$(B)/tests/unit/test_log_limit: $(B)/obj/tests/unit/test_log_limit.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka

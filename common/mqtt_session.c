@@ -33,6 +33,7 @@ struct mqtt_session {
 	struct mosquitto *mosq;
 	mosquitto_property *connect_props;
 	atomic_int stop, connected;
+	atomic_ullong connects;          /* CONNACKs accepted, for metrics */
 	/* Touched by the loop thread only. */
 	int ever_connected, abandoned, connack_rc, disconnect_rc;
 	int short_drops;        /* connections the broker closed soon after CONNACK, in a row */
@@ -152,6 +153,7 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, cons
 		return;
 	s->ever_connected = 1;
 	atomic_store(&s->connected, 1);
+	atomic_fetch_add(&s->connects, 1);
 	sms_log(LOG_LEVEL_INFO, "%s: connected as %s to %s:%d (session present: %s)", s->name, s->client_id,
 	        s->host, s->port, (flags & 1) ? "yes" : "no");
 	/* The session normally keeps the subscriptions; renewing them covers
@@ -785,6 +787,11 @@ void mqtt_session_stop(mqtt_session *s)
 int mqtt_session_connected(const mqtt_session *s)
 {
 	return atomic_load(&s->connected);
+}
+
+unsigned long long mqtt_session_connects(mqtt_session *s)
+{
+	return atomic_load(&s->connects);
 }
 
 int mqtt_session_publish(mqtt_session *s, const char *topic, const void *payload, size_t len, int qos,

@@ -101,6 +101,8 @@ int mqtt_session_wait_connected(mqtt_session *s, int timeout_s, char *err, size_
 /* Asks the session to disconnect cleanly and run to return. Any thread. */
 void mqtt_session_stop(mqtt_session *s);
 int mqtt_session_connected(const mqtt_session *s);
+/* Connections the broker accepted so far (the first one and every reconnect). */
+unsigned long long mqtt_session_connects(mqtt_session *s);
 
 /*
  * From inside on_message, when the message's work cannot be made durable

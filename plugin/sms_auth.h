@@ -52,11 +52,11 @@ enum sms_client_id_policy {
 
 struct sms_config {
 	char *path;
-	char *trust_anchor;     /* TLS root certificate (PEM) */
+	char *trust_root;       /* TLS root certificate (PEM) */
 	char *intermediates;    /* PEM file or directory of PEM files; may be NULL */
-	char *service_ca;       /* the only CA whose leaves may hold roles */
-	char **crl_files;
-	size_t ncrl_files;
+	char *services_ca;      /* the only CA whose leaves may hold roles */
+	char **crls;
+	size_t ncrls;
 	int crl_check_interval; /* seconds, >= 1 */
 	enum sms_client_id_policy client_id_policy;
 	int client_id_owners_max; /* SMS_CLIENT_ID_ANY: client ids remembered at most */
@@ -119,7 +119,7 @@ struct crl_set;
 struct sms_trust {
 	X509_STORE *store;      /* trust anchor + the verified CRLs, CRL checks on all levels */
 	STACK_OF(X509) *intermediates;
-	X509 *service_ca;
+	X509 *services_ca;
 	struct crl_set *crls;   /* common/crl_set.h: every CRL verified against its issuer */
 };
 
@@ -148,7 +148,7 @@ enum sms_recheck {
 	SMS_RECHECK_OK,          /* still valid */
 	SMS_RECHECK_REVOKED,     /* certificate or an issuing CA revoked: disconnect */
 	SMS_RECHECK_EXPIRED,     /* certificate or an issuing CA expired: disconnect */
-	SMS_RECHECK_NOT_ROLE,    /* holds a role but no longer issued by service_ca: disconnect */
+	SMS_RECHECK_NOT_ROLE,    /* holds a role but no longer issued by services_ca: disconnect */
 	SMS_RECHECK_UNSURE       /* CRLs unusable (missing, expired, bad): keep, log */
 };
 enum sms_recheck sms_trust_recheck(const struct sms_trust *t, const STACK_OF(X509) *chain,

@@ -126,7 +126,7 @@ static STACK_OF(X509) *crl_issuers(const struct sms_trust *t, X509 *anchor)
 
 	if (!sk)
 		return NULL;
-	if (!sk_X509_push(sk, anchor) || !sk_X509_push(sk, t->service_ca)) {
+	if (!sk_X509_push(sk, anchor) || !sk_X509_push(sk, t->services_ca)) {
 		sk_X509_free(sk);
 		return NULL;
 	}
@@ -141,7 +141,7 @@ static int load_crls(const struct sms_config *cfg, const struct sms_trust *previ
 
 	if (!issuers)
 		return errf(err, errlen, "out of memory");
-	rc = crl_set_load((const char *const *)cfg->crl_files, cfg->ncrl_files, issuers,
+	rc = crl_set_load((const char *const *)cfg->crls, cfg->ncrls, issuers,
 			  previous ? previous->crls : NULL, &t->crls, err, errlen);
 	sk_X509_free(issuers);
 	if (rc != 0)
@@ -162,13 +162,13 @@ int sms_trust_load(const struct sms_config *cfg, const struct sms_trust *previou
 		errf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (load_one_cert(cfg->trust_anchor, &anchor, err, errlen) != 0)
+	if (load_one_cert(cfg->trust_root, &anchor, err, errlen) != 0)
 		goto out;
 	if (!X509_STORE_add_cert(t->store, anchor)) {
-		errf(err, errlen, "trust anchor %s: %s", cfg->trust_anchor, x509_ossl_reason());
+		errf(err, errlen, "trust_root %s: %s", cfg->trust_root, x509_ossl_reason());
 		goto out;
 	}
-	if (load_one_cert(cfg->service_ca, &t->service_ca, err, errlen) != 0)
+	if (load_one_cert(cfg->services_ca, &t->services_ca, err, errlen) != 0)
 		goto out;
 	if (cfg->intermediates && load_intermediates(cfg->intermediates, t->intermediates, err, errlen) != 0)
 		goto out;
@@ -195,7 +195,7 @@ void sms_trust_free(struct sms_trust *t)
 		return;
 	X509_STORE_free(t->store);
 	sk_X509_pop_free(t->intermediates, X509_free);
-	X509_free(t->service_ca);
+	X509_free(t->services_ca);
 	crl_set_free(t->crls);
 	memset(t, 0, sizeof(*t));
 }
@@ -363,7 +363,7 @@ static int binding_problem(const STACK_OF(X509) *chain, const identity *id, char
 static int identity_problem(const struct sms_trust *t, const struct sms_config *cfg, const STACK_OF(X509) *chain,
 			    const identity *id, char *err, size_t errlen)
 {
-	bool from_service_ca = issued_by(chain, t->service_ca);
+	bool from_service_ca = issued_by(chain, t->services_ca);
 	const char *taken;
 
 	if (id->kind == IDENTITY_ROLE && !from_service_ca)
@@ -468,7 +468,7 @@ enum sms_recheck sms_trust_recheck(const struct sms_trust *t, const STACK_OF(X50
 		errf(err, errlen, "revocation status unknown: %s", X509_verify_cert_error_string(seen.first_other));
 		return SMS_RECHECK_UNSURE;
 	}
-	if (is_role && !issued_by(now_chain, t->service_ca)) {
+	if (is_role && !issued_by(now_chain, t->services_ca)) {
 		sk_X509_pop_free(now_chain, X509_free);
 		errf(err, errlen, "role certificate no longer issued by the configured services CA");
 		return SMS_RECHECK_NOT_ROLE;

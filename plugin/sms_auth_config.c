@@ -284,8 +284,19 @@ static int take_client_id_policy(struct cfg_ctx *c, const config_setting_t *root
 }
 
 static const char *const known_keys[] = {
-	"trust_anchor", "intermediates", "crl_files", "crl_check_interval",
-	"service_ca", "roles", "public_read", "client_id_policy", "client_id_owners_max", NULL
+	"trust_root", "intermediates", "crls", "crl_check_interval",
+	"services_ca", "roles", "public_read", "client_id_policy", "client_id_owners_max", NULL
+};
+
+/* Names this file used before every tool agreed on one (README, "One
+ * vocabulary"): refused with the new name, never read as an alias, so a
+ * file means the same thing to every reader. */
+static const struct {
+	const char *old_name, *new_name;
+} renamed_keys[] = {
+	{ "trust_anchor", "trust_root" },
+	{ "crl_files", "crls" },
+	{ "service_ca", "services_ca" },
 };
 
 static int check_keys(struct cfg_ctx *c, const config_setting_t *root)
@@ -299,8 +310,13 @@ static int check_keys(struct cfg_ctx *c, const config_setting_t *root)
 		for (j = 0; known_keys[j]; j++)
 			if (strcmp(k, known_keys[j]) == 0)
 				break;
-		if (!known_keys[j])
-			return fail_at(c, s, "unknown setting '%s'", k);
+		if (known_keys[j])
+			continue;
+		for (j = 0; j < (int)(sizeof renamed_keys / sizeof *renamed_keys); j++)
+			if (strcmp(k, renamed_keys[j].old_name) == 0)
+				return fail_at(c, s, "'%s' is now called '%s' (the same name in every SMS tool)", k,
+				               renamed_keys[j].new_name);
+		return fail_at(c, s, "unknown setting '%s'", k);
 	}
 	return 0;
 }
@@ -342,10 +358,10 @@ int sms_config_load(const char *path, struct sms_config *out, char *err, size_t 
 		goto out;
 	}
 	if (check_keys(&c, root) != 0 ||
-	    take_path(&c, root, "trust_anchor", true, &out->trust_anchor) != 0 ||
+	    take_path(&c, root, "trust_root", true, &out->trust_root) != 0 ||
 	    take_path(&c, root, "intermediates", false, &out->intermediates) != 0 ||
-	    take_path(&c, root, "service_ca", true, &out->service_ca) != 0 ||
-	    take_string_list(&c, root, "crl_files", true, true, &out->crl_files, &out->ncrl_files) != 0 ||
+	    take_path(&c, root, "services_ca", true, &out->services_ca) != 0 ||
+	    take_string_list(&c, root, "crls", true, true, &out->crls, &out->ncrls) != 0 ||
 	    take_int(&c, root, "crl_check_interval", 60, 1, 86400, &out->crl_check_interval) != 0 ||
 	    take_client_id_policy(&c, root, &out->client_id_policy) != 0 ||
 	    take_int(&c, root, "client_id_owners_max", 100000, 1, 10000000, &out->client_id_owners_max) != 0 ||
@@ -377,10 +393,10 @@ void sms_config_free(struct sms_config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->path);
-	free(cfg->trust_anchor);
+	free(cfg->trust_root);
 	free(cfg->intermediates);
-	free(cfg->service_ca);
-	free_list(cfg->crl_files, cfg->ncrl_files);
+	free(cfg->services_ca);
+	free_list(cfg->crls, cfg->ncrls);
 	free_list(cfg->public_read, cfg->npublic_read);
 	for (i = 0; cfg->roles && i < cfg->nroles; i++) {
 		free(cfg->roles[i].name);

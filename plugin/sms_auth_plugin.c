@@ -28,6 +28,16 @@
 #include "plugin/sms_auth.h"
 #include "common/crl_set.h"
 #include "common/log.h"
+#include "common/log_limit.h"
+#include "common/version.h"
+
+/* ACL denial lines: at most a burst of 20, then one a second; the rest is
+ * counted and reported as one line (before the next denial line, or on a
+ * tick once 10 s passed), so a client looping on a forbidden topic cannot
+ * flood the broker's log. */
+#define DENIAL_LOG_BURST 20
+#define DENIAL_LOG_PER_SECOND 1.0
+#define DENIAL_LOG_QUIET_MS 10000
 
 _Static_assert(ACL_READ == MOSQ_ACL_READ && ACL_WRITE == MOSQ_ACL_WRITE &&
 	       ACL_SUBSCRIBE == MOSQ_ACL_SUBSCRIBE && ACL_UNSUBSCRIBE == MOSQ_ACL_UNSUBSCRIBE,
@@ -68,6 +78,7 @@ struct sms_plugin {
 	time_t next_check;
 	struct sms_client *clients;
 	struct sms_owner *owners;
+	log_limit denial_log;
 };
 
 static time_t monotonic_s(void)
@@ -76,6 +87,14 @@ static time_t monotonic_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Client ids are chosen by the client: escaped before they reach the log. */
@@ -221,6 +240,38 @@ out:
 	return rc;
 }
 
+static const char *access_name(int access)
+{
+	switch (access) {
+	case MOSQ_ACL_READ: return "read";
+	case MOSQ_ACL_WRITE: return "write";
+	case MOSQ_ACL_SUBSCRIBE: return "subscribe";
+	case MOSQ_ACL_UNSUBSCRIBE: return "unsubscribe";
+	}
+	return "access";
+}
+
+static void log_suppressed(unsigned long long n, const char *when)
+{
+	mosquitto_log_printf(MOSQ_LOG_WARNING, "sms_auth: %llu similar lines suppressed (ACL denials%s)", n, when);
+}
+
+/* Only on the refusing path: the allowing one stays free of work. */
+static void log_denial(struct sms_plugin *p, const struct mosquitto_evt_acl_check *ed)
+{
+	char id[200], topic[300];
+	const char *who = mosquitto_client_username(ed->client);
+	unsigned long long before;
+
+	if (!log_limit_take(&p->denial_log, monotonic_ms(), &before))
+		return;
+	if (before > 0)
+		log_suppressed(before, "");
+	mosquitto_log_printf(MOSQ_LOG_WARNING, "sms_auth: denied %s on \"%s\" to %s (client %s)",
+			     access_name(ed->access), printable(ed->topic, topic, sizeof(topic)), who ? who : "?",
+			     printable(mosquitto_client_id(ed->client), id, sizeof(id)));
+}
+
 static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
@@ -229,6 +280,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	(void)event;
 	if (acl_allows(&p->cfg, mosquitto_client_username(ed->client), ed->access, ed->topic))
 		return MOSQ_ERR_SUCCESS;
+	log_denial(p, ed);
 	return MOSQ_ERR_ACL_DENIED;
 }
 
@@ -298,6 +350,32 @@ static void kick_all(struct kick_list *k)
 	memset(k, 0, sizeof(*k));
 }
 
+static void iso_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	snprintf(buf, len, "none");
+	if (t && gmtime_r(&t, &tm))
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* What was loaded, per issuer: which CRL (crlNumber) and until when. */
+static void log_each_crl(const struct crl_set *set)
+{
+	struct crl_set_entry e;
+	char this_update[32], next_update[32];
+	size_t i;
+
+	for (i = 0; i < crl_set_count(set); i++) {
+		crl_set_entry_at(set, i, &e);
+		iso_time(e.this_update, this_update, sizeof(this_update));
+		iso_time(e.next_update, next_update, sizeof(next_update));
+		mosquitto_log_printf(MOSQ_LOG_NOTICE,
+				     "sms_auth: CRL of \"%s\": crlNumber %s, thisUpdate %s, nextUpdate %s, %zu revoked",
+				     e.issuer, e.crl_number, this_update, next_update, e.revoked);
+	}
+}
+
 /* The one line operators and tests look for after every accepted CRL load. */
 static void log_crls_loaded(const struct sms_trust *t, const char *why)
 {
@@ -311,6 +389,7 @@ static void log_crls_loaded(const struct sms_trust *t, const char *why)
 	mosquitto_log_printf(MOSQ_LOG_NOTICE,
 			     "sms_auth: CRLs %s: %zu issuers, %zu CRLs, %zu revoked entries, earliest nextUpdate %s",
 			     why, s.issuers, s.crls, s.revoked, next);
+	log_each_crl(t->crls);
 }
 
 /* Loads CRLs anew into a fresh store; the old one stays if that fails. */
@@ -368,10 +447,13 @@ static int on_tick(int event, void *event_data, void *userdata)
 	struct kick_list kicks = { NULL, 0, 0 };
 	struct sms_client *c, *tmp;
 	time_t now = monotonic_s(), wall = time(NULL);
+	unsigned long long n_suppressed;
 	char expired[512];
 
 	(void)event;
 	(void)event_data;
+	if ((n_suppressed = log_limit_flush(&p->denial_log, monotonic_ms(), DENIAL_LOG_QUIET_MS)) > 0)
+		log_suppressed(n_suppressed, " in the last seconds");
 	if (now < p->next_check && !p->recheck_pending)
 		return MOSQ_ERR_SUCCESS;
 	p->next_check = now + p->cfg.crl_check_interval;
@@ -426,7 +508,7 @@ static int on_reload(int event, void *event_data, void *userdata)
 	/* Kicks happen in the next tick, not inside the reload. */
 	p->recheck_pending = true;
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "sms_auth: reloaded %s (%zu roles, %zu CRL files)",
-			     p->config_path, p->cfg.nroles, p->cfg.ncrl_files);
+			     p->config_path, p->cfg.nroles, p->cfg.ncrls);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -523,10 +605,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		}
 	}
 	p->next_check = monotonic_s() + p->cfg.crl_check_interval;
+	log_limit_init(&p->denial_log, DENIAL_LOG_PER_SECOND, DENIAL_LOG_BURST);
 	*userdata = p;
 	mosquitto_log_printf(MOSQ_LOG_NOTICE,
-			     "sms_auth: loaded %s (%zu roles, %zu CRL files, check every %d s, client_id_policy %s)",
-			     path, p->cfg.nroles, p->cfg.ncrl_files, p->cfg.crl_check_interval,
+			     "sms_auth: loaded %s (sms %s; %zu roles, %zu CRL files, check every %d s, client_id_policy %s)",
+			     path, sms_version(), p->cfg.nroles, p->cfg.ncrls, p->cfg.crl_check_interval,
 			     p->cfg.client_id_policy == SMS_CLIENT_ID_ANY ? "any" : "prefix");
 	return MOSQ_ERR_SUCCESS;
 }

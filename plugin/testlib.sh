@@ -67,11 +67,11 @@ pl_mint_utf8() {
 pl_conf() {
 	local f=$1; shift
 	{
-		echo "trust_anchor = \"$PKI/root/ca.crt\";"
+		echo "trust_root = \"$PKI/root/ca.crt\";"
 		echo "intermediates = \"$PKI/cas.pem\";"
-		echo "crl_files = [ \"$PKI/crls.pem\" ];"
+		echo "crls = [ \"$PKI/crls.pem\" ];"
 		echo "crl_check_interval = 1;"
-		echo "service_ca = \"$PKI/services/ca.crt\";"
+		echo "services_ca = \"$PKI/services/ca.crt\";"
 		echo 'public_read = [ "sms/crl/#" ];'
 		printf '%s\n' "$@"
 	} >"$f"

@@ -10,6 +10,7 @@
 
 static const char *const known_keys[] = {
 	CONF_BROKER_KEYS, "broker.session_expiry", "broker.backoff_max_ms",
+	CONF_METRICS_KEYS,
 	CONF_E2E_KEYS, "e2e.services_ca", "e2e.recipients", "e2e.receipt_signer",
 	"spool.dir", "spool.max_file", "spool.max_values", "spool.scan_interval_ms",
 	"outbox.dir", "outbox.max_entries", "outbox.max_bytes", "outbox.max_age_days", "outbox.resend_interval",
@@ -89,6 +90,7 @@ static int load(conf_file *f, void *out, int readable)
 	if (conf_check_keys(f, known_keys) ||
 	    conf_broker_load(f, readable, &cfg->broker) ||
 	    conf_e2e_load(f, readable, &cfg->e2e) ||
+	    conf_metrics_load(f, readable, &cfg->metrics) ||
 	    conf_path(f, "e2e.services_ca", CONF_REQUIRED, readable, &cfg->e2e_services_ca) ||
 	    conf_path_list(f, "e2e.recipients", readable, cfg->recipients, AGENT_MAX_RECIPIENTS, &cfg->n_recipients) ||
 	    conf_string(f, "e2e.receipt_signer", CONF_OPTIONAL, "vendor-snapshot-service", &cfg->receipt_signer) ||
@@ -140,5 +142,6 @@ void agent_config_free(agent_config *cfg)
 	free(cfg->crl_dir);
 	free_list(cfg->crl_tls_ca_certs, cfg->n_crl_tls_ca_certs);
 	free(cfg->socket_path);
+	conf_metrics_free(&cfg->metrics);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -20,6 +20,7 @@
  *   socket: { path (absent: no socket intake), mode ("0600", octal string), uid, gid (-1: any
  *             peer; else SO_PEERCRED must match), timeout_ms (5000 per client) }
  *   e2e.sign_snapshots (false): each snapshot is SignedData inside the envelope
+ *   metrics:  { dir, interval (15 s) }: dir/sms-agent.prom (agent_metrics.h)
  *   stats_interval (60 s, 0: off), log_file (stderr when absent)
  *
  * Unknown keys are errors; paths are relative to the file's directory; with
@@ -68,6 +69,7 @@ typedef struct {
 	unsigned int socket_mode;
 	long socket_uid, socket_gid;    /* -1: not checked */
 	int socket_timeout_ms;
+	conf_metrics metrics;           /* common/conf_blocks.h */
 } agent_config;
 
 /* 0, or -1 with "file:line: key reason" in err. Free with agent_config_free. */

@@ -40,6 +40,7 @@
 #include "common/crl_topic.h"
 #include "common/crl_watch.h"
 #include "common/daemon_cli.h"
+#include "common/version.h"
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/mqtt_session.h"
@@ -47,6 +48,7 @@
 #include "services/agent/agent_config.h"
 #include "services/agent/agent_crl.h"
 #include "services/agent/agent_intake.h"
+#include "services/agent/agent_metrics.h"
 #include "services/agent/agent_outbox.h"
 #include "services/agent/agent_socket.h"
 #include "common/signed_data.h"
@@ -75,6 +77,8 @@ typedef struct {
 	char session_err[600];
 	intake_counts intake;
 	atomic_ullong published, receipts_ok, receipts_refused;
+	atomic_llong last_receipt;         /* Unix time, for metrics */
+	time_t started;
 } agent;
 
 static void usage(FILE *f)
@@ -93,8 +97,10 @@ static void usage(FILE *f)
 	        "                 with one line FILE:LINE: problem\n"
 	        "  --verbose      debug logging\n"
 	        "  --help         this text\n"
+	        "  --version      print the version\n"
 	        "\n"
-	        "Signals: TERM/INT disconnect and exit; HUP scans the spool and reloads CRLs now.\n");
+	        "Signals: TERM/INT disconnect and exit; HUP scans the spool and reloads CRLs now.\n"
+	        "\n" SMS_EXIT_CODES_HELP);
 }
 
 /* ------------------------------------------------------------- keys */
@@ -410,6 +416,7 @@ static void on_receipt(mqtt_session *s, void *ud, const struct mosquitto_message
 	/* Deleting inside the callback: the receipt is acknowledged after. */
 	removed = outbox_remove(a->outbox, (const unsigned char (*)[OUTBOX_DIGEST_LEN])r.digests, r.n_digests);
 	atomic_fetch_add(&a->receipts_ok, 1);
+	atomic_store(&a->last_receipt, (long long)time(NULL));
 	sms_log(LOG_LEVEL_INFO, "receipt for %zu snapshot(s): %zu outbox entr%s removed", r.n_digests, removed,
 	        removed == 1 ? "y" : "ies");
 	receipt_free(&r);
@@ -520,15 +527,31 @@ static void log_stats(agent *a)
 	        st.removed, st.evicted, st.corrupt);
 }
 
+static void write_metrics(agent *a)
+{
+	agent_metrics_input in = {
+		.accepted = a->intake.accepted, .rejected = a->intake.rejected,
+		.published = atomic_load(&a->published), .receipts_ok = atomic_load(&a->receipts_ok),
+		.receipts_refused = atomic_load(&a->receipts_refused), .last_receipt = atomic_load(&a->last_receipt),
+		.disk_full = atomic_load(&a->disk_full), .started = a->started,
+	};
+
+	if (a->cfg->metrics.dir == NULL)
+		return;
+	outbox_get_stats(a->outbox, &in.outbox);
+	agent_metrics_write(a->cfg->metrics.dir, &in, a->session, a->crls);
+}
+
 /* Signals, spool, sending, bounds, CRLs, until SIGTERM/SIGINT. */
 static void supervise(agent *a, const intake_config *ic)
 {
 	const agent_config *cfg = a->cfg;
 	struct timespec tick = { cfg->scan_interval_ms / 1000, (long)(cfg->scan_interval_ms % 1000) * 1000000L };
-	double last_stats = monotonic_s(), last_expire = 0, now;
+	double last_stats = monotonic_s(), last_expire = 0, last_metrics = 0, now;
 	sigset_t set;
 	int sig;
 
+	a->started = time(NULL);
 	daemon_signal_set(&set);
 	while (!atomic_load(&a->session_done)) {
 		now = monotonic_s();
@@ -542,6 +565,10 @@ static void supervise(agent *a, const intake_config *ic)
 		if (cfg->stats_interval > 0 && now - last_stats >= cfg->stats_interval) {
 			log_stats(a);
 			last_stats = now;
+		}
+		if (now - last_metrics >= cfg->metrics.interval) {
+			write_metrics(a);
+			last_metrics = now;
 		}
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT) {
@@ -621,6 +648,7 @@ static int run(const agent_config *cfg)
 	mqtt_session_stop(a.session);
 	pthread_join(a.session_thread, NULL);
 	log_stats(&a);
+	write_metrics(&a);
 cleanup:
 	mosquitto_lib_cleanup();
 	if (!started)

@@ -2,7 +2,7 @@
 # sms-test-receipt, the integration tests' stand-in for a receipting service.
 
 AGENT_SRC := services/agent/agent_main.c services/agent/agent_config.c services/agent/agent_intake.c \
-	services/agent/agent_outbox.c services/agent/agent_crl.c services/agent/agent_socket.c
+	services/agent/agent_outbox.c services/agent/agent_crl.c services/agent/agent_socket.c services/agent/agent_metrics.c
 
 BINS += $(B)/bin/sms-agent
 

@@ -6,6 +6,8 @@
  *   sms-db roles --conninfo C [--snapshotd-role R] [--admin-role R] [--reader-role R]
  *                                               least-privilege group roles
  *   sms-db dead-letters list|replay|purge ...   inspect, replay, remove dead letters
+ *   sms-db devices [--format table|csv|json] [--crl FILE...]   per device: last seen, snapshots, certificate
+ *   sms-db retention --keep 24months [--dry-run]   drop what is older (whole partitions first)
  *
  * Grants come from common/db_privileges.c, the same lists the programs check
  * at start, so a role made here is exactly what its program needs.
@@ -20,6 +22,9 @@
 #include "common/db_migrate.h"
 #include "common/db_privileges.h"
 #include "common/pg_session.h"
+#include "common/version.h"
+#include "services/db/db_devices.h"
+#include "services/db/db_retention.h"
 
 #ifndef SMS_SQL_DIR
 #define SMS_SQL_DIR "/usr/local/share/sms/sql"
@@ -31,6 +36,11 @@ typedef struct {
 	const char *reason, *since;
 	long long id, older_than_days;
 	int limit;
+	const char *format, *keep;
+	const char *crls[DB_DEVICES_MAX_CRLS];
+	size_t n_crls;
+	int dry_run;
+	db_keep keep_parsed;
 } options;
 
 static void usage(FILE *f)
@@ -42,6 +52,9 @@ static void usage(FILE *f)
 	        "       sms-db dead-letters list [--reason R] [--since TIME] [--limit N] --conninfo CONNINFO\n"
 	        "       sms-db dead-letters replay (--id N | --reason R) --conninfo CONNINFO\n"
 	        "       sms-db dead-letters purge (--id N | --older-than DAYS) --conninfo CONNINFO\n"
+	        "       sms-db devices [--format table|csv|json] [--crl FILE]... --conninfo CONNINFO\n"
+	        "       sms-db retention --keep N(months|days) [--dry-run] --conninfo CONNINFO\n"
+	        "       sms-db --version\n"
 	        "\n"
 	        "  migrate       apply the pending sql/NNN_*.sql migrations, each in one\n"
 	        "                transaction; running it again is a no-op\n"
@@ -54,10 +67,26 @@ static void usage(FILE *f)
 	        "                replay: mark for sms-snapshotd to ingest again (its normal path,\n"
 	        "                exactly once); truncated dead letters cannot be replayed\n"
 	        "                purge: delete (the message stays recorded as handled)\n"
+	        "  devices       per device: first and last seen, last snapshot (taken_at), number\n"
+	        "                of snapshots, the E2E certificate it last used (serial, notAfter)\n"
+	        "                and, with --crl, whether a CRL revokes it (any role with SELECT\n"
+	        "                on the snapshot tables, e.g. sms_reader)\n"
+	        "  retention     drops the monthly partitions of t_snapshot_values that lie wholly\n"
+	        "                before the cut-off (now minus --keep, months counted from the\n"
+	        "                start of this month), then deletes older rows of the default\n"
+	        "                partition and of t_snapshot in batches; --dry-run prints the\n"
+	        "                same plan and changes nothing; run as the schema owner\n"
 	        "\n"
 	        "  --conninfo C  libpq connection string (\"host=... dbname=...\")\n"
 	        "  --sql-dir D   migrations directory (default %s)\n"
-	        "  --help        this text\n", SMS_SQL_DIR);
+	        "  --format F    devices: table (default), csv or json\n"
+	        "  --crl FILE    devices: a PEM CRL file (repeatable); revoked = its issuer\n"
+	        "                and the certificate's serial are listed\n"
+	        "  --keep N      retention: Nmonths (whole months) or Ndays, e.g. 24months\n"
+	        "  --dry-run     retention: print what would be dropped and deleted, change nothing\n"
+	        "  --help        this text\n"
+	        "  --version     print the version\n"
+	        "\n" SMS_EXIT_CODES_HELP, SMS_SQL_DIR);
 }
 
 static pg_class run_migrate(pg_session *db, const options *o, char *err, size_t errlen)
@@ -351,12 +380,43 @@ static pg_class run_dead_letters(pg_session *db, const char *sub, const options 
 	return dl_purge(db, o, err, errlen);
 }
 
+static pg_class run_devices(pg_session *db, const options *o, char *err, size_t errlen)
+{
+	const db_role_spec *r = &db_role_reader;
+	pg_class c = pg_session_check_ready(db, "sms-db devices", SMS_SCHEMA_VERSION, r->needs, r->n_needs, err,
+	                                    errlen);
+	db_devices_format f = DB_DEVICES_TABLE;
+
+	if (c != PG_OK)
+		return c;
+	if (o->format != NULL && strcmp(o->format, "csv") == 0)
+		f = DB_DEVICES_CSV;
+	else if (o->format != NULL && strcmp(o->format, "json") == 0)
+		f = DB_DEVICES_JSON;
+	return db_devices_print(db, f, o->crls, o->n_crls, stdout, err, errlen);
+}
+
+static pg_class run_retention(pg_session *db, const options *o, char *err, size_t errlen)
+{
+	return db_retention_run(db, &o->keep_parsed, o->dry_run, stdout, err, errlen);
+}
+
 /* 0 when the command line makes sense; otherwise a message on stderr and 2. */
 static int check_command(const char *cmd, const char *sub, const options *o)
 {
+	if (strcmp(cmd, "retention") == 0 && (sub != NULL || o->keep == NULL)) {
+		fprintf(stderr, "sms-db: retention needs --keep N(months|days); see --help\n");
+		return 2;
+	}
+	if (strcmp(cmd, "devices") == 0 && o->format != NULL && strcmp(o->format, "table") != 0 &&
+	    strcmp(o->format, "csv") != 0 && strcmp(o->format, "json") != 0) {
+		fprintf(stderr, "sms-db: --format must be table, csv or json\n");
+		return 2;
+	}
 	if (strcmp(cmd, "dead-letters") != 0) {
 		if (sub != NULL || (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "version") != 0 &&
-		                    strcmp(cmd, "roles") != 0)) {
+		                    strcmp(cmd, "roles") != 0 && strcmp(cmd, "devices") != 0 &&
+		                    strcmp(cmd, "retention") != 0)) {
 			fprintf(stderr, "sms-db: unknown command '%s'; see --help\n", cmd);
 			return 2;
 		}
@@ -401,7 +461,12 @@ int main(int argc, char **argv)
 		{ "limit", required_argument, NULL, 'l' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "older-than", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "crl", required_argument, NULL, 'L' },
+		{ "keep", required_argument, NULL, 'k' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	options o = { .sql_dir = SMS_SQL_DIR, .limit = 100, .older_than_days = -1 };
@@ -412,8 +477,20 @@ int main(int argc, char **argv)
 	long long v, hi;
 	int opt, rc = 1;
 
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'F': o.format = optarg; break;
+		case 'k': o.keep = optarg; break;
+		case 'n': o.dry_run = 1; break;
+		case 'L':
+			if (o.n_crls == DB_DEVICES_MAX_CRLS) {
+				fprintf(stderr, "sms-db: at most %d --crl files\n", DB_DEVICES_MAX_CRLS);
+				return 2;
+			}
+			o.crls[o.n_crls++] = optarg;
+			break;
+		case 'V': sms_print_version(stdout, "sms-db"); return 0;
 		case 'c': o.conninfo = optarg; break;
 		case 'd': o.sql_dir = optarg; break;
 		case 's': o.role[0] = optarg; break;
@@ -438,17 +515,24 @@ int main(int argc, char **argv)
 				o.older_than_days = v;
 			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			fprintf(stderr, "sms-db: unknown option or missing argument '%s'; see --help\n", argv[optind - 1]);
+			return 2;
 		}
 	}
 	if (optind != argc - 1 && optind != argc - 2) {
-		fprintf(stderr, "sms-db: expected one command (migrate, version, roles, dead-letters); see --help\n");
+		fprintf(stderr, "sms-db: expected one command (migrate, version, roles, dead-letters, devices, "
+		        "retention); see --help\n");
 		return 2;
 	}
 	cmd = argv[optind];
 	sub = optind == argc - 2 ? argv[optind + 1] : NULL;
 	if (check_command(cmd, sub, &o) != 0)
 		return 2;
+	if (strcmp(cmd, "retention") == 0 && db_keep_parse(o.keep, &o.keep_parsed, err, sizeof err) != 0) {
+		fprintf(stderr, "sms-db: %s\n", err);
+		return 2;
+	}
 	if (o.conninfo == NULL) {
 		fprintf(stderr, "sms-db: --conninfo is required\n");
 		return 2;
@@ -469,6 +553,10 @@ int main(int argc, char **argv)
 			c = run_version(db, err, sizeof err);
 		else if (strcmp(cmd, "roles") == 0)
 			c = run_roles(db, &o, err, sizeof err);
+		else if (strcmp(cmd, "devices") == 0)
+			c = run_devices(db, &o, err, sizeof err);
+		else if (strcmp(cmd, "retention") == 0)
+			c = run_retention(db, &o, err, sizeof err);
 		else
 			c = run_dead_letters(db, sub, &o, err, sizeof err);
 	}

@@ -29,6 +29,7 @@
 #include <openssl/pem.h>
 
 #include "cms/smscms.h"
+#include "common/version.h"
 #include "common/identity.h"
 #include "common/mqtt_session.h"
 
@@ -64,6 +65,34 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+/* A command line that makes no sense: one line, exit status 2. */
+static void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sms-devicesim: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("; see --help\n", stderr);
+	exit(2);
+}
+
+/* A whole decimal number in lo..hi, or a usage error naming the option. */
+static long long number(const char *opt, const char *s, long long lo, long long hi)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
+		usage_error("--%s %s is not a number in %lld..%lld", opt, s, lo, hi);
+	return v;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -87,7 +116,8 @@ static void usage(FILE *f)
 	        "  --timeout S            give up waiting for acks after S seconds (default 120)\n"
 	        "  --write DIR            write DIR/<seq>.cms instead of publishing\n"
 	        "  --from DIR             publish the *.cms files of DIR as they are\n"
-	        "  --help\n");
+	        "  --help, --version\n"
+	        "\n" SMS_EXIT_CODES_HELP);
 }
 
 static char *build_json(const options *o, const char *eq, long long seq, time_t taken)
@@ -290,10 +320,11 @@ static void parse_args(int argc, char **argv, options *o)
 		{ "max-inflight", required_argument, NULL, 'm' }, { "qos", required_argument, NULL, 'q' },
 		{ "timeout", required_argument, NULL, 'o' }, { "write", required_argument, NULL, 'w' },
 		{ "from", required_argument, NULL, 'f' }, { "ecdh", no_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 }
 	};
 	int opt;
 
+	opterr = 0;
 	memset(o, 0, sizeof *o);
 	o->host = "127.0.0.1";
 	o->port = 8883;
@@ -308,7 +339,7 @@ static void parse_args(int argc, char **argv, options *o)
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'H': o->host = optarg; break;
-		case 'p': o->port = atoi(optarg); break;
+		case 'p': o->port = (int)number("port", optarg, 1, 65535); break;
 		case 'A': o->cafile = optarg; break;
 		case 'C': o->cert = optarg; break;
 		case 'K': o->key = optarg; break;
@@ -319,36 +350,37 @@ static void parse_args(int argc, char **argv, options *o)
 		case 'c': o->e2e_chain = optarg; break;
 		case 'r':
 			if (o->n_recipients == MAX_RECIPIENTS)
-				die("at most %d recipients", MAX_RECIPIENTS);
+				usage_error("at most %d --recipient", MAX_RECIPIENTS);
 			o->recipients[o->n_recipients++] = optarg;
 			break;
 		case 'E': o->equipment = optarg; break;
 		case 'T': o->device_type = optarg; break;
-		case 'n': o->count = atoll(optarg); break;
-		case 'v': o->values = atoi(optarg); break;
-		case 's': o->seq_start = atoll(optarg); break;
-		case 'a': o->taken_at = atoll(optarg); break;
-		case 'I': o->interval_ms = atoi(optarg); break;
-		case 'm': o->max_inflight = atoi(optarg); break;
-		case 'q': o->qos = atoi(optarg); break;
-		case 'o': o->timeout = atoi(optarg); break;
+		case 'n': o->count = number("count", optarg, 0, 1LL << 40); break;
+		case 'v': o->values = (int)number("values", optarg, 1, 1000000); break;
+		case 's': o->seq_start = number("seq-start", optarg, 0, 1LL << 62); break;
+		case 'a': o->taken_at = number("taken-at", optarg, 0, 253402300799LL); break;
+		case 'I': o->interval_ms = (int)number("interval-ms", optarg, 0, 3600000); break;
+		case 'm': o->max_inflight = (int)number("max-inflight", optarg, 1, 65535); break;
+		case 'q': o->qos = (int)number("qos", optarg, 0, 1); break;
+		case 'o': o->timeout = (int)number("timeout", optarg, 1, 86400); break;
 		case 'w': o->write_dir = optarg; break;
 		case 'f': o->from_dir = optarg; break;
 		case 'D': o->ecdh = 1; break;
 		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); exit(2);
+		case 'V': sms_print_version(stdout, "sms-devicesim"); exit(0);
+		default: usage_error("unknown option or missing argument '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
-		die("unexpected argument '%s'; see --help", argv[optind]);
+		usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->count < 0 || o->values < 1 || o->max_inflight < 1 || (o->qos != 0 && o->qos != 1) || o->timeout < 1)
-		die("bad --count, --values, --max-inflight, --qos or --timeout");
+		usage_error("bad --count, --values, --max-inflight, --qos or --timeout");
 	if (o->from_dir == NULL && (o->e2e_cert == NULL || o->e2e_key == NULL || o->n_recipients == 0))
-		die("--e2e-cert, --e2e-key and at least one --recipient are required");
+		usage_error("--e2e-cert, --e2e-key and at least one --recipient are required");
 	if (o->write_dir == NULL && (o->cafile == NULL || o->cert == NULL || o->key == NULL))
-		die("--cafile, --cert and --key are required to publish");
+		usage_error("--cafile, --cert and --key are required to publish");
 	if (o->from_dir != NULL && o->topic == NULL)
-		die("--from needs --topic");
+		usage_error("--from needs --topic");
 }
 
 static void default_client_id(const options *o, const char *what, char *buf, size_t len)

@@ -6,6 +6,7 @@ $(B)/obj/services/%.o: MODULE_CFLAGS := -I/usr/include/cjson -I/usr/include/post
 	-DSMS_SQL_DIR=\"$(PREFIX)/share/sms/sql\"
 
 SNAPSHOTD_SRC := services/snapshotd/snapshotd_main.c services/snapshotd/snapshotd_worker.c \
+	services/snapshotd/snapshotd_metrics.c \
 	services/snapshotd/snapshotd_config.c services/snapshotd/snapshot_ingest.c \
 	services/snapshotd/snapshot_store.c services/snapshotd/snapshotd_replay.c \
 	services/snapshotd/snapshotd_receipts.c

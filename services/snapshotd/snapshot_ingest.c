@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 
 #include "common/identity.h"
@@ -29,6 +31,26 @@ static int reject(ingest_result *r, const char *reason, const char *fmt, ...)
 	va_end(ap);
 	ingest_sanitize(r->detail);
 	return -1;
+}
+
+/* What sms-db devices shows of the certificate: serial, issuer, expiry. */
+static void note_certificate(const X509 *cert, ingest_result *r)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+	time_t na = x509_time(X509_get0_notAfter(cert));
+	struct tm tm;
+	char *p;
+
+	snprintf(r->cert_serial, sizeof r->cert_serial, "%s", hex != NULL ? hex : "");
+	for (p = r->cert_serial; *p; p++)
+		if (*p >= 'A' && *p <= 'F')
+			*p = (char)(*p - 'A' + 'a');
+	x509_name_string(X509_get_issuer_name(cert), r->cert_issuer, sizeof r->cert_issuer);
+	if (na > 0 && gmtime_r(&na, &tm) != NULL)
+		strftime(r->cert_not_after, sizeof r->cert_not_after, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	OPENSSL_free(hex);
+	BN_free(bn);
 }
 
 /* The originator certificate must name exactly the equipment of the topic. */
@@ -137,6 +159,7 @@ int snapshot_ingest(smscms_ctx *ctx, const ingest_keys *keys, const char *topic,
 	snprintf(r->originator, sizeof r->originator, "%s", orig.subject);
 	if (bind_originator(&orig, r) != 0 || unwrap_signature(keys, orig.content_type_nid, r) != 0)
 		goto out;
+	note_certificate(orig.cert, r);
 	js = snapshot_parse((const char *)r->plaintext, r->plaintext_len, keys->max_values, &r->snap,
 	                    err, sizeof err);
 	if (js != SNAPSHOT_OK) {

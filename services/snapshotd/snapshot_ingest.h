@@ -42,6 +42,9 @@ typedef struct {
 	snapshot_topic topic;
 	snapshot snap;
 	char originator[512];     /* RFC 2253 subject of the originator certificate */
+	char cert_serial[80];     /* its serial, lowercase hex (BN_bn2hex), for sms-db devices */
+	char cert_issuer[512];    /* its issuer, RFC 2253 */
+	char cert_not_after[32];  /* its notAfter, ISO 8601 UTC */
 	unsigned char *plaintext; /* the snapshot JSON, OPENSSL_malloc'd, owned */
 	size_t plaintext_len;
 	unsigned char *signed_data; /* the SignedData DER when signed (owned), else NULL */

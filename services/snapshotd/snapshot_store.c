@@ -123,6 +123,8 @@ static const char replay_fetch_sql[] =
 	"SELECT id, topic, payload, digest FROM t_dead_letter"
 	" WHERE replay_requested_at IS NOT NULL ORDER BY id LIMIT $1::int";
 static const char replay_failed_sql[] = "SELECT sms_dead_letter_replay_failed($1::bigint, $2)";
+static const char device_seen_sql[] =
+	"SELECT sms_device_seen($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, '')::timestamptz)";
 
 static pg_class prepare(snapshot_store *s, const char *name, const char *sql, char *err, size_t errlen)
 {
@@ -152,6 +154,8 @@ static store_result connect_prepared(snapshot_store *s, char *err, size_t errlen
 		c = prepare(s, "replay_fetch", replay_fetch_sql, err, errlen);
 	if (c == PG_OK)
 		c = prepare(s, "replay_failed", replay_failed_sql, err, errlen);
+	if (c == PG_OK)
+		c = prepare(s, "device_seen", device_seen_sql, err, errlen);
 	if (c != PG_OK)
 		pg_session_disconnect(s->db);  /* the next call prepares again */
 	return to_store_result(c);
@@ -408,6 +412,18 @@ store_result snapshot_store_replay_failed(snapshot_store *s, long long id, const
 
 	snprintf(ids, sizeof ids, "%lld", id);
 	r = exec_prepared(s, "replay_failed", 2, params, NULL, NULL, "recording replay outcome", &res, err, errlen);
+	PQclear(res);
+	return r;
+}
+
+store_result snapshot_store_device_seen(snapshot_store *s, const snapshot_topic *t, const char *serial,
+                                        const char *issuer, const char *not_after, char *err, size_t errlen)
+{
+	const char *params[6] = { t->master, t->account, t->equipment, serial, issuer, not_after };
+	PGresult *res = NULL;
+	store_result r = exec_prepared(s, "device_seen", 6, params, NULL, NULL, "recording the device as seen", &res,
+	                               err, errlen);
+
 	PQclear(res);
 	return r;
 }

@@ -81,6 +81,12 @@ store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32
                                 const store_signature *sig, long long replay_of, store_receipt *receipt,
                                 char *err, size_t errlen);
 
+/* The device of t was heard from now, with this E2E certificate (serial
+ * hex, issuer, notAfter ISO 8601; empty strings leave NULL): what sms-db
+ * devices lists. Its own statement after the snapshot's commit. */
+store_result snapshot_store_device_seen(snapshot_store *s, const snapshot_topic *t, const char *serial,
+                                        const char *issuer, const char *not_after, char *err, size_t errlen);
+
 /* Records a rejected message: its digest and full length, and at most keep
  * bytes of the payload (which may be empty). STORE_OK: recorded;
  * STORE_DUPLICATE: this (digest, topic) was handled before. */

@@ -16,6 +16,7 @@
 static const char *const known_keys[] = {
 	CONF_BROKER_KEYS, "broker.subscription",
 	CONF_E2E_KEYS, "e2e.require_signature",
+	CONF_METRICS_KEYS,
 	"database.conninfo", "database.sql_dir",
 	"database.replay_interval",
 	"limits.max_payload", "limits.max_values", "limits.dead_letter_max_bytes",
@@ -59,6 +60,7 @@ static int load(conf_file *f, void *out, int readable)
 	if (conf_check_keys(f, known_keys) ||
 	    conf_broker_load(f, readable, &cfg->broker) ||
 	    conf_e2e_load(f, readable, &cfg->e2e) ||
+	    conf_metrics_load(f, readable, &cfg->metrics) ||
 	    conf_string(f, "broker.subscription", CONF_OPTIONAL, "+/+/+/snapshots", &cfg->subscription) ||
 	    conf_string(f, "database.conninfo", CONF_REQUIRED, NULL, &cfg->db_conninfo) ||
 	    conf_path(f, "database.sql_dir", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->sql_dir) ||
@@ -91,5 +93,6 @@ void snapshotd_config_free(snapshotd_config *cfg)
 	free(cfg->db_conninfo);
 	free(cfg->sql_dir);
 	free(cfg->log_file);
+	conf_metrics_free(&cfg->metrics);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -15,6 +15,8 @@
  *   receipts: { enabled (true), batch_ms (500), max_digests (1024, at most
  *               RECEIPT_MAX_DIGESTS) }: signed receipts on
  *               <ma>/<acc>/<eq>/receipts, snapshotd_receipts.h
+ *   metrics:  { dir, interval (15 s) }: Prometheus text file
+ *               dir/sms-snapshotd.prom (common/conf_blocks.h, snapshotd_metrics.h)
  *   workers, stats_interval, log_file (stderr when absent)
  *
  * Unknown keys are errors; paths are relative to the file's directory; with
@@ -55,6 +57,7 @@ typedef struct {
 	int workers;
 	int stats_interval;
 	char *log_file;
+	conf_metrics metrics;           /* common/conf_blocks.h */
 } snapshotd_config;
 
 /* 0 on success, -1 with "file:line: key reason" in err. Free with snapshotd_config_free. */

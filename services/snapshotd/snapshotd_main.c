@@ -19,10 +19,12 @@
 #include "common/crl_watch.h"
 #include "common/signed_data.h"
 #include "common/daemon_cli.h"
+#include "common/version.h"
 #include "common/db_migrate.h"
 #include "common/mqtt_session.h"
 #include "services/snapshotd/snapshotd_config.h"
 #include "common/log.h"
+#include "services/snapshotd/snapshotd_metrics.h"
 #include "services/snapshotd/snapshotd_replay.h"
 #include "services/snapshotd/snapshotd_worker.h"
 
@@ -43,9 +45,11 @@ static void usage(FILE *f)
 	        "  --migrate      apply pending schema migrations (database.sql_dir) first\n"
 	        "  --verbose      debug logging\n"
 	        "  --help         this text\n"
+	        "  --version      print the version\n"
 	        "\n"
 	        "Signals: TERM/INT finish the current message and exit; HUP reloads CRLs now\n"
-	        "(changed CRL files are also picked up within e2e.crl_check_interval).\n");
+	        "(changed CRL files are also picked up within e2e.crl_check_interval).\n"
+	        "\n" SMS_EXIT_CODES_HELP);
 }
 
 static int run_migrations(const snapshotd_config *cfg)
@@ -258,7 +262,8 @@ static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, sm
 {
 	const snapshotd_config *cfg = sh->cfg;
 	struct timespec tick = supervise_tick(cfg);
-	double last_stats = monotonic_seconds(), last_parts = last_stats, now;
+	double last_stats = monotonic_seconds(), last_parts = last_stats, last_metrics = 0, now;
+	time_t started = time(NULL);
 	totals before = { 0 }, cur;
 	sigset_t set;
 	int sig;
@@ -282,6 +287,10 @@ static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, sm
 			before = cur;
 			last_stats = now;
 		}
+		if (now - last_metrics >= cfg->metrics.interval) {
+			snapshotd_metrics_write(cfg, workers, n, crls, started);
+			last_metrics = now;
+		}
 		if (now - last_parts >= PARTITION_CHECK_SECONDS) {
 			ensure_partitions(cfg);
 			last_parts = now;
@@ -291,6 +300,7 @@ static void supervise(snapshotd_shared *sh, snapshotd_worker *workers, int n, sm
 	 * sends it ahead of the DISCONNECT); a digest queued after this is
 	 * receipted when the agent re-sends. */
 	flush_receipts(workers, n, 1);
+	snapshotd_metrics_write(cfg, workers, n, crls, started);
 	atomic_store(&sh->stop, 1);
 	for (sig = 0; sig < n; sig++)
 		snapshotd_worker_stop(&workers[sig]);

@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/evp.h>
 
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/sleep_unless.h"
+#include "services/snapshotd/snapshotd_metrics.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -59,6 +61,46 @@ static void report_missing(snapshotd_worker *w, const ingest_result *r, const st
  * came before on another topic): dead-letter it. After 0, *is_snapshot says
  * whether a snapshot holds it: stored now, or earlier (a re-send); not so a
  * duplicate of a message that was dead-lettered before (no snapshot id). */
+/* sms-db devices wants last seen to the minute, not a database write per
+ * message: each worker remembers (device, certificate) per slot and writes
+ * again after DEVICE_SEEN_EVERY_S or when the certificate changes. */
+#define DEVICE_SEEN_SLOTS 1024
+#define DEVICE_SEEN_EVERY_S 60
+
+static _Thread_local struct {
+	uint64_t key;
+	time_t at;
+} device_seen_cache[DEVICE_SEEN_SLOTS];
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (h ^ '/') * 1099511628211ULL;
+}
+
+/* Ops data only: the snapshot is committed already, so a failure here is a
+ * warning and never holds the message. */
+static void note_device_seen(snapshotd_worker *w, const ingest_result *r)
+{
+	uint64_t key = fnv1a(fnv1a(fnv1a(fnv1a(14695981039346656037ULL, r->topic.master), r->topic.account),
+	                           r->topic.equipment), r->cert_serial);
+	size_t slot = (size_t)(key % DEVICE_SEEN_SLOTS);
+	time_t now = time(NULL);
+	char err[512];
+
+	if (device_seen_cache[slot].key == key && now - device_seen_cache[slot].at < DEVICE_SEEN_EVERY_S)
+		return;
+	if (snapshot_store_device_seen(w->store, &r->topic, r->cert_serial, r->cert_issuer, r->cert_not_after, err,
+	                               sizeof err) != STORE_OK) {
+		sms_log(LOG_LEVEL_WARNING, "worker %d: device %s/%s/%s: last seen and certificate not recorded: %s",
+		        w->index, r->topic.master, r->topic.account, r->topic.equipment, err);
+		return;
+	}
+	device_seen_cache[slot].key = key;
+	device_seen_cache[slot].at = now;
+}
+
 static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], const char *topic,
                           ingest_result *r, int *is_snapshot)
 {
@@ -76,9 +118,12 @@ static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], c
 			*is_snapshot = 1;
 			atomic_fetch_add(&w->n.stored, 1);
 			atomic_fetch_add(&w->n.values, r->snap.n_values);
+			atomic_store(&w->n.last_stored, (long long)time(NULL));
 			report_missing(w, r, &rc);
+			note_device_seen(w, r);
 			return 0;
 		case STORE_DUPLICATE:
+			note_device_seen(w, r);
 			*is_snapshot = rc.snapshot_id > 0;
 			atomic_fetch_add(&w->n.duplicates, 1);
 			sms_log(LOG_LEVEL_INFO, "worker %d: duplicate snapshot on %s (seq %lld) acknowledged, not stored again",
@@ -119,6 +164,7 @@ static int store_rejected(snapshotd_worker *w, const unsigned char digest[32], c
 		switch (sr) {
 		case STORE_OK:
 			atomic_fetch_add(&w->n.rejected, 1);
+			snapshotd_metrics_count_rejected(r->reason);
 			sms_log(LOG_LEVEL_WARNING, "worker %d: snapshot on %s rejected (%s): %s", w->index,
 			              topic, r->reason, r->detail);
 			return 0;

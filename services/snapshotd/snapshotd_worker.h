@@ -41,6 +41,7 @@ typedef struct {
 typedef struct {
 	atomic_ullong stored, values, duplicates, rejected, db_retries;
 	atomic_ullong missing;  /* snapshots devices sent that never reached us (seq gaps) */
+	atomic_llong last_stored;  /* Unix time of the last stored snapshot, for metrics */
 	receipt_queue_counters receipts;
 } snapshotd_counters;
 

@@ -33,20 +33,25 @@ MSG=$H_DIR/msg.der
 # code CMD...: prints the exit status of CMD (output discarded).
 code() { "$@" >/dev/null 2>&1; echo $?; }
 dec() { "$SMSCMS" decrypt --cert "$1/cert.pem" --key "$1/key.pem" "${@:2}"; }
-trust=(--trust "$E/root/ca.crt" --crl "$E/crls.pem")
+trust=(--trust-root "$E/root/ca.crt" --crl "$E/crls.pem")
 
 tap_check "--help exits 0" "$SMSCMS" --help
 tap_check "encrypt --help exits 0" "$SMSCMS" encrypt --help
-tap_is "$(code "$SMSCMS" encrypt --bogus)" 1 "unknown option exits 1"
-tap_is "$(code "$SMSCMS" encrypt --cert "$DEV/cert.pem" --key "$DEV/key.pem")" 1 "encrypt without --recipient exits 1"
-tap_is "$(code "$SMSCMS" encrypt --kdf md5 --recipient x)" 1 "bad --kdf exits 1"
+tap_is "$(code "$SMSCMS" encrypt --bogus)" 2 "unknown option is a usage error (exit 2)"
+tap_is "$(code "$SMSCMS" encrypt --cert "$DEV/cert.pem" --key "$DEV/key.pem")" 2 "encrypt without --recipient exits 2"
+tap_is "$(code "$SMSCMS" encrypt --kdf md5 --recipient x)" 2 "bad --kdf exits 2"
+tap_is "$(code "$SMSCMS")" 2 "no command exits 2"
+out=$("$SMSCMS" decrypt --trust "$E/root/ca.crt" 2>&1); rc=$?
+tap_is "$rc:$out" "2:smscms: --trust is now --trust-root (the name every tool uses)" \
+	"the old --trust is refused with the new name, not taken as an alias"
+tap_is "$("$SMSCMS" --version)" "smscms (sms) $(cat "$SMS_ROOT/VERSION")" "--version prints the tree's VERSION"
 
 tap_check "device encrypts to service and auditor (MQV, chain in originatorInfo)" \
 	"$SMSCMS" encrypt --cert "$DEV/cert.pem" --key "$DEV/key.pem" --chain "$DEV/chain.pem" \
 	--recipient "$SVC/cert.pem" --recipient "$AUD/cert.pem" --in "$PT" --out "$MSG"
 for who in "$SVC" "$AUD"; do
 	out=$(dec "$who" "${trust[@]}" --in "$MSG" 2>/dev/null)
-	tap_is "$out" "$(cat "$PT")" "$(basename "$who") decrypts with --trust and CRLs"
+	tap_is "$out" "$(cat "$PT")" "$(basename "$who") decrypts with --trust-root and CRLs"
 done
 err=$(dec "$SVC" "${trust[@]}" --in "$MSG" --show-originator 2>&1 >/dev/null)
 case $err in
@@ -75,14 +80,14 @@ tap_is "$rc:$out" "19:" "tampered tag: exit 19 and no plaintext"
 head -c $((size / 2)) "$MSG" >"$BAD"
 tap_is "$(code dec "$SVC" --in "$BAD")" 15 "truncated message is malformed (exit 15)"
 tap_is "$(code dec "$SVC" --max-size 100 --in "$MSG")" 14 "message over --max-size is refused (exit 14)"
-tap_is "$(code dec "$SVC" --trust "$H_DIR/pki/tls/root/ca.crt" --in "$MSG")" 21 \
+tap_is "$(code dec "$SVC" --trust-root "$H_DIR/pki/tls/root/ca.crt" --in "$MSG")" 21 \
 	"originator does not chain to the TLS root (exit 21)"
 
 ECDH=$H_DIR/ecdh.der
 tap_check "ECDH encrypt" "$SMSCMS" encrypt --cert "$DEV/cert.pem" --key "$DEV/key.pem" --ka ecdh \
 	--recipient "$SVC/cert.pem" --in "$PT" --out "$ECDH"
 tap_is "$(dec "$SVC" --in "$ECDH" 2>/dev/null)" "$(cat "$PT")" "ECDH decrypts without a trust check"
-tap_is "$(code dec "$SVC" "${trust[@]}" --in "$ECDH")" 20 "ECDH with --trust: originator unauthenticated (exit 20)"
+tap_is "$(code dec "$SVC" "${trust[@]}" --in "$ECDH")" 20 "ECDH with --trust-root: originator unauthenticated (exit 20)"
 
 tap_check "revoke the device in the E2E PKI" harness_pki revoke "$ACC/dev/EQ1" --pki e2e
 tap_is "$(code dec "$SVC" "${trust[@]}" --in "$MSG")" 22 "revoked originator is refused (exit 22)"
@@ -91,5 +96,5 @@ case $out in
 *revoked*) tap_ok "the refusal says revoked" ;;
 *) tap_not_ok "revocation message"; echo "#   $out" ;;
 esac
-tap_is "$(code dec "$SVC" --in "$MSG")" 0 "without --trust the message still decrypts (no chain check asked)"
+tap_is "$(code dec "$SVC" --in "$MSG")" 0 "without --trust-root the message still decrypts (no chain check asked)"
 tap_done

@@ -206,7 +206,7 @@ pl_mint "$PKI/$A12" "/O=000001/OU=00002/CN=MRO-Admin" "$ROGUE/acc-admin2"
 out=$(mosquitto_sub -h 127.0.0.1 -p "$H_MQ_PORT" $(pl_id_dir "$ROGUE/acc-admin2") -V mqttv5 -t '$SYS/#' -C 1 -W 2 2>&1)
 case $out in *denied*) tap_ok "account-CA certificate with CN=MRO-Admin is just an account client (no \$SYS)" ;;
 *) tap_not_ok "account-CA certificate with CN=MRO-Admin is just an account client"; echo "#   $out" ;; esac
-# The root has no name constraints: only the service_ca check stops this one.
+# The root has no name constraints: only the services_ca check stops this one.
 mkdir -p "$ROGUE/rootca"; cp "$PKI/root/ca.crt" "$(harness_ca_key "$PKI/root")" "$ROGUE/rootca/"
 pl_mint "$ROGUE/rootca" "/CN=MRO-Admin" "$ROGUE/root-admin"
 tap_check_fails "CN=MRO-Admin issued by the root (not the services CA) is refused" pl_connect "$(pl_id_dir "$ROGUE/root-admin")"

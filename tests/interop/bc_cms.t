@@ -112,7 +112,7 @@ for i in "${!CASES[@]}"; do
 		rm -f "$W/out"
 		# shellcheck disable=SC2046
 		tap_check "BC -> smscms: $DESC, originator chain verified (root + CRLs)" run_and_cmp \
-			"$W/pt.bin" "$W/out" "$SMSCMS" decrypt $(leaf_args "${RCPTS[0]}") --trust "$I_ROOT" --crl "$I_CRLS" \
+			"$W/pt.bin" "$W/out" "$SMSCMS" decrypt $(leaf_args "${RCPTS[0]}") --trust-root "$I_ROOT" --crl "$I_CRLS" \
 			--in "$W/bc_$i.der" --out "$W/out"
 	elif [ "$orig" = orig ]; then
 		# ECDH's originatorKey is ephemeral: nothing binds the carried chain
@@ -120,13 +120,13 @@ for i in "${!CASES[@]}"; do
 		# originator, exit 20) and releases nothing.
 		rm -f "$W/out"
 		# shellcheck disable=SC2046
-		"$SMSCMS" decrypt $(leaf_args "${RCPTS[0]}") --trust "$I_ROOT" --crl "$I_CRLS" \
+		"$SMSCMS" decrypt $(leaf_args "${RCPTS[0]}") --trust-root "$I_ROOT" --crl "$I_CRLS" \
 			--in "$W/bc_$i.der" --out "$W/out" 2>/dev/null
 		rc=$?
 		if [ "$rc" -eq 20 ] && [ ! -s "$W/out" ]; then
-			tap_ok "BC -> smscms: $DESC, --trust refused: ECDH does not authenticate the originator"
+			tap_ok "BC -> smscms: $DESC, --trust-root refused: ECDH does not authenticate the originator"
 		else
-			tap_not_ok "BC -> smscms: $DESC, --trust refused: ECDH does not authenticate the originator (exit $rc)"
+			tap_not_ok "BC -> smscms: $DESC, --trust-root refused: ECDH does not authenticate the originator (exit $rc)"
 		fi
 	fi
 done

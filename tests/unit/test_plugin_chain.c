@@ -50,7 +50,7 @@ static int teardown(void **state)
 }
 
 /* A config over the test PKI; crls/service may be overridden. */
-static void config(struct sms_config *cfg, const char *crls, const char *service_ca, bool with_role)
+static void config(struct sms_config *cfg, const char *crls, const char *services_ca, bool with_role)
 {
 	char path[256], err[512];
 	FILE *f;
@@ -58,9 +58,9 @@ static void config(struct sms_config *cfg, const char *crls, const char *service
 	snprintf(path, sizeof(path), "%s/c.conf", dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
-	fprintf(f, "trust_anchor = \"pki/tls/root/ca.crt\";\nintermediates = \"pki/tls/cas.pem\";\n"
-		"crl_files = [ \"%s\" ];\nservice_ca = \"%s\";\n", crls ? crls : "pki/tls/crls.pem",
-		service_ca ? service_ca : "pki/tls/services/ca.crt");
+	fprintf(f, "trust_root = \"pki/tls/root/ca.crt\";\nintermediates = \"pki/tls/cas.pem\";\n"
+		"crls = [ \"%s\" ];\nservices_ca = \"%s\";\n", crls ? crls : "pki/tls/crls.pem",
+		services_ca ? services_ca : "pki/tls/services/ca.crt");
 	if (with_role)
 		fprintf(f, "roles = ( { name = \"MRO-Admin\"; rules = ( { access = \"read\"; filter = \"#\"; } ); } );\n");
 	assert_int_equal(fclose(f), 0);
@@ -145,7 +145,7 @@ static void identities(void **state)
 	sms_trust_free(&t);
 	sms_config_free(&cfg);
 
-	/* service_ca is another CA (same subject layout would not help): roles refused. */
+	/* services_ca is another CA (same subject layout would not help): roles refused. */
 	config(&cfg, NULL, "pki/tls/ma/000001/ca.crt", true);
 	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
 	assert_int_equal(auth(&t, &cfg, "services/roles/MRO-Admin", &id, err, sizeof(err), NULL), -1);
@@ -279,7 +279,7 @@ static void revocation(void **state)
 		assert_int_equal(sms_trust_load(&cfg, NULL, &fresh, err, sizeof(err)), 0);
 		assert_int_equal(sms_trust_recheck(&fresh, eq2, false, err, sizeof(err)), SMS_RECHECK_UNSURE);
 		assert_non_null(strstr(err, "CRL"));
-		/* A role whose service_ca changed is no longer a role. */
+		/* A role whose services_ca changed is no longer a role. */
 		sms_trust_free(&fresh);
 		sms_config_free(&cfg);
 		config(&cfg, NULL, "pki/tls/ma/000001/ca.crt", true);
@@ -308,8 +308,8 @@ static void public_namespace_collision(void **state)
 	snprintf(path, sizeof(path), "%s/public.conf", dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
-	fprintf(f, "trust_anchor = \"pki/tls/root/ca.crt\";\nintermediates = \"pki/tls/cas.pem\";\n"
-		"crl_files = [ \"pki/tls/crls.pem\" ];\nservice_ca = \"pki/tls/services/ca.crt\";\n"
+	fprintf(f, "trust_root = \"pki/tls/root/ca.crt\";\nintermediates = \"pki/tls/cas.pem\";\n"
+		"crls = [ \"pki/tls/crls.pem\" ];\nservices_ca = \"pki/tls/services/ca.crt\";\n"
 		"public_read = [ \"sms/crl/#\", \"000001/crl/#\" ];\n"
 		"roles = ( { name = \"MRO-Admin\"; rules = ( { access = \"read\"; filter = \"#\"; } ); } );\n");
 	assert_int_equal(fclose(f), 0);

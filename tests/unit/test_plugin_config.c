@@ -47,7 +47,7 @@ static const char *write_conf(const char *text)
 	return path;
 }
 
-#define BASE "trust_anchor = \"root.crt\";\nservice_ca = \"/pki/services.crt\";\ncrl_files = [ \"crls.pem\" ];\n"
+#define BASE "trust_root = \"root.crt\";\nservices_ca = \"/pki/services.crt\";\ncrls = [ \"crls.pem\" ];\n"
 
 static void good(void **state)
 {
@@ -67,11 +67,11 @@ static void good(void **state)
 		"                                   { access = \"write\"; filter = \"x\"; } ); }\n"
 		");\n"), &cfg, err, sizeof(err)), 0);
 	snprintf(want, sizeof(want), "%s/root.crt", dir);
-	assert_string_equal(cfg.trust_anchor, want);          /* relative to the file */
-	assert_string_equal(cfg.service_ca, "/pki/services.crt");
+	assert_string_equal(cfg.trust_root, want);          /* relative to the file */
+	assert_string_equal(cfg.services_ca, "/pki/services.crt");
 	snprintf(want, sizeof(want), "%s/cas", dir);
 	assert_string_equal(cfg.intermediates, want);
-	assert_int_equal(cfg.ncrl_files, 1);
+	assert_int_equal(cfg.ncrls, 1);
 	assert_int_equal(cfg.crl_check_interval, 5);
 	assert_int_equal(cfg.npublic_read, 1);
 	assert_int_equal(cfg.nroles, 2);
@@ -132,14 +132,18 @@ static void errors(void **state)
 {
 	static const struct bad cases[] = {
 		{ BASE "roles = ( { name = \"x\"; rules = ( { access = ; filter = \"a\"; } ); } );\n", 4, "syntax error" },
-		{ "service_ca = \"s\";\ncrl_files = [ \"c\" ];\n", 0, "'trust_anchor' is missing" },
-		{ "trust_anchor = \"r\";\ncrl_files = [ \"c\" ];\n", 0, "'service_ca' is missing" },
-		{ "trust_anchor = \"r\";\nservice_ca = \"s\";\n", 0, "'crl_files' is missing" },
+		{ "services_ca = \"s\";\ncrls = [ \"c\" ];\n", 0, "'trust_root' is missing" },
+		{ "trust_root = \"r\";\ncrls = [ \"c\" ];\n", 0, "'services_ca' is missing" },
+		{ "trust_root = \"r\";\nservices_ca = \"s\";\n", 0, "'crls' is missing" },
 		{ BASE "trust_ancor = \"typo\";\n", 4, "unknown setting 'trust_ancor'" },
-		{ "trust_anchor = 5;\nservice_ca = \"s\";\ncrl_files = [ \"c\" ];\n", 1, "trust_anchor must be a string" },
-		{ "trust_anchor = \"\";\nservice_ca = \"s\";\ncrl_files = [ \"c\" ];\n", 1, "trust_anchor is empty" },
-		{ "trust_anchor = \"r\";\nservice_ca = \"s\";\ncrl_files = [ ];\n", 3, "'crl_files' is empty" },
-		{ "trust_anchor = \"r\";\nservice_ca = \"s\";\ncrl_files = \"c\";\n", 3, "must be a list" },
+		/* The names before one vocabulary: refused with the new one, never aliased. */
+		{ BASE "trust_anchor = \"r\";\n", 4, "'trust_anchor' is now called 'trust_root'" },
+		{ BASE "crl_files = [ \"c\" ];\n", 4, "'crl_files' is now called 'crls'" },
+		{ BASE "service_ca = \"s\";\n", 4, "'service_ca' is now called 'services_ca'" },
+		{ "trust_root = 5;\nservices_ca = \"s\";\ncrls = [ \"c\" ];\n", 1, "trust_root must be a string" },
+		{ "trust_root = \"\";\nservices_ca = \"s\";\ncrls = [ \"c\" ];\n", 1, "trust_root is empty" },
+		{ "trust_root = \"r\";\nservices_ca = \"s\";\ncrls = [ ];\n", 3, "'crls' is empty" },
+		{ "trust_root = \"r\";\nservices_ca = \"s\";\ncrls = \"c\";\n", 3, "must be a list" },
 		{ BASE "crl_check_interval = 0;\n", 4, "between 1 and 86400" },
 		{ BASE "crl_check_interval = \"10\";\n", 4, "integer" },
 		{ BASE "client_id_policy = \"first\";\n", 4, "client_id_policy 'first' is not one of prefix, any" },
