@@ -188,7 +188,7 @@ static void test_highest_number_wins(void **state)
 /* The held crlNumber with other bytes (a second CRL under one number). */
 static void test_same_number_other_content(void **state)
 {
-	X509_CRL *cur = read_crl("tls/services/crl.pem"), *twin = resigned(cur, "tls/services/ca.key", 60);
+	X509_CRL *cur = read_crl("tls/services/crl.pem"), *twin = resigned(cur, "private/tls/services/ca.key", 60);
 	msg mc = as_msg(cur), mt = as_msg(twin);
 	char why[600];
 	agent_crl *s = open_store();
@@ -208,7 +208,7 @@ static void test_same_number_other_content(void **state)
 static void test_refusals(void **state)
 {
 	X509_CRL *cur = read_crl("tls/services/crl.pem");
-	X509_CRL *forged = resigned(cur, "tls/ma/000001/ca.key", 3600);
+	X509_CRL *forged = resigned(cur, "private/tls/ma/000001/ca.key", 3600);
 	X509_CRL *root = read_crl("tls/root/crl.pem");
 	msg m = as_msg(cur), mf = as_msg(forged), mr = as_msg(root);
 	unsigned char *longer = malloc(m.len + 1);
