@@ -97,6 +97,15 @@ wait_outbox() { # NAME N SECONDS
 	return 1
 }
 
+wait_spool_empty() { # NAME SECONDS
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		[ "$(spool_n "$1")" -eq 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 wait_log_count() { # FILE PATTERN N SECONDS
 	local i
 	for i in $(seq 1 $(($4 * 10))); do
