@@ -333,6 +333,10 @@ static intake_verdict seal(agent *a, smscms_ctx *ctx, const char *json, size_t l
 		if (atomic_exchange(&a->disk_full, 0))
 			sms_log(LOG_LEVEL_INFO, "outbox: space again, taking new input");
 		v = INTAKE_STORED;
+	} else if (st == OUTBOX_TOO_LARGE) {
+		/* No eviction makes room for it: kept, it would block the spool. */
+		snprintf(why, whylen, "too large once encrypted: %s", err);
+		v = INTAKE_REFUSED;
 	} else if (st == OUTBOX_NO_SPACE) {
 		if (!atomic_exchange(&a->disk_full, 1))
 			sms_log(LOG_LEVEL_ERROR, "%s: refusing new input until there is space; the spool and the "
@@ -556,7 +560,7 @@ static void supervise(agent *a, const intake_config *ic)
 	while (!atomic_load(&a->session_done)) {
 		now = monotonic_s();
 		if (now - last_expire >= EXPIRE_CHECK_S) {
-			outbox_expire(a->outbox, time(NULL));
+			outbox_expire(a->outbox, time(NULL), now);
 			last_expire = now;
 		}
 		while (intake_scan(ic, seal_and_store, a, &a->intake) > 0 && !a->intake.deferred)

@@ -37,6 +37,8 @@ struct agent_outbox {
 	size_t n, cap;
 	size_t cursor;            /* where outbox_next_due looks first */
 	unsigned long long bytes, last_ns;
+	time_t wall_seen;         /* the clocks at the last outbox_expire */
+	double mono_seen;
 	outbox_stats st;
 };
 
@@ -316,7 +318,7 @@ outbox_status outbox_add(agent_outbox *o, const unsigned char *payload, size_t l
 
 	if (len == 0 || len > MAX_ENTRY_BYTES || len > o->lim.max_bytes) {
 		snprintf(err, errlen, "outbox %s: a payload of %zu bytes exceeds the entry limits", o->dir, len);
-		return OUTBOX_ERROR;
+		return len == 0 ? OUTBOX_ERROR : OUTBOX_TOO_LARGE;
 	}
 	memset(&en, 0, sizeof en);
 	receipt_digest_hex(digest, hex);
@@ -361,16 +363,46 @@ size_t outbox_remove(agent_outbox *o, const unsigned char (*digests)[OUTBOX_DIGE
 	return removed;
 }
 
-size_t outbox_expire(agent_outbox *o, time_t now)
+/* A forward jump of the wall clock since the last call moves the creation
+ * time of every entry made before it by the jump, so that age counts time
+ * that passed, not a correction of the clock. */
+static void absorb_clock_jump(agent_outbox *o, time_t now, double mono)
 {
-	size_t n = 0;
+	long long jump;
+	size_t i, moved = 0;
 
-	if (o->lim.max_age_s <= 0)
+	if (o->mono_seen > 0) {
+		jump = (long long)(now - o->wall_seen) - (long long)(mono - o->mono_seen);
+		if (jump > OUTBOX_CLOCK_JUMP_S) {
+			for (i = 0; i < o->n; i++)
+				if (o->e[i].created >= OUTBOX_CLOCK_FLOOR && o->e[i].created <= o->wall_seen) {
+					o->e[i].created += (time_t)jump;
+					moved++;
+				}
+			sms_log(LOG_LEVEL_WARNING, "outbox %s: the wall clock jumped forward by %lld s; the age of %zu "
+			        "entries made before the jump counts from it", o->dir, jump, moved);
+		}
+	}
+	o->wall_seen = now;
+	o->mono_seen = mono;
+}
+
+size_t outbox_expire(agent_outbox *o, time_t now, double mono)
+{
+	size_t n = 0, i = 0;
+
+	if (o->lim.max_age_s <= 0 || now < OUTBOX_CLOCK_FLOOR)
 		return 0;
 	pthread_mutex_lock(&o->lock);
-	while (o->n > 0 && (long long)(now - o->e[0].created) > o->lim.max_age_s) {
-		evict(o, 0, "older than max_age");
-		n++;
+	absorb_clock_jump(o, now, mono);
+	/* Not a prefix: unset-clock entries sort first and jumps move ages. */
+	while (i < o->n) {
+		if (o->e[i].created >= OUTBOX_CLOCK_FLOOR && (long long)(now - o->e[i].created) > o->lim.max_age_s) {
+			evict(o, i, "older than max_age");
+			n++;
+		} else {
+			i++;
+		}
 	}
 	if (n > 0)
 		sync_dir(o);

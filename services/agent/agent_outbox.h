@@ -10,8 +10,15 @@
  *   the outbox as it was.
  * - Bounds (entries, bytes, age): to make room for a new entry the oldest
  *   ones are evicted, each counted and logged; outbox_expire evicts what is
- *   older than max_age by the wall clock (a clock set far ahead evicts
- *   early; one set back only delays eviction).
+ *   older than max_age by the wall clock, but only by time the agent can
+ *   believe: a device that lost its clock stamps entries before
+ *   OUTBOX_CLOCK_FLOOR, and those are never aged out; a clock that jumps
+ *   forward while the agent runs (NTP after a cold start) does not age the
+ *   entries made before the jump (their age counts from the jump). A clock
+ *   set back only delays eviction. A clock corrected forward while the agent
+ *   was stopped is not seen: that one can evict early.
+ * - A payload larger than an entry may be gives OUTBOX_TOO_LARGE: no
+ *   eviction can make room for it, so the caller refuses that input.
  * - An entry leaves otherwise only through outbox_remove, called with the
  *   digests of a receipt that verified.
  * - An entry that cannot be read or whose content does not match the digest
@@ -42,7 +49,12 @@ typedef struct {
 	unsigned long long added, removed, evicted, corrupt;
 } outbox_stats;
 
-typedef enum { OUTBOX_OK = 0, OUTBOX_NO_SPACE, OUTBOX_ERROR } outbox_status;
+typedef enum { OUTBOX_OK = 0, OUTBOX_NO_SPACE, OUTBOX_TOO_LARGE, OUTBOX_ERROR } outbox_status;
+
+/* 2026-01-01T00:00:00Z: a wall clock before it was never set. */
+#define OUTBOX_CLOCK_FLOOR ((time_t)1767225600)
+/* A wall clock that gains this much more than the monotonic one jumped. */
+#define OUTBOX_CLOCK_JUMP_S 600
 
 /* Creates dir (and dir/corrupt) when missing, reads the index. NULL with err. */
 agent_outbox *outbox_open(const char *dir, const outbox_limits *lim, char *err, size_t errlen);
@@ -54,8 +66,10 @@ outbox_status outbox_add(agent_outbox *o, const unsigned char *payload, size_t l
 /* Removes the entries with these digests; returns how many there were. */
 size_t outbox_remove(agent_outbox *o, const unsigned char (*digests)[OUTBOX_DIGEST_LEN], size_t n);
 
-/* Evicts entries older than max_age at now; returns how many. */
-size_t outbox_expire(agent_outbox *o, time_t now);
+/* Evicts entries older than max_age at wall clock now; mono is a monotonic
+ * clock in seconds (the same one at every call) that tells a jump of the
+ * wall clock from time that passed. Returns how many were evicted. */
+size_t outbox_expire(agent_outbox *o, time_t now, double mono);
 
 /*
  * The oldest entry not sent since resend_s seconds (monotonic now), marked

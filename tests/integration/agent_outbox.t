@@ -167,6 +167,26 @@ tap_is "$(q "select string_agg(seq::text, ',' order by seq) from t_snapshot s jo
 	"4,5,6,7,8" "the newest 5 were kept and delivered"
 agent_stop a2 TERM
 
+# --- A snapshot that can never fit an entry is refused, not retried: it
+# would hold up every spool file after it.
+agent_conf a4 000001 00001 EQ2 'outbox = { dir = "outbox"; resend_interval = 3; max_bytes = 4096; };'
+sed -i '/^outbox = { dir = "outbox"; resend_interval = 3; };$/d' "$H_DIR/a4/agent.conf"
+agent_start a4 || tap_not_ok "a4 start: $(tail -n 2 "$H_DIR/a4/agent.log")"
+mkdir -p "$H_DIR/a4/staging"
+python3 -c '
+import json, sys
+v = [{"group": "g", "channel": "c%d" % i, "unit": "bar", "value": i + 0.5} for i in range(200)]
+print(json.dumps({"equipment": "EQ2", "device_type": "FM", "taken_at": "2026-11-21T11:00:00Z", "seq": 20, "values": v}))
+' >"$H_DIR/a4/staging/big" && mv "$H_DIR/a4/staging/big" "$H_DIR/a4/spool/s00000020.json"
+spool_put a4 EQ2 21
+svc_wait_count "select count(*) from t_snapshot s join t_device d on d.id = s.device_id where d.equipment = 'EQ2' and seq = 21" 1 30 &&
+	tap_ok "a snapshot too large for max_bytes does not hold up the next one" || tap_not_ok "seq 21 not stored"
+wait_spool_empty a4 10
+grep -q 'too large once encrypted' "$H_DIR/a4/spool/rejected/s00000020.json.reason" 2>/dev/null &&
+	tap_ok "the too large one is in rejected/ with its reason" ||
+	tap_not_ok "too large: $(ls "$H_DIR/a4/spool/rejected" 2>&1) $(tail -n 2 "$H_DIR/a4/agent.log")"
+agent_stop a4 TERM
+
 # --- A full disk: new input refused with a clear error, nothing lost.
 MNT=$H_DIR/a3/outbox
 mkdir -p "$MNT"

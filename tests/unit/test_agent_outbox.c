@@ -3,7 +3,8 @@
  * reopen in order, the bounds evict oldest first and count it, removal is
  * by digest only, a truncated or foreign file is moved to corrupt/, a
  * leftover temporary file is deleted, re-sending follows resend_s, and
- * max_age evicts by the creation time in the name.
+ * max_age evicts by the creation time in the name, but never by a clock
+ * that was not set or that jumped forward while the agent ran.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -186,17 +188,72 @@ static void max_age_by_creation_time(void **state)
 {
 	unsigned char d[OUTBOX_DIGEST_LEN];
 	agent_outbox *o = open_fresh("age", 10, 1 << 20, 3600);
+	time_t now = time(NULL);
 	outbox_stats st;
 
 	(void)state;
 	add(o, 0, 100, d);
 	add(o, 1, 100, d);
-	assert_int_equal(outbox_expire(o, time(NULL)), 0);
-	assert_int_equal(outbox_expire(o, time(NULL) - 86400), 0); /* a clock set back evicts nothing */
-	assert_int_equal(outbox_expire(o, time(NULL) + 3700), 2);
+	assert_int_equal(outbox_expire(o, now, 1000.0), 0);
+	assert_int_equal(outbox_expire(o, now - 86400, 1001.0), 0); /* a clock set back evicts nothing */
+	assert_int_equal(outbox_expire(o, now + 3700, 1000.0 + 3700), 2);
 	stats(o, &st);
 	assert_int_equal(st.entries, 0);
 	assert_int_equal(st.evicted, 2);
+	outbox_close(o);
+}
+
+/* An entry stamped by a clock that was never set (before the floor), as a
+ * device that lost its RTC writes it, is never aged out; a clock set before
+ * the floor ages nothing at all. */
+static void unset_clock_never_ages(void **state)
+{
+	unsigned char buf[64], d[OUTBOX_DIGEST_LEN];
+	char path[256], hex[2 * OUTBOX_DIGEST_LEN + 1];
+	agent_outbox *o;
+	outbox_stats st;
+	FILE *f;
+	int i;
+
+	(void)state;
+	o = open_fresh("unset", 10, 1 << 20, 3600);
+	outbox_close(o);
+	payload(7, sizeof buf, buf, d);
+	for (i = 0; i < OUTBOX_DIGEST_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	/* 1970-01-01T00:16:40Z in ns, as after a cold start without a clock. */
+	snprintf(path, sizeof path, "%s/unset/%016llx-%s.cms", dir, 1000ULL * 1000000000ULL, hex);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(buf, 1, sizeof buf, f), sizeof buf);
+	assert_int_equal(fclose(f), 0);
+	o = open_fresh("unset", 10, 1 << 20, 3600);
+	add(o, 1, 100, d);
+	assert_int_equal(outbox_expire(o, OUTBOX_CLOCK_FLOOR - 1, 10.0), 0);
+	assert_int_equal(outbox_expire(o, time(NULL) + 7200, 10.0 + 7200), 1);
+	stats(o, &st);
+	assert_int_equal(st.entries, 1);
+	assert_int_equal(st.evicted, 1);
+	outbox_close(o);
+}
+
+/* NTP setting the clock 100 days ahead while the agent runs does not age
+ * what was stored before: the age counts from the jump. */
+static void forward_jump_does_not_age(void **state)
+{
+	unsigned char d[OUTBOX_DIGEST_LEN];
+	agent_outbox *o = open_fresh("jump", 10, 1 << 20, 3600);
+	time_t now = time(NULL), later = now + 100 * 86400;
+	outbox_stats st;
+
+	(void)state;
+	add(o, 0, 100, d);
+	add(o, 1, 100, d);
+	assert_int_equal(outbox_expire(o, now, 500.0), 0);
+	assert_int_equal(outbox_expire(o, later, 560.0), 0);
+	stats(o, &st);
+	assert_int_equal(st.entries, 2);
+	assert_int_equal(outbox_expire(o, later + 3000, 560.0 + 3000), 0);
+	assert_int_equal(outbox_expire(o, later + 3700, 560.0 + 3700), 2);
 	outbox_close(o);
 }
 
@@ -208,6 +265,8 @@ int main(void)
 		cmocka_unit_test(remove_by_digest_only),
 		cmocka_unit_test(corrupt_entries_moved_aside),
 		cmocka_unit_test(max_age_by_creation_time),
+		cmocka_unit_test(unset_clock_never_ages),
+		cmocka_unit_test(forward_jump_does_not_age),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
