@@ -222,6 +222,17 @@ static void shipped_example(void **state)
 	assert_non_null(r);
 	assert_true(acl_allows(&cfg, "role:vendor-snapshot-service", ACL_SUBSCRIBE, "+/+/+/snapshots"));
 	assert_false(acl_allows(&cfg, "role:vendor-snapshot-service", ACL_WRITE, "a/b/c/snapshots"));
+	/* Receipts are written by the snapshot service alone, CRLs by the CRL
+	 * service alone: what the agent trusts depends on that least privilege. */
+	assert_true(acl_allows(&cfg, "role:vendor-snapshot-service", ACL_WRITE, "a/b/c/receipts"));
+	assert_false(acl_allows(&cfg, "role:vendor-snapshot-service", ACL_WRITE, "a/b/c/firmware"));
+	assert_false(acl_allows(&cfg, "role:vendor-snapshot-service", ACL_WRITE, "sms/crl/tls/00"));
+	assert_true(acl_allows(&cfg, "role:vendor-crl-service", ACL_WRITE, "sms/crl/tls/00"));
+	assert_true(acl_allows(&cfg, "role:vendor-crl-service", ACL_WRITE, "sms/crl/e2e/00"));
+	assert_false(acl_allows(&cfg, "role:vendor-crl-service", ACL_WRITE, "a/b/c/receipts"));
+	assert_false(acl_allows(&cfg, "role:vendor-crl-service", ACL_WRITE, "sms/firmware/1"));
+	assert_false(acl_allows(&cfg, "role:vendor-firmware-service", ACL_WRITE, "a/b/c/receipts"));
+	assert_false(acl_allows(&cfg, "role:vendor-firmware-service", ACL_WRITE, "sms/crl/tls/00"));
 	assert_true(acl_allows(&cfg, "role:vendor-firmware-service", ACL_WRITE, "a/b/c/firmware"));
 	assert_false(acl_allows(&cfg, "role:vendor-firmware-service", ACL_WRITE, "a/b/c/snapshots"));
 	assert_true(acl_allows(&cfg, "role:MRO-Admin", ACL_SUBSCRIBE, "$SYS/#"));
