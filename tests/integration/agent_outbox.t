@@ -62,6 +62,13 @@ grep -q 'bad_json' "$A/spool/rejected/bad-json.json.reason" &&
 	tap_ok "each reason says what is wrong" || tap_not_ok "reasons: $(cat "$A"/spool/rejected/*.reason)"
 tap_is "$(grep -c 'spool: rejected' "$LOG")" 3 "one log line per rejected file"
 [ -f "$A/spool/notes.txt" ] && tap_ok "a file not named *.json is left alone" || tap_not_ok "notes.txt"
+
+# --- SIGHUP: the CRL files are read again at once, the agent keeps running.
+n_reload=$(grep -c 'reloaded: ' "$LOG")
+kill -HUP "${AGENT_PID[a1]}"
+wait_log_count "$LOG" 'reloaded: ' $((n_reload + 1)) 10 && kill -0 "${AGENT_PID[a1]}" &&
+	tap_ok "SIGHUP: CRLs read again ($(grep 'reloaded: ' "$LOG" | tail -n 1 | sed 's/.*\] [a-z]*: //')), still running" ||
+	tap_not_ok "SIGHUP: $(tail -n 2 "$LOG")"
 tap_is "$(outbox_n a1)" 5 "no receipt yet: all 5 stay in the outbox"
 tap_is "$(stored_digests $EQ1 | wc -l)" 5 "the digests the service logged are those of the payloads as published"
 for d in $(stored_digests $EQ1); do ls "$A/outbox" | grep -q -- "-$d.cms" || tap_not_ok "no outbox entry for $d"; done
