@@ -630,6 +630,9 @@ static void log_session_end(mqtt_session *s, int rc, int saved_errno, long next_
 	else if (s->disconnect_rc >= 0x80)
 		sms_log(LOG_LEVEL_WARNING, "%s: the broker closed the session: %s; reconnecting in %ld ms", s->name,
 		        mosquitto_reason_string(s->disconnect_rc), next_ms);
+	else if (rc == MOSQ_ERR_KEEPALIVE || s->disconnect_rc == MOSQ_ERR_KEEPALIVE)
+		sms_log(LOG_LEVEL_WARNING, "%s: no answer from the broker within keepalive (%d s); reconnecting in "
+		        "%ld ms", s->name, s->keepalive, next_ms);
 	else if (s->short_drops >= MQTT_SESSION_TAKEOVER_DROPS)
 		/* mosquitto before 2.0.15 closes a taken-over session without a
 		 * DISCONNECT; a streak of silent closes right after CONNACK is
@@ -638,9 +641,6 @@ static void log_session_end(mqtt_session *s, int rc, int saved_errno, long next_
 		        "within %d s of accepting it, without a reason: another client is probably using client id "
 		        "'%s' (a second instance with the same client_id?), or the broker drops this identity; "
 		        "retrying in %ld ms", s->name, s->short_drops, MQTT_SESSION_STABLE_S, s->client_id, next_ms);
-		else if (rc == MOSQ_ERR_KEEPALIVE || s->disconnect_rc == MOSQ_ERR_KEEPALIVE)
-		sms_log(LOG_LEVEL_WARNING, "%s: no answer from the broker within keepalive (%d s); reconnecting in "
-		        "%ld ms", s->name, s->keepalive, next_ms);
 	else
 		sms_log(LOG_LEVEL_WARNING, "%s: connection to the broker lost: %s; reconnecting in %ld ms", s->name,
 		        connect_error(s, rc, saved_errno), next_ms);
@@ -719,7 +719,9 @@ int mqtt_session_run(mqtt_session *s, char *err, size_t errlen)
 		if (now_s() - up_since >= MQTT_SESSION_STABLE_S && s->connack_rc == 0) {
 			backoff = s->backoff_min;
 			s->short_drops = 0;
-		} else if (s->connack_rc == 0 && s->disconnect_rc < 0x80 && !s->abandoned) {
+		} else if (s->connack_rc == 0 && s->disconnect_rc < 0x80 && !s->abandoned && rc != MOSQ_ERR_KEEPALIVE) {
+			/* A keepalive timeout is our side giving up on a silent
+			 * peer, never the broker closing: no takeover sign. */
 			s->short_drops++;
 		}
 		wait = mqtt_backoff_jitter(backoff);

@@ -15,7 +15,11 @@ source "$(dirname "$0")/agent_common.bash"
 harness_init
 SVC_BROKER_EXTRA="autosave_interval 3600"
 agent_setup
-OUTAGE=${AGENT_OUTAGE_S:-20}
+# A network down for a minute (broker stopped: connects refused), then a
+# silent cut of two minutes (broker frozen with SIGSTOP: the TCP peer is
+# there and says nothing, so only the keepalive tells).
+OUTAGE=${AGENT_OUTAGE_S:-60}
+SILENT=${AGENT_SILENT_CUT_S:-120}
 
 # A re-send interval long enough for a receipt to come back in between.
 for d in "a1 000001 00001 EQ1" "a2 000001 00001 EQ2" "a3 000002 00007 EQ3"; do
@@ -106,6 +110,22 @@ harness_mosquitto_start_again
 svc_wait_count "select count(*) from t_snapshot where seq between 2001 and 2100" 100 90
 tap_is "$(count_range 2001 2100)" "100/100" "broker back: all 100 delivered, each once"
 wait_empty 60 && tap_ok "and receipted" || tap_not_ok "outbox a2: $(outbox_n a2)"
+
+# --- Silent cut: nothing answers, nothing refuses. The agent must find out
+# by its keepalive, keep what comes in, and deliver it all afterwards.
+kill -STOP "$H_MQ_PID"
+n_lost=$(grep -c 'no answer from the broker within keepalive' "$H_DIR/a3/agent.log")
+spool_put a3 EQ3 $(seq 3001 3050)
+wait_outbox a3 50 60 && tap_ok "silent cut: the 50 new snapshots wait in the outbox" ||
+	tap_not_ok "outbox a3 during the silent cut"
+sleep "$SILENT"
+kill -CONT "$H_MQ_PID"
+[ "$(grep -c 'no answer from the broker within keepalive' "$H_DIR/a3/agent.log")" -gt "$n_lost" ] &&
+	tap_ok "silent cut of ${SILENT}s: the agent noticed the dead connection by itself" ||
+	tap_not_ok "silent cut not noticed: $(tail -n 3 "$H_DIR/a3/agent.log")"
+svc_wait_count "select count(*) from t_snapshot where seq between 3001 and 3050" 50 120
+tap_is "$(count_range 3001 3050)" "50/50" "broker answering again: all 50 delivered, each once"
+wait_empty 90 && tap_ok "and receipted" || tap_not_ok "outbox a3: $(outbox_n a3)"
 
 for d in a1 a2 a3; do
 	agent_stop $d TERM || tap_not_ok "$d exit status on SIGTERM"
