@@ -9,6 +9,10 @@
 #     topic is stopped by the broker and never reaches the store;
 #   - receipts match snapshots; a receipt for an unseen snapshot and a
 #     snapshot nobody receipted are findings; signed status reports checked;
+#   - tampered (one GCM ciphertext byte flipped), unknown_originator (a device
+#     certificate of another PKI), revoked_originator (E2E certificate revoked
+#     in the auditor's CRLs), bad_signature (receipt and status report) each
+#     reported for the device whose topic carried it;
 #   - the other customer's data never appears (the broker refuses it even
 #     when asked for);
 #   - the auditor killed -9 during a burst loses and duplicates nothing;
@@ -186,6 +190,88 @@ st=$(jq -r '[.devices[].messages[] | select(.kind == "status") | (.findings | ma
 	"$AUD/r3.json")
 tap_is "$st" " topic_mismatch" "status reports: EQ1's own verifies; one signed by EQ2 on EQ1's topic is topic_mismatch"
 
+# --- the findings no device of the run produces by itself
+flip_byte() { # FILE OFFSET: one bit of the byte at OFFSET inverted
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+codes_of() { # REPORT EQUIPMENT KIND: the finding codes of its messages of KIND, sorted, one line
+	# (never_receipted is the report's verdict on the vendor, not on the message)
+	jq -r --arg e "$2" --arg k "$3" '[.devices[] | select(.equipment == $e) | .messages[] | select(.kind == $k)
+		| .findings[].code | select(. != "never_receipted")] | sort | join(" ")' "$1"
+}
+# tampered: a byte of the GCM ciphertext (encryptedContent, the last primitive [0]),
+# not of the DER framing, so the envelope still parses and only the tag fails
+snapshot_json EQ1 901 | "$DBIN/smscms" encrypt --cert "$e1/cert.pem" --key "$e1/key.pem" --chain "$e1/chain.pem" \
+	--recipient "$VSS/cert.pem" --recipient "$EA/cert.pem" --out "$AUD/tampered.cms" || harness_die "smscms encrypt"
+ec=$(openssl asn1parse -inform DER -in "$AUD/tampered.cms" | grep 'prim: cont \[ 0 \]' | tail -n 1 |
+	sed -E 's/^ *([0-9]+):d=[0-9]+ +hl=([0-9]+) +l= *([0-9]+).*/\1 \2 \3/')
+set -- $ec
+[ "${3:-0}" -eq "$(snapshot_json EQ1 901 | wc -c)" ] || harness_die "encryptedContent not found: '$ec'"
+flip_byte "$AUD/tampered.cms" $(($1 + $2 + 5))
+inject -t 000001/00001/EQ1/snapshots -f "$AUD/tampered.cms"
+# unknown originator: a device certificate of another PKI (its own E2E root) claiming EQ1
+OP=$H_DIR/pki-other
+for c in init "master 000001" "account 000001 00001" "device 000001 00001 EQ1"; do
+	"$H_ROOT/pki/sms-pki" --dir "$OP" $c >/dev/null || harness_die "other PKI: sms-pki $c"
+done
+oe=$OP/e2e/ma/000001/acc/00001/dev/EQ1
+snapshot_json EQ1 902 | "$DBIN/smscms" encrypt --cert "$oe/cert.pem" --key "$oe/key.pem" --chain "$oe/chain.pem" \
+	--recipient "$VSS/cert.pem" --recipient "$EA/cert.pem" --out "$AUD/foreign.cms" || harness_die "smscms encrypt"
+inject -t 000001/00001/EQ1/snapshots -f "$AUD/foreign.cms"
+# revoked originator: EQ4's E2E certificate revoked in the CRLs the auditor reads.
+# rev_a is received before the revocation, rev_b after; both carry the same
+# snapshot signed in the same second, so their analyses without CRLs are equal
+# (verify below needs that).
+harness_pki device 000001 00001 EQ4 >/dev/null || harness_die "sms-pki device EQ4"
+e4=$P/e2e/ma/000001/acc/00001/dev/EQ4
+enc4() { snapshot_json EQ4 904 | "$DBIN/smscms" encrypt --cert "$e4/cert.pem" --key "$e4/key.pem" \
+	--chain "$e4/chain.pem" --recipient "$VSS/cert.pem" --recipient "$EA/cert.pem" --out "$1"; }
+signing_time() { "$DBIN/smscms" inspect --in "$1" | grep -A1 "(signingTime)" | tail -n 1; }
+for i in 1 2 3; do
+	enc4 "$AUD/rev_a.cms" && enc4 "$AUD/rev_b.cms" || harness_die "smscms encrypt EQ4"
+	[ "$(signing_time "$AUD/rev_a.cms")" = "$(signing_time "$AUD/rev_b.cms")" ] && break
+done
+inject -t 000001/00001/EQ4/snapshots -f "$AUD/rev_a.cms"
+wait_store "$(snaps_of 000001/00001/EQ4)" 1 20
+sleep 1.2   # received_at and revocationDate have one-second resolution
+harness_pki revoke ma/000001/acc/00001/dev/EQ4 --pki e2e >/dev/null || harness_die "sms-pki revoke EQ4"
+sleep 1.2
+kill -HUP "$AUDIT_PID"   # the auditor re-reads its CRLs before the next message
+inject -t 000001/00001/EQ4/snapshots -f "$AUD/rev_b.cms"
+# bad signatures: a receipt and a status report with one bit of the signature
+# (the last bytes of a SignedData without unsigned attributes) inverted
+receipt_sign "$AUD/badrec.der" 000001/00001/EQ1 "$VSS" "$(printf 'badrec' | sha256sum | cut -c1-64)" ||
+	harness_die "receipt"
+flip_byte "$AUD/badrec.der" $(($(stat -c %s "$AUD/badrec.der") - 1))
+receipt_publish 000001/00001/EQ1 "$AUD/badrec.der" || harness_die "receipt publish"
+printf '{"status":"loaded"}' | openssl cms -sign -binary -nodetach -outform DER -md sha256 -signer "$e1/cert.pem" \
+	-inkey "$e1/key.pem" -certfile "$e1/chain.pem" -out "$AUD/badst.der" || harness_die "openssl cms -sign"
+flip_byte "$AUD/badst.der" $(($(stat -c %s "$AUD/badst.der") - 1))
+mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" --cafile "$P/tls/root/ca.crt" --cert "$t1/fullchain.pem" \
+	--key "$t1/key.pem" -i "000001/00001/EQ1" -q 1 -t 000001/00001/EQ1/firmware/status -f "$AUD/badst.der" ||
+	harness_die "status publish"
+wait_store "select count(*) from derived where kind = 'status'" 3 20
+wait_store "$(snaps_of 000001/00001/EQ4)" 2 20
+wait_store "select count(*) from derived where kind = 'receipt' and findings like 'bad_signature%'" 1 20
+audit report --config "$AUD/audit.conf" --format json --output "$AUD/r4.json"
+tap_is "$(codes_of "$AUD/r4.json" 000001/00001/EQ1 snapshot | tr ' ' '\n' | grep -c '^tampered$') \
+$(codes_of "$AUD/r4.json" 000001/00001/EQ1 snapshot | tr ' ' '\n' | grep -c '^undecodable$')" "1 1" \
+	"EQ1: a snapshot with one ciphertext byte flipped is tampered (GCM tag); undecodable stays the garbage one"
+tap_is "$(jq -r '[.devices[] | select(.equipment == "000001/00001/EQ1") | .messages[]
+	| select(.findings | map(.code) | index("unknown_originator")) | .kind] | join(" ")' "$AUD/r4.json")" "snapshot" \
+	"EQ1: a snapshot from a device certificate of another PKI is unknown_originator"
+jq -r '.devices[].messages[].findings[] | select(.code == "unknown_originator") | .detail' "$AUD/r4.json" |
+	grep -qi 'issuer certificate\|root\|untrusted' && tap_ok "unknown_originator says the chain does not verify" ||
+	tap_not_ok "$(jq -c '[.devices[].messages[].findings[] | select(.code == "unknown_originator")]' "$AUD/r4.json")"
+tap_is "$(codes_of "$AUD/r4.json" 000001/00001/EQ4 snapshot)" "revoked_originator" \
+	"EQ4: the snapshot received before its revocation is clean, the one after is revoked_originator"
+tap_is "$(codes_of "$AUD/r4.json" 000001/00001/EQ1 receipt | tr ' ' '\n' | grep -c '^bad_signature$')" 1 \
+	"EQ1: a receipt with a corrupted signature is bad_signature"
+tap_is "$(codes_of "$AUD/r4.json" 000001/00001/EQ1 status | tr ' ' '\n' | grep -c '^bad_signature$')" 1 \
+	"EQ1: a status report with a corrupted signature is bad_signature"
+
 # --- the auditor killed -9 during a burst: nothing lost, nothing twice
 before=$(aq "$(snaps_of 000001/00001/EQ1)")
 spool_put a1 EQ1 $(seq 1001 1200) &
@@ -258,10 +344,10 @@ if command -v chromium >/dev/null; then
 	print("scripts", p.tags.get('script', 0)); print("svg", p.tags.get('svg', 0))
 	print("h2", "|".join(p.h2)); print("text", " ".join(" ".join(p.text).split()))
 	PY
-	tap_is "$(grep -E '^(tables|svg|scripts) ' "$AUD/dom.txt" | tr '\n' ' ')" "tables 2 scripts 0 svg 1 " \
-		"rendered: a table per device (EQ1, EQ2), one SVG chart, no script"
+	tap_is "$(grep -E '^(tables|svg|scripts) ' "$AUD/dom.txt" | tr '\n' ' ')" "tables 3 scripts 0 svg 1 " \
+		"rendered: a table per device (EQ1, EQ2, EQ4), one SVG chart, no script"
 	[ "$(sed -n 's/^rects //p' "$AUD/dom.txt")" -ge 1 ] && tap_ok "the chart has bars" || tap_not_ok "no bars"
-	grep -q '^h2 Snapshots over time|Device 000001/00001/EQ1|Device 000001/00001/EQ2$' "$AUD/dom.txt" &&
+	grep -q '^h2 Snapshots over time|Device 000001/00001/EQ1|Device 000001/00001/EQ2|Device 000001/00001/EQ4$' "$AUD/dom.txt" &&
 		tap_ok "headings: the chart, then each device" || tap_not_ok "$(grep '^h2' "$AUD/dom.txt")"
 	grep '^text' "$AUD/dom.txt" | grep -q 'not_for_us: encrypted for: /CN=vendor-snapshot-service' &&
 		grep '^text' "$AUD/dom.txt" | grep -q 'topic_mismatch' &&
