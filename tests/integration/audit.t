@@ -15,7 +15,9 @@
 #     reported for the device whose topic carried it;
 #   - the other customer's data never appears (the broker refuses it even
 #     when asked for);
-#   - the auditor killed -9 during a burst loses and duplicates nothing;
+#   - the auditor killed -9 mid-burst (asserted: 0 < committed < 200, with
+#     messages in flight, redelivered by the broker) loses and duplicates
+#     nothing: every burst digest of the vendor's ingest log is stored once;
 #   - a store edited by hand (sqlite3) is caught by verify;
 #   - the HTML report, rendered by headless Chromium, shows a table per
 #     device and the chart.
@@ -273,26 +275,53 @@ tap_is "$(codes_of "$AUD/r4.json" 000001/00001/EQ1 status | tr ' ' '\n' | grep -
 	"EQ1: a status report with a corrupted signature is bad_signature"
 
 # --- the auditor killed -9 during a burst: nothing lost, nothing twice
+# The burst is paced (one spool file every 30 ms, about 8 s) so the kill lands
+# while snapshots still arrive; the count committed at the kill proves it.
+EQ1T=000001/00001/EQ1/snapshots
+ingest_n() { q "select count(*) from t_ingest_log where topic = '$EQ1T'"; }
+q "select encode(digest, 'hex') from t_ingest_log where topic = '$EQ1T' order by 1" >"$AUD/pre.hex"
+pre_n=$(wc -l <"$AUD/pre.hex")
 before=$(aq "$(snaps_of 000001/00001/EQ1)")
-spool_put a1 EQ1 $(seq 1001 1200) &
+( for s in $(seq 1001 1200); do spool_put a1 EQ1 "$s"; sleep 0.03; done ) &
 sp=$!
-for i in $(seq 1 200); do
+for i in $(seq 1 400); do
 	[ "$(aq "$(snaps_of 000001/00001/EQ1)")" -ge $((before + 30)) ] && break
 	sleep 0.05
 done
+# Stopped first for half a second, so the broker has snapshots in flight to
+# it (sent, in its socket, not acknowledged) when the kill lands.
+kill -STOP "$AUDIT_PID"
+sleep 0.5
+mq_lines=$(wc -l <"$H_DIR/mosquitto/mosquitto.log")
 kill -9 "$AUDIT_PID"; wait "$AUDIT_PID" 2>/dev/null
-mid=$(aq "$(snaps_of 000001/00001/EQ1)")
+mid=$(($(aq "$(snaps_of 000001/00001/EQ1)") - before))
+[ "$mid" -gt 0 ] && [ "$mid" -lt 200 ] && tap_ok "killed -9 mid-burst: $mid of 200 snapshots committed at the kill" ||
+	tap_not_ok "the kill did not land mid-burst: $mid of 200 committed"
 sleep 1
 audit_start
 wait $sp
 wait_store "$(snaps_of 000001/00001/EQ1)" $((before + 200)) 90
-tap_ok "killed -9 after $((mid - before)) of 200 snapshots; restarted"
 tap_is "$(aq "select count(*) || ' ' || count(distinct seq) from derived where equipment = '000001/00001/EQ1'
 	and kind = 'snapshot' and seq between 1001 and 1200")" "200 200" \
 	"all 200 burst snapshots stored, each once"
-tap_is "$(aq "select count(*) from (select topic, digest from messages group by 1, 2 having count(*) > 1)")" 0 \
-	"no message row twice"
-echo "# redelivered after the kill and recognised: $(aq "select coalesce(sum(deliveries - 1), 0) from messages")"
+# The vendor's ingest log is an independent record of what EQ1 published:
+# each burst digest must be in the auditor's store exactly once (any topic).
+svc_wait_count "select count(*) from t_ingest_log where topic = '$EQ1T'" $((pre_n + 200)) 60
+q "select encode(digest, 'hex') from t_ingest_log where topic = '$EQ1T' order by 1" | comm -13 "$AUD/pre.hex" - \
+	>"$AUD/burst.hex"
+vals=$(sed "s/.*/(x'&')/" "$AUD/burst.hex" | paste -sd,)
+tap_is "$(wc -l <"$AUD/burst.hex") $(aq "with b(h) as (values $vals) select count(*) from b
+	where (select count(*) from messages m where m.digest = b.h) = 1")" "200 200" \
+	"each of the 200 burst digests the vendor ingested is in the store exactly once"
+# The kill left messages in flight: the broker must have sent them again
+# (DUP set) to the restarted auditor; the two checks above show each was
+# stored once. (Whether one was committed but not yet acknowledged at the
+# kill, so recognised as a duplicate, is chance: printed, not asserted.)
+redo=$(tail -n +$((mq_lines + 1)) "$H_DIR/mosquitto/mosquitto.log" |
+	grep -c "Sending PUBLISH to 000001/00001@sms-audit (d1, q1, r0, m[0-9]*, '$EQ1T'")
+[ "$redo" -ge 1 ] && tap_ok "the broker redelivered $redo in-flight snapshot(s) after the kill (DUP set)" ||
+	tap_not_ok "no redelivery to the auditor after the kill"
+echo "# redelivered and already stored (deliveries > 1): $(aq "select count(*) from messages where deliveries > 1")"
 
 # --- verify: the store as written, then edited by hand
 audit verify --config "$AUD/audit.conf" >"$AUD/v0" 2>&1
