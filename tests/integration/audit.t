@@ -18,7 +18,9 @@
 #   - the auditor killed -9 mid-burst (asserted: 0 < committed < 200, with
 #     messages in flight, redelivered by the broker) loses and duplicates
 #     nothing: every burst digest of the vendor's ingest log is stored once;
-#   - a store edited by hand (sqlite3) is caught by verify;
+#   - a store edited by hand (sqlite3) is caught by verify, also when the
+#     edit erases a revoked_originator finding (the CRL's revocationDate is
+#     before received_at, so "revoked since" does not excuse it);
 #   - the HTML report, rendered by headless Chromium, shows a table per
 #     device and the chart.
 source "$(dirname "$0")/../harness/harness.sh"
@@ -347,6 +349,23 @@ edited gone "delete from receipted where message_id in (select message_id from d
 rc=$?
 grep -q 'hash chain broken' "$AUD/gone.out" && [ $rc -eq 1 ] &&
 	tap_ok "verify: a message deleted by hand breaks the chain" || tap_not_ok "$(cat "$AUD/gone.out")"
+
+# A revoked_originator finding erased: EQ4's rev_b (received after the
+# revocation) given the derived row of rev_a (the same snapshot, received
+# before it), i.e. exactly what an analysis without the CRLs says.
+ra=$(aq "select min(id) from messages where topic = '000001/00001/EQ4/snapshots'")
+rb=$(aq "select max(id) from messages where topic = '000001/00001/EQ4/snapshots'")
+grep -q "^message $ra (000001/00001/EQ4/snapshots): its originator is revoked now; it verified when it was stored" \
+	"$AUD/v0" && tap_ok "verify: EQ4's snapshot received before the revocation is 'revoked since', no problem" ||
+	tap_not_ok "$(grep 'EQ4' "$AUD/v0" | head -n 2)"
+edited erased "update derived set (originator, recipients, for_us, seq, taken_at, signed_at, content, findings) =
+	(select originator, recipients, for_us, seq, taken_at, signed_at, content, findings from derived
+	where message_id = $ra) where message_id = $rb"
+rc=$?
+grep -q "^message $rb (000001/00001/EQ4/snapshots, received .*): its originator was revoked at .*a finding erased by hand" \
+	"$AUD/erased.out" && [ $rc -eq 1 ] &&
+	tap_ok "verify: a revoked_originator finding erased for a message received after the revocation is caught" ||
+	tap_not_ok "rc $rc: $(cat "$AUD/erased.out")"
 
 # --- the HTML page as a browser shows it
 audit report --config "$AUD/audit.conf" --format html --output "$AUD/report.html"
