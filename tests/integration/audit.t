@@ -13,6 +13,7 @@
 #     certificate of another PKI), revoked_originator (E2E certificate revoked
 #     in the auditor's CRLs), bad_signature (receipt and status report) each
 #     reported for the device whose topic carried it;
+#   - a firmware offer on the firmware channel is kept and classified;
 #   - the other customer's data never appears (the broker refuses it even
 #     when asked for);
 #   - the auditor killed -9 mid-burst (asserted: 0 < committed < 200, with
@@ -256,6 +257,15 @@ flip_byte "$AUD/badst.der" $(($(stat -c %s "$AUD/badst.der") - 1))
 mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" --cafile "$P/tls/root/ca.crt" --cert "$t1/fullchain.pem" \
 	--key "$t1/key.pem" -i "000001/00001/EQ1" -q 1 -t 000001/00001/EQ1/firmware/status -f "$AUD/badst.der" ||
 	harness_die "status publish"
+# a firmware offer on EQ1's firmware channel, as the vendor's firmware service
+# publishes it (encrypted for the customer too): kept as received, kind firmware
+harness_pki service vendor-firmware-service >/dev/null || harness_die "sms-pki service vendor-firmware-service"
+printf '{"offer":"fw-2.1"}' | "$DBIN/smscms" encrypt --cert "$VSS/cert.pem" --key "$VSS/key.pem" \
+	--chain "$VSS/chain.pem" --recipient "$EA/cert.pem" --out "$AUD/fw.cms" || harness_die "smscms encrypt firmware"
+fws=$P/tls/services/roles/vendor-firmware-service
+mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" --cafile "$P/tls/root/ca.crt" --cert "$fws/fullchain.pem" \
+	--key "$fws/key.pem" -i "role:vendor-firmware-service@audit-$$" -q 1 -t 000001/00001/EQ1/firmware \
+	-f "$AUD/fw.cms" || harness_die "firmware publish"
 wait_store "select count(*) from derived where kind = 'status'" 3 20
 wait_store "$(snaps_of 000001/00001/EQ4)" 2 20
 wait_store "select count(*) from derived where kind = 'receipt' and findings like 'bad_signature%'" 1 20
@@ -271,6 +281,12 @@ jq -r '.devices[].messages[].findings[] | select(.code == "unknown_originator") 
 	tap_not_ok "$(jq -c '[.devices[].messages[].findings[] | select(.code == "unknown_originator")]' "$AUD/r4.json")"
 tap_is "$(codes_of "$AUD/r4.json" 000001/00001/EQ4 snapshot)" "revoked_originator" \
 	"EQ4: the snapshot received before its revocation is clean, the one after is revoked_originator"
+wait_store "select count(*) from messages where topic = '000001/00001/EQ1/firmware'" 1 20
+tap_is "$(aq "select d.kind || ' ' || d.equipment || ' ' || d.recipients || ' [' || d.findings || '] ' ||
+	lower(hex(m.digest)) from messages m join derived d on d.message_id = m.id
+	where m.topic = '000001/00001/EQ1/firmware'")" \
+	"firmware 000001/00001/EQ1 us [] $(sha256sum "$AUD/fw.cms" | cut -c1-64)" \
+	"a firmware offer on EQ1's firmware channel: kept byte for byte, kind firmware, recipients named"
 tap_is "$(codes_of "$AUD/r4.json" 000001/00001/EQ1 receipt | tr ' ' '\n' | grep -c '^bad_signature$')" 1 \
 	"EQ1: a receipt with a corrupted signature is bad_signature"
 tap_is "$(codes_of "$AUD/r4.json" 000001/00001/EQ1 status | tr ' ' '\n' | grep -c '^bad_signature$')" 1 \
