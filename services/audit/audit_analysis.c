@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "common/x509_util.h"
 #include "common/snapshot_json.h"
 #include "common/snapshot_topic.h"
 
@@ -32,6 +33,7 @@ struct audit_keys {
 	receipt_verifier *receipts;
 	X509_STORE *status_store;      /* E2E root (+ CRLs) for signed status reports */
 	X509 *root;
+	STACK_OF(X509) *cas;           /* root and e2e.ca_certs: the CAs above an originator */
 	crl_watch *crls;
 	identity scope_id;
 	char scope[IDENTITY_SCOPE_MAX];
@@ -115,8 +117,26 @@ static int set_crls(audit_keys *k, char *err, size_t errlen)
 	return 0;
 }
 
+static int load_cas(audit_keys *k, const audit_config *cfg, char *err, size_t errlen)
+{
+	size_t i;
+
+	if ((k->cas = sk_X509_new_null()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (x509_add_certs_from_pem(k->cas, cfg->e2e.trust_root, err, errlen) != 0)
+		return -1;
+	for (i = 0; i < cfg->e2e.n_ca_certs; i++)
+		if (x509_add_certs_from_pem(k->cas, cfg->e2e.ca_certs[i], err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
 static int load_verifiers(audit_keys *k, const audit_config *cfg, char *err, size_t errlen)
 {
+	if (load_cas(k, cfg, err, errlen) != 0)
+		return -1;
 	if (smscms_verifier_new(k->ctx, cfg->e2e.trust_root, NULL, 0, &k->verifier) != SMSCMS_OK) {
 		snprintf(err, errlen, "trust root %s: %s", cfg->e2e.trust_root, smscms_ctx_error(k->ctx));
 		return -1;
@@ -183,6 +203,7 @@ void audit_keys_free(audit_keys *k)
 	receipt_verifier_free(k->receipts);
 	X509_STORE_free(k->status_store);
 	X509_free(k->root);
+	sk_X509_pop_free(k->cas, X509_free);
 	crl_watch_free(k->crls);
 	smscms_ctx_free(k->ctx);
 	free(k);
@@ -201,6 +222,55 @@ void audit_keys_poll_crls(audit_keys *k, int force)
 		return;
 	if (set_crls(k, err, sizeof err) != 0)
 		sms_log(LOG_LEVEL_ERROR, "E2E CRLs verified but not taken: %s", err);
+}
+
+/* cert's revocationDate in a CRL of its issuer: 1 and *when, or 0. */
+static int revoked_in(const STACK_OF(X509_CRL) *crls, X509 *cert, time_t *when)
+{
+	X509_REVOKED *rev = NULL;
+	int i;
+
+	for (i = 0; i < sk_X509_CRL_num(crls); i++) {
+		X509_CRL *crl = sk_X509_CRL_value(crls, i);
+
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(cert)) == 0 &&
+		    X509_CRL_get0_by_cert(crl, &rev, cert) == 1) {
+			*when = x509_time(X509_REVOKED_get0_revocationDate(rev));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The CA among k->cas that issued x, NULL for none or a self-signed x. */
+static X509 *issuer_of(const audit_keys *k, X509 *x)
+{
+	int i;
+
+	if (X509_check_issued(x, x) == X509_V_OK)
+		return NULL;
+	for (i = 0; i < sk_X509_num(k->cas); i++)
+		if (X509_check_issued(sk_X509_value(k->cas, i), x) == X509_V_OK)
+			return sk_X509_value(k->cas, i);
+	return NULL;
+}
+
+int audit_keys_revoked_at(const audit_keys *k, X509 *cert, time_t *when)
+{
+	const STACK_OF(X509_CRL) *crls;
+	time_t t;
+	int found = 0, depth;
+
+	if (k->crls == NULL || cert == NULL)
+		return 0;
+	crls = crl_set_crls(crl_watch_current(k->crls));
+	/* The chain is short (root, master, account, leaf); the bound stops a loop. */
+	for (depth = 0; cert != NULL && depth < 8; depth++, cert = issuer_of(k, cert))
+		if (revoked_in(crls, cert, &t) && (!found || t < *when)) {
+			*when = t;
+			found = 1;
+		}
+	return found;
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -334,6 +404,11 @@ static int analyse_snapshot(audit_keys *k, const unsigned char *der, size_t len,
 		finding(a, "unknown_originator", "originator certificate not verified");
 		goto out;
 	}
+	if (X509_up_ref(orig.cert) != 1) {
+		rc = -1;
+		goto out;
+	}
+	a->signer = orig.cert;
 	if (!owns(orig.cert, a->equipment, who, sizeof who))
 		finding(a, "topic_mismatch", "originator %s does not own topic %s", who, a->equipment);
 	if (set_content(a, pt, pt_len) != 0) {
@@ -357,6 +432,30 @@ out:
 	return rc;
 }
 
+/* The certificate of a verified SignedData's one signer (own reference), or
+ * NULL. receipt_verify keeps its signer to itself; `verify` needs it. */
+static X509 *receipt_signer(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
+	STACK_OF(CMS_SignerInfo) *sis = cms != NULL ? CMS_get0_SignerInfos(cms) : NULL;
+	STACK_OF(X509) *certs = cms != NULL ? CMS_get1_certs(cms) : NULL;
+	X509 *signer = NULL;
+	int i;
+
+	for (i = 0; sk_CMS_SignerInfo_num(sis) == 1 && i < sk_X509_num(certs); i++)
+		if (CMS_SignerInfo_cert_cmp(sk_CMS_SignerInfo_value(sis, 0), sk_X509_value(certs, i)) == 0) {
+			signer = sk_X509_value(certs, i);
+			if (X509_up_ref(signer) != 1)
+				signer = NULL;
+			break;
+		}
+	sk_X509_pop_free(certs, X509_free);
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return signer;
+}
+
 static int analyse_receipt(audit_keys *k, const unsigned char *der, size_t len, analysis *a)
 {
 	receipt r;
@@ -369,6 +468,7 @@ static int analyse_receipt(audit_keys *k, const unsigned char *der, size_t len, 
 		return 0;
 	}
 	iso_time(r.signing_time, a->signed_at, sizeof a->signed_at);
+	a->signer = receipt_signer(der, len);
 	a->digests = r.digests;
 	a->n_digests = r.n_digests;
 	r.digests = NULL;
@@ -420,6 +520,11 @@ static int analyse_status(audit_keys *k, const unsigned char *der, size_t len, a
 		goto out;
 	}
 	X509_NAME_oneline(X509_get_subject_name(sk_X509_value(signers, 0)), a->originator, sizeof a->originator);
+	if (X509_up_ref(sk_X509_value(signers, 0)) != 1) {
+		rc = -1;
+		goto out;
+	}
+	a->signer = sk_X509_value(signers, 0);
 	if (!owns(sk_X509_value(signers, 0), a->equipment, who, sizeof who))
 		finding(a, "topic_mismatch", "signer %s does not own topic %s", who, a->equipment);
 	n = BIO_get_mem_data(out, &data);
@@ -501,6 +606,7 @@ void analysis_clear(analysis *a)
 	if (a->content != NULL)
 		OPENSSL_clear_free(a->content, a->content_len + 1);
 	free(a->digests);
+	X509_free(a->signer);
 	memset(a, 0, sizeof *a);
 }
 

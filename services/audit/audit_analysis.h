@@ -57,6 +57,8 @@ typedef struct {
 	size_t n_digests;
 	analysis_finding findings[ANALYSIS_MAX_FINDINGS];
 	size_t n_findings;
+	X509 *signer;             /* the originator or signer certificate that verified (own reference), NULL
+	                             when none: `verify` asks the CRLs when it was revoked */
 } analysis;
 
 typedef struct audit_keys audit_keys;
@@ -69,6 +71,11 @@ void audit_keys_free(audit_keys *k);
 const char *audit_keys_scope(const audit_keys *k);
 /* Re-reads the CRL files when their interval passed (force: now). */
 void audit_keys_poll_crls(audit_keys *k, int force);
+
+/* The earliest revocationDate, in the CRLs k holds now, of cert or of a CA
+ * above it (the E2E root and e2e.ca_certs): 1 and *when; 0 when none of them
+ * is revoked. */
+int audit_keys_revoked_at(const audit_keys *k, X509 *cert, time_t *when);
 
 /* Fills *a (release with analysis_clear). 0, or -1 when the message could
  * not be analysed for a reason of ours (out of memory, OpenSSL): not the

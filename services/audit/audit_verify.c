@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "common/log.h"
+#include "common/snapshot_json.h"
 #include "services/audit/audit_analysis.h"
 #include "services/audit/audit_store.h"
 
@@ -34,8 +35,9 @@ static void problem(verifier *v, const store_raw *m, const char *what)
 }
 
 /* A fresh analysis of the raw message in canonical form (malloc'd; NULL
- * when it could not be made); *n_digests for the receipted count. */
-static char *derive_again(audit_keys *k, const store_raw *m, size_t *n_digests)
+ * when it could not be made); *n_digests for the receipted count; *signer
+ * (when signer is not NULL) the certificate that verified, or NULL. */
+static char *derive_again(audit_keys *k, const store_raw *m, size_t *n_digests, X509 **signer)
 {
 	analysis a;
 	char *now = NULL, *findings = NULL, *digests = NULL;
@@ -45,6 +47,10 @@ static char *derive_again(audit_keys *k, const store_raw *m, size_t *n_digests)
 		return NULL;
 	}
 	*n_digests = a.n_digests;
+	if (signer != NULL) {
+		*signer = a.signer;
+		a.signer = NULL;
+	}
 	findings = analysis_findings_text(&a);
 	digests = analysis_digests_text(&a);
 	if (findings != NULL && digests != NULL)
@@ -56,10 +62,42 @@ static char *derive_again(audit_keys *k, const store_raw *m, size_t *n_digests)
 	return now;
 }
 
+/* The stored rows match the analysis without CRLs but not the one with
+ * them. Innocent only when the certificate was revoked after the message
+ * was received: then it verified when it was stored. Revoked before, the
+ * auditor recorded revoked_originator (or bad_signature) and someone erased it. */
+static void check_revoked_since(verifier *v, const store_raw *m, X509 *signer)
+{
+	char topic[300], what[200], at[32];
+	time_t revoked = 0, received = 0;
+	struct tm tm;
+
+	if (!snapshot_time_parse(m->received_at, &received))
+		received = 0;
+	if (audit_keys_revoked_at(v->keys, signer, &revoked) != 1) {
+		problem(v, m, "derived rows match it only without the CRLs, but no revocation of its originator "
+		        "explains that (edited by hand)");
+		return;
+	}
+	if (received == 0 || revoked <= received) {
+		if (gmtime_r(&revoked, &tm) == NULL || strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(at, sizeof at, "?");
+		snprintf(what, sizeof what, "its originator was revoked at %s, not after it was received, but the "
+		         "derived rows show no revocation (a finding erased by hand)", at);
+		problem(v, m, what);
+		return;
+	}
+	v->revoked_since++;
+	fprintf(v->out, "message %lld (%s): its originator is revoked now; it verified when it was stored "
+	        "(not a store problem)\n", m->id, log_escape(m->topic, topic, sizeof topic));
+}
+
 static void check_derived(verifier *v, const store_raw *m)
 {
 	size_t n_digests = 0, n2 = 0;
-	char *now = derive_again(v->keys, m, &n_digests), *stored = store_derived_canonical(v->store, m->id), *old;
+	char *now = derive_again(v->keys, m, &n_digests, NULL), *stored = store_derived_canonical(v->store, m->id);
+	char *old = NULL;
+	X509 *signer = NULL;
 
 	v->digests += (long long)n_digests;
 	if (stored == NULL) {
@@ -67,20 +105,14 @@ static void check_derived(verifier *v, const store_raw *m)
 	} else if (now == NULL) {
 		problem(v, m, "could not be analysed again (out of memory?)");
 	} else if (strcmp(stored, now) != 0) {
-		/* Stored as it was analysed before a CRL revoked its originator:
-		 * the store is intact, the verdict changed. */
-		old = v->keys_no_crls != NULL ? derive_again(v->keys_no_crls, m, &n2) : NULL;
-		if (old != NULL && strcmp(stored, old) == 0) {
-			char topic[300];
-
-			v->revoked_since++;
-			fprintf(v->out, "message %lld (%s): its originator is revoked now; it verified when it was stored "
-			        "(not a store problem)\n", m->id, log_escape(m->topic, topic, sizeof topic));
-		} else {
+		old = v->keys_no_crls != NULL ? derive_again(v->keys_no_crls, m, &n2, &signer) : NULL;
+		if (old != NULL && strcmp(stored, old) == 0)
+			check_revoked_since(v, m, signer);
+		else
 			problem(v, m, "derived rows differ from what the raw message says now (edited by hand)");
-		}
-		free(old);
 	}
+	X509_free(signer);
+	free(old);
 	free(stored);
 	free(now);
 }

@@ -6,7 +6,10 @@
  * row against a fresh analysis of the raw bytes with today's keys and CRLs
  * (a finding deleted or a verdict edited by hand shows). A message whose
  * originator was revoked after it was stored is named, but is no store
- * problem: analysed without the CRLs it matches. One line per problem on out (at most
+ * problem: analysed without the CRLs it matches, and the CRLs date the
+ * revocation of its originator (or a CA above it) after its received_at.
+ * Revoked at or before received_at, the auditor had recorded the
+ * revocation, so rows that show none were edited: a problem. One line per problem on out (at most
  * VERIFY_MAX_LINES, then a count), progress on progress every 2 s.
  *
  * Limits: the chain has no secret, so someone who rewrites every row and
