@@ -28,14 +28,17 @@ servers_pg_bindir() {
 	echo "$found"
 }
 
-# servers_pg_init DATADIR: a new cluster with superuser "sms", trust auth
-# (the server listens on loopback and a private socket directory only).
+# servers_pg_init DATADIR [debian]: a new cluster with superuser "sms",
+# trust auth (the server listens on loopback and a private socket directory
+# only). With "debian", authentication as Debian's package sets it up:
+# superuser "postgres", peer on the socket, scram-sha-256 over TCP.
 servers_pg_init() {
-	local data=$1 bin
+	local data=$1 bin auth=(-U sms -A trust)
+	[ "${2:-}" = debian ] && auth=(-U postgres --auth-local=peer --auth-host=scram-sha-256)
 	bin=$(servers_pg_bindir) || return 1
 	mkdir -p "$data" || return 1
 	[ "$(id -u)" -eq 0 ] && chown postgres: "$data"
-	servers_as_pg "$bin/initdb" -D "$data" -U sms -A trust -E UTF8 --no-locale \
+	servers_as_pg "$bin/initdb" -D "$data" "${auth[@]}" -E UTF8 --no-locale \
 		>"$data.initdb.log" 2>&1 || { tail -n 5 "$data.initdb.log" >&2; return 1; }
 }
 

@@ -49,14 +49,17 @@ export SMS_USER=nobody SMS_BROKER_USER=mosquitto BROKER_HOST=127.0.0.1 MQTT_BIND
 MQTT_PORT=$(harness_free_port)
 export MQTT_PORT
 
-# "Start PostgreSQL": a private server; the superuser is "sms" (trust on
-# loopback), reached through the libpq variables the guide uses.
+# "Start PostgreSQL": a private server authenticating as Debian's package
+# does (superuser postgres by peer on its socket, passwords over TCP), at
+# the socket directory and port the guide's variables name.
 H_PG_DATA=$H_DIR/pg
 H_PG_PORT=$(harness_free_port)
-servers_pg_init "$H_PG_DATA" || harness_die "initdb failed"
+servers_pg_init "$H_PG_DATA" debian || harness_die "initdb failed"
 harness_pg_start_again
-export PGHOST=127.0.0.1 PGPORT=$H_PG_PORT PGUSER=sms
-unset PGDATABASE
+export PGHOST=$H_PG_DATA PGPORT=$H_PG_PORT DB_HOST=127.0.0.1
+unset PGDATABASE PGUSER PGPASSWORD PGPASSFILE
+# The superuser, for this test's own checks.
+su_psql() { runuser -u postgres -- psql -X -A -t -d sms "$@"; }
 
 # Processes the guide starts record their pid files; stop them at the end.
 stop_guide() {
@@ -80,11 +83,11 @@ printf '# following the guide took %d.%03d s (wall time, make install of a built
 
 # --- what the guide promises
 EQ=EQID00000234 D=ma/000001/acc/00002/dev/EQID00000234
-n=$(psql -X -A -t -d sms -U sms -c "SELECT count(*) FROM t_snapshot s JOIN t_device d ON d.id = s.device_id
+n=$(su_psql -c "SELECT count(*) FROM t_snapshot s JOIN t_device d ON d.id = s.device_id
 	WHERE d.equipment = '$EQ' AND s.seq = 1 AND s.n_values = 2" 2>&1)
 tap_is "$n" 1 "the snapshot the guide wrote into the spool is stored in PostgreSQL"
 tap_check "sms-snapshotd logs in as its own role (snapshotd), not as a superuser" \
-	test "$(psql -X -A -t -d sms -U sms -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'snapshotd'")" = f
+	test "$(su_psql -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'snapshotd'")" = f
 
 refused() {
 	local out
@@ -115,5 +118,14 @@ tap_check "mosquitto runs as its user, not root" \
 	test "$(stat -c %U "/proc/$(cat "$SMS_VAR/mosquitto/mosquitto.pid")")" = mosquitto
 tap_check_fails "no CA key outside the PKI directory" sh -c "find '$G' -path '$SMS_PKI_DIR' -prune -o -name ca.key -print | grep ."
 tap_check_fails "the broker's export lists no E2E file" grep -q ' e2e/' "$SMS_ETC/pki/MANIFEST-broker"
+tap_is "$(stat -c '%a %U' "$SMS_ETC/sms_owner.pgpass")" "600 root" "the schema owner's password is in root's 0600 password file"
+pw_owner=$(cut -d: -f5 "$SMS_ETC/sms_owner.pgpass")
+pw_svc=$(sed -n 's/.*password=\([0-9a-f]*\).*/\1/p' "$SMS_ETC/snapshotd.conf")
+[ ${#pw_owner} -eq 48 ] && [ ${#pw_svc} -eq 48 ] &&
+	! grep -rqF -e "$pw_owner" -e "$pw_svc" "$H_DIR/guide.log" "$SMS_VAR" "$H_PG_DATA/server.log" &&
+	tap_ok "both generated passwords appear in no log (guide, services, PostgreSQL)" ||
+	tap_not_ok "a password in a log (or not generated: ${#pw_owner}, ${#pw_svc} characters)"
+tap_check_fails "a login without a password is refused over TCP (scram, as on Debian)" \
+	psql -X -w "host=127.0.0.1 port=$H_PG_PORT dbname=sms user=sms_owner" -c 'SELECT 1'
 
 tap_done
