@@ -77,6 +77,11 @@ for u in sms-snapshotd sms-agent; do
 done
 tap_is "$(q -L sms-broker-plugin | grep -c '^/usr/lib/sms/sms_auth.so$')" 1 "sms_auth.so is in sms-broker-plugin"
 tap_is "$(q -L sms-tools | grep -cE '^/usr/bin/(smscms|sms-pki|sms-devicesim)$')" 3 "sms-tools has smscms, sms-pki, sms-devicesim"
+# The CRL renewal runs where the CA keys are, i.e. where sms-pki is.
+tap_is "$(q -L sms-tools | grep -cE '^/lib/systemd/system/sms-pki-crl-renew\.(service|timer)$')" 2 \
+	"sms-tools has sms-pki-crl-renew.service and .timer"
+tap_is "$(q -L sms-tools | grep -c '^/usr/share/doc/sms-tools/examples/sms-pki-crl-renew$')" 1 \
+	"sms-tools has the cron form as an example"
 tap_is "$(q -L sms-vendor-services | grep -cE '^/usr/bin/sms-(snapshotd|db)$')" 2 "sms-vendor-services has sms-snapshotd, sms-db"
 tap_is "$(q -L libsmscms-dev | grep -cE '/(libsmscms\.a|smscms\.h|smscms\.pc)$')" 3 "libsmscms-dev has the library, the header, smscms.pc"
 # Only what the host needs: no daemon of another host, never a CA key.
@@ -117,14 +122,30 @@ done
 
 # --- units: they parse, they are sandboxed, none is enabled by the install
 mkdir -p "$H_DIR/units"
-for u in "$R"/lib/systemd/system/sms-*.service; do
+for u in "$R"/lib/systemd/system/sms-*.service "$R"/lib/systemd/system/sms-*.timer; do
 	# Exec paths into the root so verify finds the programs.
 	sed "s#/usr/bin/#$R/usr/bin/#g" "$u" >"$H_DIR/units/${u##*/}"
 done
-out=$(systemd-analyze verify --man=no "$H_DIR"/units/*.service 2>&1)
-tap_is "$out" "" "systemd-analyze verify: every unit parses, every command exists"
+tap_is "$(ls "$H_DIR"/units | grep -c '^sms-pki-crl-renew\.\(service\|timer\)$')" 2 "the CRL renewal units are installed"
+out=$(systemd-analyze verify --man=no "$H_DIR"/units/*.service "$H_DIR"/units/*.timer 2>&1)
+tap_is "$out" "" "systemd-analyze verify: every unit and timer parses, every command exists"
+# After renewing, the renewal reloads whichever broker runs: the packaged
+# one (which conflicts with mosquitto.service) reloads on HUP.
+RENEW=$R/lib/systemd/system/sms-pki-crl-renew.service
+tap_is "$(sed -n 's/^ExecStartPost=//p' "$RENEW")" \
+	"-/bin/systemctl --no-block try-reload-or-restart sms-broker.service mosquitto.service" \
+	"sms-pki-crl-renew.service reloads sms-broker.service or mosquitto.service, whichever runs"
+tap_is "$(sed -n 's/^ExecReload=//p' "$R/lib/systemd/system/sms-broker.service")" '/bin/kill -HUP $MAINPID' \
+	"sms-broker.service reloads with SIGHUP (mosquitto re-reads its crlfile)"
+grep -q 'try-reload-or-restart sms-broker.service mosquitto.service' \
+	"$R/usr/share/doc/sms-tools/examples/sms-pki-crl-renew" &&
+	tap_ok "the cron example reloads sms-broker.service or mosquitto.service" ||
+	tap_not_ok "the cron example reloads sms-broker.service or mosquitto.service"
+# The daemons; the CRL renewal runs as root on purpose (the CA keys are
+# root's, exports are chowned), with only the capabilities it needs.
 for u in "$R"/lib/systemd/system/sms-*.service; do
 	n=${u##*/}
+	[ "$n" = sms-pki-crl-renew.service ] && continue
 	line=$(systemd-analyze security --offline=yes --root="$R" "$n" 2>&1 | grep 'Overall exposure level')
 	echo "# $line"
 	case $line in
