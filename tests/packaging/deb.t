@@ -99,6 +99,11 @@ tap_is "$(grep -l '/usr/local' "$R"/etc/sms/*.conf "$R"/lib/systemd/system/sms-*
 grep -q '^plugin /usr/lib/sms/sms_auth.so$' "$R/etc/sms/mosquitto.conf" &&
 	tap_ok "mosquitto.conf loads the installed plugin" || tap_not_ok "mosquitto.conf loads the installed plugin"
 
+# The packaged sms-pki has no VERSION file beside it: make install wrote the
+# version into it.
+tap_is "$("$R/usr/bin/sms-pki" --version 2>&1)" "sms-pki (sms) $(cat VERSION)" \
+	"the installed sms-pki --version prints the tree's version"
+
 # --- a man page for every command, in the command's package, naming every
 # option its --help prints
 for b in "$R"/usr/bin/*; do
