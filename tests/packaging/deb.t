@@ -67,11 +67,15 @@ mode_is() {
 	tap_is "$(stat -c '%a %u %g' "$f" 2>&1)" "$want" "$1 is $2 $3"
 }
 mode_is /usr/lib/sms/sms_auth.so 644 root:root
-for b in smscms sms-pki sms-devicesim sms-db sms-snapshotd sms-agent; do mode_is /usr/bin/$b 755 root:root; done
-for c in mosquitto sms_auth snapshotd agent; do mode_is /etc/sms/$c.conf 644 root:root; done
+BINS=(smscms sms-pki sms-devicesim sms-db sms-snapshotd sms-crlpub sms-agent)
+CONFS=(mosquitto sms_auth snapshotd crlpub agent)
+USERS=(sms-snapshotd sms-crlpub sms-agent)
+if [[ " ${PKGS[*]} " == *" sms-audit "* ]]; then BINS+=(sms-audit); CONFS+=(audit); USERS+=(sms-audit); fi
+for b in "${BINS[@]}"; do mode_is /usr/bin/$b 755 root:root; done
+for c in "${CONFS[@]}"; do mode_is /etc/sms/$c.conf 644 root:root; done
 mode_is /usr/share/sms/sql/001_snapshot_schema.sql 644 root:root
 mode_is /var/spool/sms-agent 2770 sms-agent:sms-agent
-for u in sms-snapshotd sms-agent; do
+for u in "${USERS[@]}"; do
 	shell=$(awk -F: -v n="$u" '$1 == n { print $7 }' "$R/etc/passwd")
 	tap_is "$shell" /usr/sbin/nologin "system user $u created in the root, no login shell"
 done
@@ -82,7 +86,13 @@ tap_is "$(q -L sms-tools | grep -cE '^/lib/systemd/system/sms-pki-crl-renew\.(se
 	"sms-tools has sms-pki-crl-renew.service and .timer"
 tap_is "$(q -L sms-tools | grep -c '^/usr/share/doc/sms-tools/examples/sms-pki-crl-renew$')" 1 \
 	"sms-tools has the cron form as an example"
-tap_is "$(q -L sms-vendor-services | grep -cE '^/usr/bin/sms-(snapshotd|db)$')" 2 "sms-vendor-services has sms-snapshotd, sms-db"
+tap_is "$(q -L sms-vendor-services | grep -cE '^/usr/bin/sms-(snapshotd|db|crlpub)$')" 3 "sms-vendor-services has sms-snapshotd, sms-db, sms-crlpub"
+tap_is "$(q -L sms-vendor-services | grep -cE '^(/lib/systemd/system/sms-(snapshotd|crlpub)\.service|/etc/sms/(snapshotd|crlpub)\.conf)$')" 4 \
+	"sms-vendor-services has the units and configs of sms-snapshotd and sms-crlpub"
+if [[ " ${PKGS[*]} " == *" sms-audit "* ]]; then
+	tap_is "$(q -L sms-audit | grep -cE '^(/usr/bin/sms-audit|/lib/systemd/system/sms-audit\.service|/etc/sms/audit\.conf)$')" 3 \
+		"sms-audit has the program, its unit and /etc/sms/audit.conf"
+fi
 tap_is "$(q -L libsmscms-dev | grep -cE '/(libsmscms\.a|smscms\.h|smscms\.pc)$')" 3 "libsmscms-dev has the library, the header, smscms.pc"
 # Only what the host needs: no daemon of another host, never a CA key.
 tap_is "$(q -L sms-agent sms-broker-plugin | grep -cE 'sms-snapshotd|sms-db|sms-pki|\.key$')" 0 \
@@ -91,7 +101,7 @@ tap_is "$(q -L sms-agent sms-broker-plugin | grep -cE 'sms-snapshotd|sms-db|sms-
 conffiles=$(q -W -f='${Conffiles}\n' "${PKGS[@]}" | awk 'NF { print $1 }' | sort | tr '\n' ' ')
 etc_files=$(cd "$R" && find etc/sms -name '*.conf' | sed 's|^|/|' | sort | tr '\n' ' ')
 tap_is "$conffiles" "$etc_files" "every /etc/sms config is a conffile ($etc_files)"
-for c in agent mosquitto sms_auth snapshotd; do
+for c in "${CONFS[@]}"; do
 	case " $conffiles" in *" /etc/sms/$c.conf "*) ;; *) tap_not_ok "/etc/sms/$c.conf is shipped as a conffile" ;; esac
 done
 tap_is "$(grep -l '/usr/local' "$R"/etc/sms/*.conf "$R"/lib/systemd/system/sms-*.service 2>/dev/null)" "" \
