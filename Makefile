@@ -104,13 +104,18 @@ PKG_VERSION = $(or $(SMS_VERSION),$(shell cat VERSION 2>/dev/null),$(shell sed -
 INSTALL_SED := -e 's|/usr/local/|$(PREFIX)/|g' -e 's|/usr/lib/sms/|$(PREFIX)/lib/sms/|g' \
 	-e 's|/usr/bin/|$(PREFIX)/bin/|g' -e 's|/etc/sms/|$(SYSCONFDIR)/sms/|g'
 
+# sms-pki reads ../VERSION in the tree; the installed copy carries the
+# version in its INSTALLED_VERSION= line (and the install fails without one).
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/sms $(DESTDIR)$(LIBDIR)/pkgconfig \
 	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/sms/sql \
 	           $(DESTDIR)$(PREFIX)/share/sms/acl $(DESTDIR)$(PREFIX)/share/man/man1 \
 	           $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(SYSCONFDIR)/sms $(DESTDIR)$(UNITDIR)
 	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin)
-	install -m 0755 pki/sms-pki $(DESTDIR)$(PREFIX)/bin
+	sed 's|^INSTALLED_VERSION=$$|INSTALLED_VERSION=$(PKG_VERSION)|' pki/sms-pki >$(DESTDIR)$(PREFIX)/bin/sms-pki
+	grep -qx 'INSTALLED_VERSION=$(PKG_VERSION)' $(DESTDIR)$(PREFIX)/bin/sms-pki || \
+		{ echo "make install: pki/sms-pki has no INSTALLED_VERSION= line to fill in" >&2; exit 1; }
+	chmod 0755 $(DESTDIR)$(PREFIX)/bin/sms-pki
 	$(if $(PLUGINS),install -m 0644 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/sms)
 	install -m 0644 $(SMSCMS_LIB) $(DESTDIR)$(LIBDIR)
 	install -m 0644 cms/smscms.h $(DESTDIR)$(PREFIX)/include

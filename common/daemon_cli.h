@@ -5,6 +5,11 @@
  * the program's usage (to stdout) and exits 0, --version prints
  * "<prog> (sms) <version>" (common/version.h) and exits 0. daemon_log_start then opens the log
  * (stderr, or log_file from the configuration).
+ *
+ * --check-config (check_only): the program reads its configuration and
+ * opens every file it names, then exits 0 printing nothing, or 1 with one
+ * line "FILE:LINE: key problem" on stderr (silence is the success, so an
+ * ExecStartPre or a script can run it without filtering its output).
  */
 #ifndef SMS_DAEMON_CLI_H
 #define SMS_DAEMON_CLI_H

@@ -680,8 +680,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sms-agent: %s\n", err);
 		return 1;
 	}
+	/* --check-config: silent when valid, one line when not (daemon_cli.h). */
 	if (args.check_only) {
-		printf("sms-agent: %s: configuration is valid\n", args.config_path);
 		agent_config_free(&cfg);
 		return 0;
 	}

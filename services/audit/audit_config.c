@@ -1,8 +1,11 @@
 /* sms-audit configuration; contract in audit_config.h. */
 #include "services/audit/audit_config.h"
 
+#include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/conf.h"
 
@@ -12,6 +15,30 @@ static const char *const known_keys[] = {
 	"store.path", "receipt_grace", "log_file",
 	NULL
 };
+
+/* run creates the store file but not its directory (under systemd that is
+ * the unit's StateDirectory), so a missing directory is named at start
+ * rather than by SQLite at the first open. Not whether it is writable: the
+ * reading commands may run as a user who may only read the store. */
+static int store_dir_ok(conf_file *f, const char *store_path)
+{
+	char *copy = strdup(store_path);
+	const char *dir;
+	struct stat st;
+	int rc;
+
+	if (copy == NULL)
+		return conf_fail(f, "store.path", "out of memory");
+	dir = dirname(copy);
+	if (stat(dir, &st) != 0)
+		rc = conf_fail(f, "store.path", "cannot open %s: %s", dir, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		rc = conf_fail(f, "store.path", "%s is not a directory", dir);
+	else
+		rc = 0;
+	free(copy);
+	return rc;
+}
 
 static int load(conf_file *f, void *out, int readable)
 {
@@ -27,7 +54,8 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_path_list(f, "e2e.known_recipients", readable, cfg->known, AUDIT_MAX_KNOWN, &cfg->n_known) ||
 	    conf_path(f, "store.path", CONF_REQUIRED, CONF_PATH_ANY, &cfg->store_path) ||
 	    conf_int(f, "receipt_grace", 600, 0, 30LL * 86400, &cfg->receipt_grace) ||
-	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file))
+	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file) ||
+	    (readable && store_dir_ok(f, cfg->store_path) != 0))
 		return -1;
 	cfg->session_expiry = (unsigned int)expiry;
 	return 0;

@@ -22,14 +22,13 @@
 #include "common/identity.h"
 #include "common/snapshot_json.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "services/audit/audit_config.h"
 #include "services/audit/audit_export.h"
 #include "services/audit/audit_intake.h"
 #include "services/audit/audit_report.h"
 #include "services/audit/audit_store.h"
 #include "services/audit/audit_verify.h"
-
-#define SMS_AUDIT_VERSION "1.0"
 
 static void usage(FILE *f)
 {
@@ -41,6 +40,8 @@ static void usage(FILE *f)
 	        "for the customer and checks who sent it.\n"
 	        "\n"
 	        "  run     --config FILE [--verbose]        subscribe and store (until SIGTERM)\n"
+	        "  run     --config FILE --check-config     read the file and open every file it names,\n"
+	        "                                           then exit: 0, or 1 with one line FILE:LINE\n"
 	        "  report  --config FILE [--device EQ] [--since T] [--format table|csv|json|html]\n"
 	        "                        [--output FILE]    per device: what was sent, when, to whom, findings\n"
 	        "  export  --config FILE [--device EQ] [--since T] [--format csv|jsonl] [--output FILE]\n"
@@ -49,7 +50,8 @@ static void usage(FILE *f)
 	        "\n"
 	        "  --help, --version\n"
 	        "T is an ISO 8601 UTC time or date (2026-12-01, 2026-12-01T10:00:00Z).\n"
-	        "Exit: 0 ok, 1 failure (verify: the store does not verify), 2 usage error.\n"
+	        "Exit status: 0 success, 1 a runtime or configuration error (one line; verify:\n"
+	        "the store does not verify), 2 a usage error (one line).\n"
 	        "See sms-audit(1).\n");
 }
 
@@ -69,16 +71,20 @@ static int usage_error(const char *fmt, ...)
 
 typedef struct {
 	const char *config, *device, *since, *format, *output;
-	int verbose;
+	int verbose, check_only;
 } options;
 
-static int parse(int argc, char **argv, int allow_filters, options *o)
+/* Which options a command takes beyond --config, --verbose and --help. */
+enum { OPT_FILTERS = 1, OPT_CHECK = 2 };
+
+static int parse(int argc, char **argv, int allowed, options *o)
 {
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' }, { "device", required_argument, NULL, 'd' },
 		{ "since", required_argument, NULL, 's' }, { "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' }, { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+		{ "check-config", no_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
 	};
 	int c;
 
@@ -90,8 +96,13 @@ static int parse(int argc, char **argv, int allow_filters, options *o)
 		case 'c': o->config = optarg; break;
 		case 'v': o->verbose = 1; break;
 		case 'h': usage(stdout); return 0;
+		case 'k':
+			if (!(allowed & OPT_CHECK))
+				return usage_error("%s takes no such option", argv[0]);
+			o->check_only = 1;
+			break;
 		case 'd': case 's': case 'f': case 'o':
-			if (!allow_filters)
+			if (!(allowed & OPT_FILTERS))
 				return usage_error("%s takes no such option", argv[0]);
 			if (c == 'd') o->device = optarg;
 			if (c == 's') o->since = optarg;
@@ -190,12 +201,17 @@ static int cmd_run(int argc, char **argv)
 	options o;
 	audit_config cfg;
 	daemon_args a = { 0 };
-	int rc = parse(argc, argv, 0, &o);
+	int rc = parse(argc, argv, OPT_CHECK, &o);
 
 	if (rc >= 0)
 		return rc;
 	if (load(&o, &cfg) != 0)
 		return 1;
+	/* The rule of every daemon's --check-config: silent when valid. */
+	if (o.check_only) {
+		audit_config_free(&cfg);
+		return 0;
+	}
 	a.config_path = o.config;
 	a.verbose = o.verbose;
 	rc = daemon_log_start("sms-audit", &a, cfg.log_file) != 0 ? 1 : audit_intake_run(&cfg);
@@ -215,7 +231,7 @@ static int cmd_report(int argc, char **argv)
 	time_t t = time(NULL);
 	struct tm tm;
 	FILE *out = NULL;
-	int rc = parse(argc, argv, 1, &o);
+	int rc = parse(argc, argv, OPT_FILTERS, &o);
 
 	if (rc >= 0)
 		return rc;
@@ -259,7 +275,7 @@ static int cmd_export(int argc, char **argv)
 	audit_store *s = NULL;
 	char err[600] = "";
 	FILE *out = NULL;
-	int rc = parse(argc, argv, 1, &o);
+	int rc = parse(argc, argv, OPT_FILTERS, &o);
 
 	if (rc >= 0)
 		return rc;
@@ -322,7 +338,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("sms-audit %s\n", SMS_AUDIT_VERSION);
+		sms_print_version(stdout, "sms-audit");
 		return 0;
 	}
 	for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

@@ -236,10 +236,9 @@ int main(int argc, char **argv)
 		}
 		client_id = id;
 	}
+	/* --check-config: silent when valid, one line when not (daemon_cli.h). */
 	if (args.check_only) {
 		rc = check_crls(&cfg);
-		if (rc == 0)
-			printf("sms-crlpub: %s: configuration is valid\n", args.config_path);
 		crlpub_config_free(&cfg);
 		return rc == 0 ? 0 : 1;
 	}

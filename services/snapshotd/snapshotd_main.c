@@ -335,8 +335,8 @@ int main(int argc, char **argv)
 		snapshotd_config_free(&cfg);
 		return 1;
 	}
+	/* --check-config: silent when valid, one line when not (daemon_cli.h). */
 	if (args.check_only) {
-		printf("sms-snapshotd: %s: configuration is valid\n", config_path);
 		snapshotd_config_free(&cfg);
 		return 0;
 	}

@@ -22,8 +22,8 @@ SVC_CONF=$H_DIR/snapshotd-noreceipts.conf
 "$DBIN/sms-agent" --help | grep -q -- '--check-config' && tap_ok "--help describes the options" ||
 	tap_not_ok "--help"
 agent_conf a1 000001 00001 EQ1
-"$DBIN/sms-agent" --config "$A/agent.conf" --check-config >/dev/null && tap_ok "--check-config: valid file" ||
-	tap_not_ok "--check-config valid"
+out=$("$DBIN/sms-agent" --config "$A/agent.conf" --check-config 2>&1)
+tap_is "$?:$out" "0:" "--check-config: a valid file, exit 0 and nothing printed"
 agent_conf bad 000001 00001 EQ1 'outbox2 = { dir = "x"; };'
 out=$("$DBIN/sms-agent" --config "$H_DIR/bad/agent.conf" --check-config 2>&1); rc=$?
 [ "$rc" -eq 1 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q 'agent.conf:[0-9]*:.*outbox2' &&

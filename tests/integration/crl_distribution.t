@@ -59,7 +59,7 @@ crlpub_start() {
 # --- the command line
 tap_check "sms-crlpub --help" "$DBIN/sms-crlpub" --help
 out=$("$DBIN/sms-crlpub" --config "$PUB/crlpub.conf" --check-config 2>&1)
-tap_is "$out" "sms-crlpub: $PUB/crlpub.conf: configuration is valid" "--check-config accepts the example-shaped file"
+tap_is "$?:$out" "0:" "--check-config accepts the example-shaped file, silently"
 sed 's/warn_days/warn_dayz/' "$PUB/crlpub.conf" >"$PUB/bad.conf"
 out=$("$DBIN/sms-crlpub" --config "$PUB/bad.conf" --check-config 2>&1); rc=$?
 if [ "$rc" -eq 1 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q 'bad.conf:[0-9]*: warn_dayz is not a known key' <<<"$out"

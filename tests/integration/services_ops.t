@@ -31,8 +31,52 @@ tap_is "$rc:$out" "1:sms-snapshotd: $H_DIR/m2.conf:$line: metrics.directory is n
 out=$("$DBIN/sms-snapshotd" --config "$H_DIR/m2.conf" --bogus 2>&1); rc=$?
 tap_is "$rc" 2 "an unknown option is a usage error (exit 2)"
 V=$(cat "$H_ROOT/VERSION")
-tap_is "$("$DBIN/sms-snapshotd" --version):$("$DBIN/sms-agent" --version):$("$DBIN/sms-db" --version):$("$DBIN/sms-devicesim" --version)" \
-	"sms-snapshotd (sms) $V:sms-agent (sms) $V:sms-db (sms) $V:sms-devicesim (sms) $V" "--version: one version in every program"
+for prog in smscms sms-pki sms-db sms-devicesim sms-snapshotd sms-agent sms-crlpub sms-audit; do
+	bin=$DBIN/$prog
+	[ "$prog" = sms-pki ] && bin=$H_ROOT/pki/sms-pki
+	tap_is "$("$bin" --version 2>&1)" "$prog (sms) $V" "--version: $prog prints the tree's one version"
+done
+
+# --- sms-audit run --check-config, the rule of every daemon: silent when
+# valid, one line FILE:LINE when not, the file it cannot open named.
+EA=$P/e2e/ma/000001/acc/00001/clients/auditor
+TA=$P/tls/ma/000001/acc/00001/clients/auditor
+audit_conf() { # audit_conf FILE STORE_PATH [EXTRA LINE]
+	cat >"$1" <<CONF
+broker = {
+  host = "127.0.0.1"; port = $H_MQ_PORT;
+  cafile = "$P/tls/root/ca.crt"; cert = "$TA/fullchain.pem"; key = "$TA/key.pem";
+};
+e2e = {
+  cert = "$EA/cert.pem"; key = "$EA/key.pem"; chain = "$EA/chain.pem";
+  trust_root = "$P/e2e/root/ca.crt"; services_ca = "$P/e2e/services/ca.crt";
+  crls = [ "$P/e2e/crls.pem" ]; ca_certs = [ "$P/e2e/cas.pem" ];
+};
+store = { path = "$2"; };
+${3:-}
+CONF
+}
+AUDCONF=$H_DIR/audit.conf
+audit_conf "$AUDCONF" store.db
+out=$("$DBIN/sms-audit" run --config "$AUDCONF" --check-config 2>&1); rc=$?
+tap_is "$rc:$out" "0:" "sms-audit run --check-config: a valid file, exit 0 and nothing printed"
+tap_is "$(ls "$H_DIR"/store.db 2>/dev/null)" "" "sms-audit --check-config creates no store"
+audit_conf "$AUDCONF" store.db 'store_grace = 5;'
+out=$("$DBIN/sms-audit" run --config "$AUDCONF" --check-config 2>&1); rc=$?
+tap_is "$rc:$out" "1:sms-audit: $AUDCONF:11: store_grace is not a known key (misspelled?)" \
+	"sms-audit --check-config: an unknown key is one line FILE:LINE, exit 1"
+audit_conf "$AUDCONF" store.db
+sed -i "s|key = \"$EA/key.pem\"|key = \"$H_DIR/no-such-key.pem\"|" "$AUDCONF"
+out=$("$DBIN/sms-audit" run --config "$AUDCONF" --check-config 2>&1); rc=$?
+[ "$rc" = 1 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -qF "$AUDCONF:6: e2e.key cannot open $H_DIR/no-such-key.pem" <<<"$out" &&
+	tap_ok "sms-audit --check-config: a key it cannot open is named in one line" ||
+	tap_not_ok "sms-audit --check-config, missing key (exit $rc): $out"
+audit_conf "$AUDCONF" "$H_DIR/no-such-dir/store.db"
+out=$("$DBIN/sms-audit" run --config "$AUDCONF" --check-config 2>&1); rc=$?
+tap_is "$rc:$out" "1:sms-audit: $AUDCONF:10: store.path cannot open $H_DIR/no-such-dir: No such file or directory" \
+	"sms-audit --check-config: a store directory that is not there is named"
+out=$("$DBIN/sms-audit" report --config "$AUDCONF" --check-config 2>&1); rc=$?
+tap_is "$rc:$(wc -l <<<"$out")" "2:1" "sms-audit report --check-config: only run takes it (usage error, one line)"
 for cmd in "sms-agent --config" "sms-db --bogus version" "sms-devicesim --count x" "sms-db devices --crl"; do
 	# shellcheck disable=SC2086
 	out=$("$DBIN"/$cmd 2>&1); rc=$?

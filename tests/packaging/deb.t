@@ -67,17 +67,32 @@ mode_is() {
 	tap_is "$(stat -c '%a %u %g' "$f" 2>&1)" "$want" "$1 is $2 $3"
 }
 mode_is /usr/lib/sms/sms_auth.so 644 root:root
-for b in smscms sms-pki sms-devicesim sms-db sms-snapshotd sms-agent; do mode_is /usr/bin/$b 755 root:root; done
-for c in mosquitto sms_auth snapshotd agent; do mode_is /etc/sms/$c.conf 644 root:root; done
+BINS=(smscms sms-pki sms-devicesim sms-db sms-snapshotd sms-crlpub sms-agent)
+CONFS=(mosquitto sms_auth snapshotd crlpub agent)
+USERS=(sms-snapshotd sms-crlpub sms-agent)
+if [[ " ${PKGS[*]} " == *" sms-audit "* ]]; then BINS+=(sms-audit); CONFS+=(audit); USERS+=(sms-audit); fi
+for b in "${BINS[@]}"; do mode_is /usr/bin/$b 755 root:root; done
+for c in "${CONFS[@]}"; do mode_is /etc/sms/$c.conf 644 root:root; done
 mode_is /usr/share/sms/sql/001_snapshot_schema.sql 644 root:root
 mode_is /var/spool/sms-agent 2770 sms-agent:sms-agent
-for u in sms-snapshotd sms-agent; do
+for u in "${USERS[@]}"; do
 	shell=$(awk -F: -v n="$u" '$1 == n { print $7 }' "$R/etc/passwd")
 	tap_is "$shell" /usr/sbin/nologin "system user $u created in the root, no login shell"
 done
 tap_is "$(q -L sms-broker-plugin | grep -c '^/usr/lib/sms/sms_auth.so$')" 1 "sms_auth.so is in sms-broker-plugin"
 tap_is "$(q -L sms-tools | grep -cE '^/usr/bin/(smscms|sms-pki|sms-devicesim)$')" 3 "sms-tools has smscms, sms-pki, sms-devicesim"
-tap_is "$(q -L sms-vendor-services | grep -cE '^/usr/bin/sms-(snapshotd|db)$')" 2 "sms-vendor-services has sms-snapshotd, sms-db"
+# The CRL renewal runs where the CA keys are, i.e. where sms-pki is.
+tap_is "$(q -L sms-tools | grep -cE '^/lib/systemd/system/sms-pki-crl-renew\.(service|timer)$')" 2 \
+	"sms-tools has sms-pki-crl-renew.service and .timer"
+tap_is "$(q -L sms-tools | grep -c '^/usr/share/doc/sms-tools/examples/sms-pki-crl-renew$')" 1 \
+	"sms-tools has the cron form as an example"
+tap_is "$(q -L sms-vendor-services | grep -cE '^/usr/bin/sms-(snapshotd|db|crlpub)$')" 3 "sms-vendor-services has sms-snapshotd, sms-db, sms-crlpub"
+tap_is "$(q -L sms-vendor-services | grep -cE '^(/lib/systemd/system/sms-(snapshotd|crlpub)\.service|/etc/sms/(snapshotd|crlpub)\.conf)$')" 4 \
+	"sms-vendor-services has the units and configs of sms-snapshotd and sms-crlpub"
+if [[ " ${PKGS[*]} " == *" sms-audit "* ]]; then
+	tap_is "$(q -L sms-audit | grep -cE '^(/usr/bin/sms-audit|/lib/systemd/system/sms-audit\.service|/etc/sms/audit\.conf)$')" 3 \
+		"sms-audit has the program, its unit and /etc/sms/audit.conf"
+fi
 tap_is "$(q -L libsmscms-dev | grep -cE '/(libsmscms\.a|smscms\.h|smscms\.pc)$')" 3 "libsmscms-dev has the library, the header, smscms.pc"
 # Only what the host needs: no daemon of another host, never a CA key.
 tap_is "$(q -L sms-agent sms-broker-plugin | grep -cE 'sms-snapshotd|sms-db|sms-pki|\.key$')" 0 \
@@ -86,13 +101,18 @@ tap_is "$(q -L sms-agent sms-broker-plugin | grep -cE 'sms-snapshotd|sms-db|sms-
 conffiles=$(q -W -f='${Conffiles}\n' "${PKGS[@]}" | awk 'NF { print $1 }' | sort | tr '\n' ' ')
 etc_files=$(cd "$R" && find etc/sms -name '*.conf' | sed 's|^|/|' | sort | tr '\n' ' ')
 tap_is "$conffiles" "$etc_files" "every /etc/sms config is a conffile ($etc_files)"
-for c in agent mosquitto sms_auth snapshotd; do
+for c in "${CONFS[@]}"; do
 	case " $conffiles" in *" /etc/sms/$c.conf "*) ;; *) tap_not_ok "/etc/sms/$c.conf is shipped as a conffile" ;; esac
 done
 tap_is "$(grep -l '/usr/local' "$R"/etc/sms/*.conf "$R"/lib/systemd/system/sms-*.service 2>/dev/null)" "" \
 	"no installed config or unit names /usr/local"
 grep -q '^plugin /usr/lib/sms/sms_auth.so$' "$R/etc/sms/mosquitto.conf" &&
 	tap_ok "mosquitto.conf loads the installed plugin" || tap_not_ok "mosquitto.conf loads the installed plugin"
+
+# The packaged sms-pki has no VERSION file beside it: make install wrote the
+# version into it.
+tap_is "$("$R/usr/bin/sms-pki" --version 2>&1)" "sms-pki (sms) $(cat VERSION)" \
+	"the installed sms-pki --version prints the tree's version"
 
 # --- a man page for every command, in the command's package, naming every
 # option its --help prints
@@ -117,14 +137,30 @@ done
 
 # --- units: they parse, they are sandboxed, none is enabled by the install
 mkdir -p "$H_DIR/units"
-for u in "$R"/lib/systemd/system/sms-*.service; do
+for u in "$R"/lib/systemd/system/sms-*.service "$R"/lib/systemd/system/sms-*.timer; do
 	# Exec paths into the root so verify finds the programs.
 	sed "s#/usr/bin/#$R/usr/bin/#g" "$u" >"$H_DIR/units/${u##*/}"
 done
-out=$(systemd-analyze verify --man=no "$H_DIR"/units/*.service 2>&1)
-tap_is "$out" "" "systemd-analyze verify: every unit parses, every command exists"
+tap_is "$(ls "$H_DIR"/units | grep -c '^sms-pki-crl-renew\.\(service\|timer\)$')" 2 "the CRL renewal units are installed"
+out=$(systemd-analyze verify --man=no "$H_DIR"/units/*.service "$H_DIR"/units/*.timer 2>&1)
+tap_is "$out" "" "systemd-analyze verify: every unit and timer parses, every command exists"
+# After renewing, the renewal reloads whichever broker runs: the packaged
+# one (which conflicts with mosquitto.service) reloads on HUP.
+RENEW=$R/lib/systemd/system/sms-pki-crl-renew.service
+tap_is "$(sed -n 's/^ExecStartPost=//p' "$RENEW")" \
+	"-/bin/systemctl --no-block try-reload-or-restart sms-broker.service mosquitto.service" \
+	"sms-pki-crl-renew.service reloads sms-broker.service or mosquitto.service, whichever runs"
+tap_is "$(sed -n 's/^ExecReload=//p' "$R/lib/systemd/system/sms-broker.service")" '/bin/kill -HUP $MAINPID' \
+	"sms-broker.service reloads with SIGHUP (mosquitto re-reads its crlfile)"
+grep -q 'try-reload-or-restart sms-broker.service mosquitto.service' \
+	"$R/usr/share/doc/sms-tools/examples/sms-pki-crl-renew" &&
+	tap_ok "the cron example reloads sms-broker.service or mosquitto.service" ||
+	tap_not_ok "the cron example reloads sms-broker.service or mosquitto.service"
+# The daemons; the CRL renewal runs as root on purpose (the CA keys are
+# root's, exports are chowned), with only the capabilities it needs.
 for u in "$R"/lib/systemd/system/sms-*.service; do
 	n=${u##*/}
+	[ "$n" = sms-pki-crl-renew.service ] && continue
 	line=$(systemd-analyze security --offline=yes --root="$R" "$n" 2>&1 | grep 'Overall exposure level')
 	echo "# $line"
 	case $line in
