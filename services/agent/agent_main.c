@@ -126,19 +126,88 @@ static int cert_identity(const char *path, identity *id, char *err, size_t errle
 	return rc;
 }
 
+/* Whether tenant identity t's scope holds equipment self: t is its
+ * customer's account or master account. */
+static int is_customer_of(const identity *t, const identity *self)
+{
+	if (t->kind == IDENTITY_MASTER)
+		return strcmp(t->master, self->master) == 0;
+	return t->kind == IDENTITY_ACCOUNT && strcmp(t->master, self->master) == 0 &&
+	       strcmp(t->account, self->account) == 0;
+}
+
+/*
+ * Who may read what this device sends is decided here, once, so a wrong
+ * line in the config cannot leak snapshots: every recipient is a vendor
+ * role or a client of this device's own account or master account (never
+ * another device, never another customer), and the receipt signer's role
+ * is among them (it could not decrypt otherwise, so nothing would ever be
+ * receipted and the outbox would only grow). A device whose customer is
+ * not a recipient is allowed (the customer's auditor reports it) but said.
+ */
+static int check_recipients(const agent_config *cfg, const identity *self, char *err, size_t errlen)
+{
+	int has_signer = 0, has_customer = 0;
+	identity r;
+	size_t i;
+
+	for (i = 0; i < cfg->n_recipients; i++) {
+		FILE *f = fopen(cfg->recipients[i], "r");
+		X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+		char why[200];
+		int ok;
+
+		if (f != NULL)
+			fclose(f);
+		ok = cert != NULL && identity_from_subject(X509_get_subject_name(cert), &r, why, sizeof why) == 0;
+		X509_free(cert);
+		if (!ok) {
+			snprintf(err, errlen, "e2e.recipients: %s: no certificate with an SMS identity", cfg->recipients[i]);
+			return -1;
+		}
+		if (r.kind == IDENTITY_ROLE) {
+			has_signer |= strcmp(r.role, cfg->receipt_signer) == 0;
+		} else if (is_customer_of(&r, self)) {
+			has_customer = 1;
+		} else {
+			snprintf(err, errlen, "e2e.recipients: %s is %s, which is neither a vendor role nor a client of "
+			         "this device's account %s/%s: it must not read this device's snapshots",
+			         cfg->recipients[i], r.name, self->master, self->account);
+			return -1;
+		}
+	}
+	if (!has_signer) {
+		snprintf(err, errlen, "e2e.recipients: none is the receipt signer's role (%s): it could not decrypt, so "
+		         "nothing would ever be receipted", cfg->receipt_signer);
+		return -1;
+	}
+	if (!has_customer)
+		sms_log(LOG_LEVEL_WARNING, "e2e.recipients names no client of account %s/%s or master account %s: the "
+		        "customer cannot read what this device sends (its auditor reports every snapshot)",
+		        self->master, self->account, self->master);
+	return 0;
+}
+
 /* The E2E and the TLS certificate must name the same equipment: the topic
  * the broker lets us write and the originator the service checks. */
-static int load_identity(agent *a, char *err, size_t errlen)
+static int check_identities(const agent_config *cfg, identity *self, char *err, size_t errlen)
 {
 	identity tls;
 
-	if (cert_identity(a->cfg->e2e.cert, &a->id, err, errlen) != 0 ||
-	    cert_identity(a->cfg->broker.cert, &tls, err, errlen) != 0)
+	if (cert_identity(cfg->e2e.cert, self, err, errlen) != 0 ||
+	    cert_identity(cfg->broker.cert, &tls, err, errlen) != 0)
 		return -1;
-	if (strcmp(a->id.name, tls.name) != 0) {
-		snprintf(err, errlen, "e2e.cert is equipment %s but broker.cert is %s", a->id.name, tls.name);
+	if (strcmp(self->name, tls.name) != 0) {
+		snprintf(err, errlen, "e2e.cert is equipment %s but broker.cert is %s", self->name, tls.name);
 		return -1;
 	}
+	return check_recipients(cfg, self, err, errlen);
+}
+
+static int load_identity(agent *a, char *err, size_t errlen)
+{
+	if (check_identities(a->cfg, &a->id, err, errlen) != 0)
+		return -1;
 	snprintf(a->topic_snapshots, sizeof a->topic_snapshots, "%s/snapshots", a->id.name);
 	snprintf(a->topic_receipts, sizeof a->topic_receipts, "%s/receipts", a->id.name);
 	return 0;
@@ -682,8 +751,13 @@ int main(int argc, char **argv)
 	}
 	/* --check-config: silent when valid, one line when not (daemon_cli.h). */
 	if (args.check_only) {
+		identity self;
+
+		rc = check_identities(&cfg, &self, err, sizeof err);
+		if (rc != 0)
+			fprintf(stderr, "sms-agent: %s\n", err);
 		agent_config_free(&cfg);
-		return 0;
+		return rc != 0;
 	}
 	if (daemon_log_start("sms-agent", &args, cfg.log_file) != 0) {
 		agent_config_free(&cfg);

@@ -36,6 +36,33 @@ out=$("$DBIN/sms-agent" --config "$H_DIR/bad/agent.conf" 2>&1); rc=$?
 	tap_ok "E2E and TLS certificates of different equipment: refused at start with one line" ||
 	tap_not_ok "identity mismatch: rc $rc, '$out'"
 
+# --- Recipients: who may read this device's snapshots is checked before
+# anything is sent, by --check-config and at start alike.
+recipients_case() { # DESCRIPTION EXPECTED-TEXT RECIPIENT...
+	local what=$1 want=$2 list="" r out rc; shift 2
+	for r in "$@"; do list="$list${list:+, }\"$r\""; done
+	agent_conf rcp 000001 00001 EQ1
+	sed -i "s|^  recipients = .*|  recipients = [ $list ];|" "$H_DIR/rcp/agent.conf"
+	out=$("$DBIN/sms-agent" --config "$H_DIR/rcp/agent.conf" --check-config 2>&1); rc=$?
+	if [ -z "$want" ]; then
+		[ "$rc" -eq 0 ] && tap_ok "recipients: $what" || tap_not_ok "recipients: $what: rc $rc, '$out'"
+	else
+		[ "$rc" -eq 1 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q -- "$want" &&
+			tap_ok "recipients: $what: refused with one line" || tap_not_ok "recipients: $what: rc $rc, '$out'"
+	fi
+}
+harness_pki client 000002 00007 auditor >/dev/null 2>&1 || true
+recipients_case "another customer's client" "000002/00007, which is neither a vendor role nor a client of this device's account" \
+	"$VSS/cert.pem" "$P/e2e/ma/000002/acc/00007/clients/auditor/cert.pem"
+recipients_case "another device" "000001/00001/EQ2, which is neither" "$VSS/cert.pem" "$P/e2e/ma/000001/acc/00001/dev/EQ2/cert.pem"
+recipients_case "no vendor snapshot service" "none is the receipt signer's role (vendor-snapshot-service)" \
+	"$P/e2e/ma/000001/acc/00001/clients/auditor/cert.pem"
+recipients_case "the vendor alone is allowed" "" "$VSS/cert.pem"
+"$DBIN/sms-agent" --config "$H_DIR/rcp/agent.conf" --check-config 2>&1 |
+	grep -q 'names no client of account 000001/00001 or master account 000001' &&
+	tap_ok "recipients: without the customer, one warning says the customer cannot read" ||
+	tap_not_ok "no warning without the customer"
+
 # --- Intake: good files stored, bad ones moved aside with the reason.
 svc_daemon_start
 agent_start a1 || harness_die "sms-agent did not start: $(tail -n 3 "$LOG")"
