@@ -5,7 +5,8 @@
 # empties with no receipt from the test helper (this suite never signs
 # one). A re-send of a committed snapshot (a lost receipt) is receipted; a
 # dead-lettered snapshot never is, also when its bytes come again, and its
-# outbox entry stays.
+# outbox entry stays. While the service's commit waits on a lock no receipt
+# goes out; the one after it is later than the release.
 source "$(dirname "$0")/../harness/harness.sh"
 source "$(dirname "$0")/services_common.bash"
 source "$(dirname "$0")/agent_common.bash"
@@ -83,6 +84,46 @@ dl=$(q "select encode(digest, 'hex') from t_dead_letter where topic = '000001/00
 ls "$H_DIR/a2/outbox" | grep -q -- "-$dl.cms" && tap_ok "the entry left is the dead letter's" ||
 	tap_not_ok "outbox a2: $(ls "$H_DIR/a2/outbox")"
 tap_is "$(q "select count(*) from t_snapshot where seq = 201")" 0 "and it is not a snapshot"
+
+# --- Never before the commit: the service's transaction is held up by a
+# lock on t_snapshot; while it waits no receipt goes out, and the one that
+# comes afterwards is later than the moment the lock was released.
+T3=$P/tls/ma/000002/acc/00007/dev/EQ3
+mosquitto_sub -h 127.0.0.1 -p "$H_MQ_PORT" --cafile "$P/tls/root/ca.crt" --cert "$T3/fullchain.pem" \
+	--key "$T3/key.pem" -V mqttv5 -i "000002/00007/EQ3@watch" -q 1 -t "000002/00007/EQ3/receipts" \
+	-F '%U' >"$H_DIR/receipts-eq3.txt" 2>"$H_DIR/receipts-eq3.err" &
+sub=$!
+H_PIDS+=("$sub")
+sleep 1
+r3=$(receipts_in a3)
+psql -XAtq -v ON_ERROR_STOP=1 >"$H_DIR/released.txt" 2>&1 <<'SQL' &
+BEGIN;
+LOCK TABLE t_snapshot IN ACCESS EXCLUSIVE MODE;
+SELECT pg_sleep(12);
+SELECT extract(epoch FROM clock_timestamp());
+COMMIT;
+SQL
+locker=$!
+sleep 1
+spool_put a3 EQ3 301
+waiting=0
+for _ in $(seq 50); do
+	waiting=$(q "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and pid <> pg_backend_pid()")
+	[ "$waiting" -ge 1 ] && break
+	sleep 0.1
+done
+[ "$waiting" -ge 1 ] && tap_ok "the service's commit is held up by the lock" || tap_not_ok "no session waits on the lock"
+sleep 2
+tap_is "$(wc -l <"$H_DIR/receipts-eq3.txt") $(receipts_in a3) $(outbox_n a3)" "0 $r3 1" \
+	"while the commit waits: no receipt published, the entry stays in the outbox"
+wait "$locker"
+wait_outbox a3 0 20 && tap_ok "after the commit: receipted, the outbox empties" || tap_not_ok "outbox a3: $(outbox_n a3)"
+sleep 0.5
+released=$(tail -n 1 "$H_DIR/released.txt") first=$(head -n 1 "$H_DIR/receipts-eq3.txt")
+awk -v r="$released" -v f="$first" 'BEGIN { exit !(r > 0 && f > r) }' &&
+	tap_ok "the receipt was published after the lock was released (by $(awk -v r="$released" -v f="$first" 'BEGIN { printf "%.3f", f - r }') s)" ||
+	tap_not_ok "receipt at '$first', lock released at '$released'"
+kill "$sub" 2>/dev/null
 
 for a in a1 a2 a3; do agent_stop $a TERM || tap_not_ok "$a exit status"; done
 svc_daemon_stop TERM
