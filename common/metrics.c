@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/write_all.h"
+
 static int failed(const metrics_buf *m)
 {
 	return m->err[0] != '\0';
@@ -166,21 +168,6 @@ void metrics_one(metrics_buf *m, const char *name, metric_type type, const char 
 const char *metrics_text(const metrics_buf *m)
 {
 	return m->buf != NULL ? m->buf : "";
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 int metrics_write(metrics_buf *m, const char *dir, const char *file_name, char *err, size_t errlen)

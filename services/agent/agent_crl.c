@@ -13,6 +13,7 @@
 #include "common/crl_set.h"
 #include "common/log.h"
 #include "common/x509_util.h"
+#include "common/write_all.h"
 
 struct agent_crl {
 	char *dir;
@@ -93,21 +94,6 @@ static agent_crl_verdict check_crl(const agent_crl *s, crl_pki pki, const char *
 }
 
 /* -------------------------------------------------------------- disk */
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Temporary file, fsync, rename, fsync of the directory. */
 static int store_file(agent_crl *s, const char *name, const unsigned char *der, size_t len, char *why,

@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/receipt.h"
+#include "common/write_all.h"
 
 #define NAME_LEN (16 + 1 + 2 * OUTBOX_DIGEST_LEN + 4) /* "<16 hex>-<64 hex>.cms" */
 #define MAX_ENTRY_BYTES (16u * 1024 * 1024)
@@ -244,22 +245,6 @@ void outbox_close(agent_outbox *o)
 }
 
 /* -------------------------------------------------------------- adding */
-
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Temporary file, fsync, rename, fsync of the directory. */
 static outbox_status write_durably(agent_outbox *o, const char *name, const unsigned char *payload, size_t len,
