@@ -16,6 +16,7 @@
 #include "cms/cms_gcm.h"
 #include "cms/cms_kek.h"
 #include "cms/cms_key.h"
+#include "cms/cms_message.h"
 #include "cms/cms_mqv.h"
 #include "cms/cms_scheme.h"
 #include "cms/cms_verifier.h"
@@ -79,21 +80,11 @@ static smscms_status dec_parse(smscms_ctx *ctx, const smscms_limits *lim,
                                const unsigned char *der, size_t der_len, struct dec_state *s)
 {
 	size_t n_certs = 0;
+	smscms_status st;
 	long version;
 
-	if (der_len > lim->max_message)
-		return cms_error(ctx, SMSCMS_ERR_TOO_LARGE, "message of %zu bytes exceeds the limit of %zu",
-		                 der_len, lim->max_message);
-	if ((s->ci = cms_asn1_decode_exact(der, der_len, ASN1_ITEM_rptr(CMSX_CONTENTINFO))) == NULL)
-		return cms_error(ctx, SMSCMS_ERR_MALFORMED, "message is not a DER ContentInfo");
-	if (OBJ_obj2nid(s->ci->content_type) != NID_id_smime_ct_authEnvelopedData) {
-		char oid[80];
-
-		OBJ_obj2txt(oid, sizeof(oid), s->ci->content_type, 1);
-		return cms_error(ctx, SMSCMS_ERR_UNSUPPORTED, "content type %s is not authEnvelopedData", oid);
-	}
-	if ((s->env = dec_any_sequence(s->ci->content, ASN1_ITEM_rptr(CMSX_AUTHENV))) == NULL)
-		return cms_error(ctx, SMSCMS_ERR_MALFORMED, "content is not a DER AuthEnvelopedData");
+	if ((st = cms_message_decode(ctx, lim, der, der_len, &s->ci, &s->env)) != SMSCMS_OK)
+		return st;
 	version = ASN1_INTEGER_get(s->env->version);
 	if (version != 0)
 		return cms_error(ctx, SMSCMS_ERR_UNSUPPORTED, "AuthEnvelopedData version %ld (expected 0)", version);

@@ -7,6 +7,7 @@
 #include <openssl/objects.h>
 #include "cms/cms_asn1.h"
 #include "cms/cms_internal.h"
+#include "cms/cms_message.h"
 #include "cms/cms_scheme.h"
 
 static void *insp_any(int type, const void *val, const ASN1_ITEM *it)
@@ -158,21 +159,13 @@ smscms_status smscms_inspect(smscms_ctx *ctx, const smscms_limits *limits,
 		smscms_limits_init(&defaults);
 		limits = &defaults;
 	}
-	if (der_len > limits->max_message)
-		return cms_error(ctx, SMSCMS_ERR_TOO_LARGE, "message of %zu bytes exceeds the limit of %zu",
-		                 der_len, limits->max_message);
-	if ((ci = cms_asn1_decode_exact(der, der_len, ASN1_ITEM_rptr(CMSX_CONTENTINFO))) == NULL)
-		return cms_error(ctx, SMSCMS_ERR_MALFORMED, "message is not a DER ContentInfo");
+	st = cms_message_decode(ctx, limits, der, der_len, &ci, &env);
+	if (ci == NULL)
+		return st;
 	fprintf(out, "size: %zu bytes\n", der_len);
 	insp_oid(out, "content type", ci->content_type);
-	if (OBJ_obj2nid(ci->content_type) != NID_id_smime_ct_authEnvelopedData) {
-		st = cms_error(ctx, SMSCMS_ERR_UNSUPPORTED, "not authEnvelopedData");
+	if (st != SMSCMS_OK)
 		goto out;
-	}
-	if ((env = insp_any(ci->content->type, ci->content->value.ptr, ASN1_ITEM_rptr(CMSX_AUTHENV))) == NULL) {
-		st = cms_error(ctx, SMSCMS_ERR_MALFORMED, "content is not a DER AuthEnvelopedData");
-		goto out;
-	}
 	fprintf(out, "version: %ld\n", ASN1_INTEGER_get(env->version));
 	if (env->originator_info == NULL) {
 		fprintf(out, "originatorInfo: absent\n");

@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 #include "cms/cms_asn1.h"
 #include "cms/cms_internal.h"
+#include "cms/cms_message.h"
 
 /* "issuer=<RFC 2253>, serial=<hex>" into buf; 0, or -1 when it does not fit. */
 static int ias_text(const X509_NAME *issuer, const ASN1_INTEGER *serial, char *buf, size_t len)
@@ -82,7 +83,6 @@ smscms_status smscms_recipients(smscms_ctx *ctx, const smscms_limits *limits, co
 	CMSX_AUTHENV *env = NULL;
 	smscms_limits defaults;
 	smscms_status st = SMSCMS_OK;
-	const ASN1_STRING *s;
 	int i, j;
 
 	if (ctx == NULL || der == NULL || out == NULL || n == NULL)
@@ -92,21 +92,8 @@ smscms_status smscms_recipients(smscms_ctx *ctx, const smscms_limits *limits, co
 		smscms_limits_init(&defaults);
 		limits = &defaults;
 	}
-	if (der_len > limits->max_message)
-		return cms_error(ctx, SMSCMS_ERR_TOO_LARGE, "message of %zu bytes exceeds the limit of %zu",
-		                 der_len, limits->max_message);
-	if ((ci = cms_asn1_decode_exact(der, der_len, ASN1_ITEM_rptr(CMSX_CONTENTINFO))) == NULL)
-		return cms_error(ctx, SMSCMS_ERR_MALFORMED, "message is not a DER ContentInfo");
-	if (OBJ_obj2nid(ci->content_type) != NID_id_smime_ct_authEnvelopedData) {
-		st = cms_error(ctx, SMSCMS_ERR_UNSUPPORTED, "not authEnvelopedData");
+	if ((st = cms_message_decode(ctx, limits, der, der_len, &ci, &env)) != SMSCMS_OK)
 		goto out;
-	}
-	s = ci->content->type == V_ASN1_SEQUENCE ? ci->content->value.sequence : NULL;
-	if (s == NULL ||
-	    (env = cms_asn1_decode_exact(s->data, (size_t)s->length, ASN1_ITEM_rptr(CMSX_AUTHENV))) == NULL) {
-		st = cms_error(ctx, SMSCMS_ERR_MALFORMED, "content is not a DER AuthEnvelopedData");
-		goto out;
-	}
 	for (i = 0; i < sk_CMSX_RECIPINFO_num(env->recipient_infos) && st == SMSCMS_OK; i++) {
 		const CMSX_RECIPINFO *ri = sk_CMSX_RECIPINFO_value(env->recipient_infos, i);
 
