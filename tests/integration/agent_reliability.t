@@ -15,11 +15,11 @@ source "$(dirname "$0")/agent_common.bash"
 harness_init
 SVC_BROKER_EXTRA="autosave_interval 3600"
 agent_setup
-# A network down for a minute (broker stopped: connects refused), then a
-# silent cut of two minutes (broker frozen with SIGSTOP: the TCP peer is
+# A network down for 30 s (broker stopped: connects refused), then a
+# silent cut of 90 s (broker frozen with SIGSTOP: the TCP peer is
 # there and says nothing, so only the keepalive tells).
-OUTAGE=${AGENT_OUTAGE_S:-60}
-SILENT=${AGENT_SILENT_CUT_S:-120}
+OUTAGE=${AGENT_OUTAGE_S:-30}
+SILENT=${AGENT_SILENT_CUT_S:-90}
 
 # A re-send interval long enough for a receipt to come back in between.
 for d in "a1 000001 00001 EQ1" "a2 000001 00001 EQ2" "a3 000002 00007 EQ3"; do
