@@ -24,6 +24,8 @@
 #     before received_at, so "revoked since" does not excuse it);
 #   - the HTML report, rendered by headless Chromium, shows a table per
 #     device and the chart;
+#   - a master-account certificate audits every account of its master
+#     account (000001/00001 and 000001/00002) and nothing of 000002;
 #   - its metrics (sms-audit.prom, read with the Prometheus client's parser)
 #     count per kind what the store holds, per code the findings the report
 #     shows, the store's bytes, the last received_at; the file written at
@@ -525,6 +527,39 @@ audit export --config "$AUD/audit.conf" --device EQ1 >"$AUD/e.csv"
 tap_is "$(grep -c '"engine","operating_hours","h"' "$AUD/e.csv") $(grep -c 'topic_mismatch' "$AUD/e.csv")" "211 2" \
 	"export csv: a row per value, EQ1's 210 snapshots and the forged one marked topic_mismatch"
 tap_is "$(audit export --config "$AUD/audit.conf" --device EQ2 | wc -l)" 1 "EQ2: nothing decrypted, nothing exported"
+
+# --- a master-account certificate: the whole 000001 subtree (two accounts), nothing of 000002
+harness_pki client 000001 master-auditor >/dev/null || harness_die "sms-pki client 000001 master-auditor"
+TM=$P/tls/ma/000001/clients/master-auditor EM=$P/e2e/ma/000001/clients/master-auditor
+sed -e "s|$TA/|$TM/|g" -e "s|$EA/|$EM/|g" -e 's|path = "store.db"|path = "master.db"|' -e '/^metrics/d' \
+	"$AUD/audit.conf" >"$AUD/master.conf"
+"$DBIN/sms-audit" run --config "$AUD/master.conf" >>"$AUD/master.log" 2>&1 &
+MASTER_PID=$!
+H_PIDS+=("$MASTER_PID")
+for i in $(seq 1 100); do grep -q 'session ' "$AUD/master.log" && break; sleep 0.1; done
+grep -q 'started: auditing 000001/# as 000001@sms-audit' "$AUD/master.log" &&
+	tap_ok "with a master-account certificate the auditor subscribes to 000001/#" ||
+	tap_not_ok "$(tail -n 3 "$AUD/master.log")"
+mq() { sqlite3 "$AUD/master.db" "$1"; }
+printf 'master-test-00001' | inject -t 000001/00001/EQ1/snapshots -s
+printf 'master-test-00002' | inject -t 000001/00002/EQ9/snapshots -s
+printf 'master-test-000002' | inject -t 000002/00007/EQ3/snapshots -s
+spool_put a3 EQ3 7      # the other master account's own device, through its agent
+svc_wait_count "select count(*) from t_snapshot s join t_device d on d.id = s.device_id where d.equipment = 'EQ3'
+	and s.seq = 7" 1 30 || tap_not_ok "EQ3's snapshot 7 reached the service"
+for i in $(seq 1 50); do
+	[ "$(mq "select count(*) from messages where cast(payload as text) like 'master-test-0000_'")" = 2 ] && break
+	sleep 0.2
+done
+sleep 1
+tap_is "$(mq "select group_concat(topic, ' ') from (select topic from messages
+	where cast(payload as text) like 'master-test-%' order by topic)")" \
+	"000001/00001/EQ1/snapshots 000001/00002/EQ9/snapshots" \
+	"the master-account auditor stores the messages of both accounts 000001/00001 and 000001/00002"
+tap_is "$(mq "select count(*) from messages where topic not like '000001/%'")" 0 \
+	"and nothing of master account 000002 (neither the injected message nor EQ3's snapshot)"
+kill -TERM "$MASTER_PID"; wait "$MASTER_PID"
+tap_is "$?" 0 "the master-account auditor exits 0 on SIGTERM"
 
 svc_daemon_stop TERM
 for a in a1 a2 a3; do agent_stop $a; done
