@@ -278,6 +278,20 @@ void crl_set_summary(const struct crl_set *set, struct crl_set_summary *out)
 	}
 }
 
+void crl_set_summary_add(struct crl_set_summary *into, const struct crl_set_summary *from)
+{
+	into->files += from->files;
+	into->issuers += from->issuers;
+	into->crls += from->crls;
+	into->revoked += from->revoked;
+	if (from->earliest_next_update &&
+	    (!into->earliest_next_update || from->earliest_next_update < into->earliest_next_update))
+		into->earliest_next_update = from->earliest_next_update;
+	if (from->oldest_this_update &&
+	    (!into->oldest_this_update || from->oldest_this_update < into->oldest_this_update))
+		into->oldest_this_update = from->oldest_this_update;
+}
+
 int crl_set_expiring(const struct crl_set *set, time_t now, time_t within, char *buf, size_t buflen)
 {
 	size_t used = 0;

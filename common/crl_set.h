@@ -59,6 +59,9 @@ const STACK_OF(X509_CRL) *crl_set_crls(const struct crl_set *set);
 int crl_set_add_to_store(const struct crl_set *set, X509_STORE *store, char *err, size_t errlen);
 
 void crl_set_summary(const struct crl_set *set, struct crl_set_summary *out);
+/* Adds from to into, as if both were one set (a daemon with one set per
+ * PKI reports them together: the earliest nextUpdate is what to alert on). */
+void crl_set_summary_add(struct crl_set_summary *into, const struct crl_set_summary *from);
 
 /* One CRL of a set, for the lines operators read after a load. */
 struct crl_set_entry {

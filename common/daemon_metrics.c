@@ -51,24 +51,32 @@ void daemon_metrics_sessions(metrics_buf *m, const char *prefix, mqtt_session *c
 void daemon_metrics_crls(metrics_buf *m, const char *prefix, const crl_watch *w, time_t now)
 {
 	struct crl_set_summary sum;
-	char n[128];
 
 	if (w == NULL)
 		return;
 	crl_set_summary(crl_watch_current(w), &sum);
+	daemon_metrics_crl_summary(m, prefix, &sum, now);
+}
+
+void daemon_metrics_crl_summary(metrics_buf *m, const char *prefix, const struct crl_set_summary *sum, time_t now)
+{
+	char n[128];
+
+	if (sum == NULL)
+		return;
 	name(n, sizeof n, prefix, "crl_loaded");
-	metrics_one(m, n, METRIC_GAUGE, "1 when a verified set of CRLs is in use", sum.crls > 0 ? 1 : 0);
-	if (sum.crls == 0)
+	metrics_one(m, n, METRIC_GAUGE, "1 when a verified set of CRLs is in use", sum->crls > 0 ? 1 : 0);
+	if (sum->crls == 0)
 		return;
 	name(n, sizeof n, prefix, "crl_next_update_seconds");
 	metrics_one(m, n, METRIC_GAUGE,
 	            "Seconds until the earliest nextUpdate of the CRLs in use (negative: past, certificates refused)",
-	            sum.earliest_next_update ? (double)(sum.earliest_next_update - now) : NAN);
+	            sum->earliest_next_update ? (double)(sum->earliest_next_update - now) : NAN);
 	name(n, sizeof n, prefix, "crl_age_seconds");
 	metrics_one(m, n, METRIC_GAUGE, "Seconds since the thisUpdate of the oldest CRL in use",
-	            sum.oldest_this_update ? (double)(now - sum.oldest_this_update) : NAN);
+	            sum->oldest_this_update ? (double)(now - sum->oldest_this_update) : NAN);
 	name(n, sizeof n, prefix, "crl_revoked_entries");
-	metrics_one(m, n, METRIC_GAUGE, "Revoked certificates listed over every CRL in use", (double)sum.revoked);
+	metrics_one(m, n, METRIC_GAUGE, "Revoked certificates listed over every CRL in use", (double)sum->revoked);
 }
 
 void daemon_metrics_write(metrics_buf *m, const char *dir, const char *file_name)

@@ -30,6 +30,10 @@ void daemon_metrics_process(metrics_buf *m, const char *prefix, time_t started, 
 void daemon_metrics_sessions(metrics_buf *m, const char *prefix, mqtt_session *const *sessions, size_t n);
 /* w may be NULL (no CRLs configured): nothing is written then. */
 void daemon_metrics_crls(metrics_buf *m, const char *prefix, const crl_watch *w, time_t now);
+/* The same from a summary taken earlier, for a daemon whose CRLs belong to
+ * another thread (it keeps a copy) or that has several sets (it adds them
+ * with crl_set_summary_add). sum NULL: nothing is written. */
+void daemon_metrics_crl_summary(metrics_buf *m, const char *prefix, const struct crl_set_summary *sum, time_t now);
 
 /* Writes m to dir/<file_name>.prom; a failure is logged (once per cause
  * change, not every interval) and otherwise ignored: metrics never stop a

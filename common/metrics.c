@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/write_all.h"
@@ -188,6 +189,15 @@ int metrics_write(metrics_buf *m, const char *dir, const char *file_name, char *
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		snprintf(err, errlen, "metrics file %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	/* node-exporter reads the file as another user; the daemons' units set
+	 * UMask 0027 or 0077, which would leave it 0640/0600. Nothing in it is
+	 * secret. */
+	if (fchmod(fd, 0644) != 0) {
+		snprintf(err, errlen, "metrics file %s: chmod: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
 		return -1;
 	}
 	if (write_all(fd, metrics_text(m), m->len) != 0 || fsync(fd) != 0) {

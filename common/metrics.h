@@ -43,7 +43,8 @@ const char *metrics_text(const metrics_buf *m);
 
 /*
  * Writes the text to dir/<file_name>.prom atomically (temporary file
- * ".<file_name>.prom.<pid>.tmp", fsync, rename). 0, or -1 with a line in
+ * ".<file_name>.prom.<pid>.tmp", fsync, rename), mode 0644 whatever the
+ * umask (node-exporter is another user). 0, or -1 with a line in
  * err naming the file; the previous file stays then.
  */
 int metrics_write(metrics_buf *m, const char *dir, const char *file_name, char *err, size_t errlen);

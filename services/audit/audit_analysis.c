@@ -214,14 +214,25 @@ const char *audit_keys_scope(const audit_keys *k)
 	return k->scope;
 }
 
-void audit_keys_poll_crls(audit_keys *k, int force)
+int audit_keys_poll_crls(audit_keys *k, int force)
 {
 	char err[300];
 
 	if (k->crls == NULL || crl_watch_poll(k->crls, time(NULL), force) != 1)
-		return;
-	if (set_crls(k, err, sizeof err) != 0)
+		return 0;
+	if (set_crls(k, err, sizeof err) != 0) {
 		sms_log(LOG_LEVEL_ERROR, "E2E CRLs verified but not taken: %s", err);
+		return 0;
+	}
+	return 1;
+}
+
+int audit_keys_crl_summary(const audit_keys *k, struct crl_set_summary *out)
+{
+	if (k->crls == NULL)
+		return 0;
+	crl_set_summary(crl_watch_current(k->crls), out);
+	return 1;
 }
 
 /* cert's revocationDate in a CRL of its issuer: 1 and *when, or 0. */

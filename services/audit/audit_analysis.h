@@ -69,8 +69,12 @@ audit_keys *audit_keys_new(const audit_config *cfg, char *err, size_t errlen);
 void audit_keys_free(audit_keys *k);
 /* "ma/acc" or "ma". */
 const char *audit_keys_scope(const audit_keys *k);
-/* Re-reads the CRL files when their interval passed (force: now). */
-void audit_keys_poll_crls(audit_keys *k, int force);
+/* Re-reads the CRL files when their interval passed (force: now). 1 when
+ * a new set is in use, else 0. */
+int audit_keys_poll_crls(audit_keys *k, int force);
+/* The summary of the CRLs in use (crl_set.h): 1 and *out, 0 when
+ * e2e.crls names none. By the thread that uses k, like everything here. */
+int audit_keys_crl_summary(const audit_keys *k, struct crl_set_summary *out);
 
 /* The earliest revocationDate, in the CRLs k holds now, of cert or of a CA
  * above it (the E2E root and e2e.ca_certs): 1 and *when; 0 when none of them

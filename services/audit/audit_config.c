@@ -12,7 +12,7 @@
 static const char *const known_keys[] = {
 	CONF_BROKER_KEYS, "broker.session_expiry",
 	CONF_E2E_KEYS, "e2e.services_ca", "e2e.receipt_signer", "e2e.known_recipients",
-	"store.path", "receipt_grace", "log_file",
+	"store.path", "receipt_grace", "log_file", CONF_METRICS_KEYS,
 	NULL
 };
 
@@ -55,6 +55,7 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_path(f, "store.path", CONF_REQUIRED, CONF_PATH_ANY, &cfg->store_path) ||
 	    conf_int(f, "receipt_grace", 600, 0, 30LL * 86400, &cfg->receipt_grace) ||
 	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file) ||
+	    conf_metrics_load(f, readable && cfg->check_run, &cfg->metrics) ||
 	    (readable && store_dir_ok(f, cfg->store_path) != 0))
 		return -1;
 	cfg->session_expiry = (unsigned int)expiry;
@@ -69,7 +70,8 @@ static void free_config(void *cfg)
 int audit_config_load(const char *path, audit_config *cfg, int check_files, char *err, size_t errlen)
 {
 	memset(cfg, 0, sizeof *cfg);
-	return conf_load(path, check_files, load, free_config, cfg, err, errlen);
+	cfg->check_run = (check_files & AUDIT_CHECK_RUN) != 0;
+	return conf_load(path, (check_files & AUDIT_CHECK_FILES) != 0, load, free_config, cfg, err, errlen);
 }
 
 void audit_config_free(audit_config *cfg)
@@ -84,5 +86,6 @@ void audit_config_free(audit_config *cfg)
 		free(cfg->known[i]);
 	free(cfg->store_path);
 	free(cfg->log_file);
+	conf_metrics_free(&cfg->metrics);
 	memset(cfg, 0, sizeof *cfg);
 }

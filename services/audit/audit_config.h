@@ -10,6 +10,8 @@
  *             ("vendor-snapshot-service"), known_recipients = [ certificate
  *             files ] (named in reports instead of issuer and serial) }
  *   store:  { path } (the SQLite file)
+ *   metrics: { dir, interval (15 s) }: dir/sms-audit.prom, written by `run`
+ *            (common/conf_blocks.h, audit_metrics.h)
  *   receipt_grace (600 s: a snapshot unreceipted for longer is a finding),
  *   log_file
  *
@@ -35,9 +37,16 @@ typedef struct {
 	char *store_path;
 	long long receipt_grace;
 	char *log_file;
+	conf_metrics metrics;           /* common/conf_blocks.h */
+	int check_run;                  /* AUDIT_CHECK_RUN was given */
 } audit_config;
 
-/* 0, or -1 with the one-line reason in err. Free with audit_config_free. */
+/* 0, or -1 with the one-line reason in err. Free with audit_config_free.
+ * check_files: AUDIT_CHECK_FILES opens every file named; AUDIT_CHECK_RUN
+ * also wants metrics.dir writable (only `run` writes there: report, export
+ * and verify may run as a user who may only read). */
+#define AUDIT_CHECK_FILES 1
+#define AUDIT_CHECK_RUN 2
 int audit_config_load(const char *path, audit_config *cfg, int check_files, char *err, size_t errlen);
 void audit_config_free(audit_config *cfg);
 

@@ -14,16 +14,19 @@
 #include "common/log.h"
 #include "common/mqtt_session.h"
 #include "services/audit/audit_analysis.h"
+#include "services/audit/audit_metrics.h"
 #include "services/audit/audit_store.h"
 
 #define STATS_INTERVAL_S 60
 
 typedef struct {
+	const audit_config *cfg;
 	audit_keys *keys;
 	audit_store *store;
 	mqtt_session *session;
 	atomic_int crl_reload, done;
 	atomic_ullong stored, duplicates, findings;
+	audit_metrics metrics;
 	char err[600];
 	int result;
 } intake;
@@ -46,10 +49,9 @@ static void on_message(mqtt_session *s, void *ud, const struct mosquitto_message
 	char err[512], topic[300];
 	long backoff = 100;
 
-	if (atomic_exchange(&in->crl_reload, 0))
-		audit_keys_poll_crls(in->keys, 1);
-	else
-		audit_keys_poll_crls(in->keys, 0);
+	/* The metrics keep a copy of the CRL summary: the CRLs belong to this thread. */
+	if (audit_keys_poll_crls(in->keys, atomic_exchange(&in->crl_reload, 0)) == 1)
+		audit_metrics_crls(&in->metrics, in->keys);
 	while (analysis_run(in->keys, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
 	                    &a) != 0) {
 		analysis_clear(&a);
@@ -57,17 +59,21 @@ static void on_message(mqtt_session *s, void *ud, const struct mosquitto_message
 			return;
 	}
 	for (;;) {
+		/* One time for the row and the metrics: the last message time is a received_at of the store. */
+		time_t received = time(NULL);
 		store_put_result r = store_put(in->store, msg->topic, msg->payload,
 		                               msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, msg->qos, msg->retain,
-		                               time(NULL), &a, err, sizeof err);
+		                               received, &a, err, sizeof err);
 
 		if (r == STORE_PUT_NEW) {
 			atomic_fetch_add(&in->stored, 1);
+			audit_metrics_stored(&in->metrics, &a, received);
 			count_findings(in, &a);
 			break;
 		}
 		if (r == STORE_PUT_DUPLICATE) {
 			atomic_fetch_add(&in->duplicates, 1);
+			audit_metrics_duplicate(&in->metrics, received);
 			sms_log(LOG_LEVEL_DEBUG, "duplicate on %s counted", log_escape(msg->topic, topic, sizeof topic));
 			break;
 		}
@@ -99,15 +105,35 @@ static void *session_main(void *arg)
 	return NULL;
 }
 
+/* Seconds on a clock that a wall-clock step does not move, for intervals. */
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void write_metrics(intake *in)
+{
+	if (in->cfg->metrics.dir != NULL)
+		audit_metrics_write(&in->metrics, in->cfg->metrics.dir, in->cfg->store_path, in->session);
+}
+
 static void supervise(intake *in)
 {
 	sigset_t set;
 	struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
 	time_t last = time(NULL);
+	double last_metrics = 0;
 	int sig;
 
 	daemon_signal_set(&set);
 	while (!atomic_load(&in->done)) {
+		if (monotonic_seconds() - last_metrics >= in->cfg->metrics.interval) {
+			write_metrics(in);
+			last_metrics = monotonic_seconds();
+		}
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
@@ -153,6 +179,7 @@ int audit_intake_run(const audit_config *cfg)
 	int rc = 1;
 
 	memset(&in, 0, sizeof in);
+	in.cfg = cfg;
 	if (client_id(cfg, id, sizeof id) != 0)
 		return 1;
 	mc.client_id = id;
@@ -160,11 +187,16 @@ int audit_intake_run(const audit_config *cfg)
 		sms_log(LOG_LEVEL_ERROR, "cannot block signals");
 		return 1;
 	}
+	if (audit_metrics_init(&in.metrics, time(NULL)) != 0) {
+		sms_log(LOG_LEVEL_ERROR, "cannot create the metrics lock");
+		return 1;
+	}
 	if ((in.keys = audit_keys_new(cfg, err, sizeof err)) == NULL ||
 	    (in.store = store_open(cfg->store_path, 0, err, sizeof err)) == NULL) {
 		sms_log(LOG_LEVEL_ERROR, "%s", err);
 		goto out;
 	}
+	audit_metrics_crls(&in.metrics, in.keys);   /* before the session thread owns the keys */
 	snprintf(sub, sizeof sub, "%s/#", audit_keys_scope(in.keys));
 	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
 		sms_log(LOG_LEVEL_ERROR, "mosquitto_lib_init failed");
@@ -182,6 +214,7 @@ int audit_intake_run(const audit_config *cfg)
 	sms_log(LOG_LEVEL_INFO, "started: auditing %s as %s, store %s", sub, id, cfg->store_path);
 	supervise(&in);
 	pthread_join(thread, NULL);
+	write_metrics(&in);   /* after the join: the final counts, the session no longer running */
 	if (in.result != 0) {
 		sms_log(LOG_LEVEL_ERROR, "%s", in.err);
 	} else {
@@ -195,5 +228,6 @@ out_lib:
 out:
 	store_close(in.store);
 	audit_keys_free(in.keys);
+	audit_metrics_destroy(&in.metrics);
 	return rc;
 }

@@ -155,11 +155,12 @@ static int scope_name(const audit_config *cfg, report_model *m)
 	return rc;
 }
 
-static int load(const options *o, audit_config *cfg)
+/* checks: AUDIT_CHECK_FILES, with AUDIT_CHECK_RUN for run (audit_config.h). */
+static int load(const options *o, audit_config *cfg, int checks)
 {
 	char err[600];
 
-	if (audit_config_load(o->config, cfg, 1, err, sizeof err) != 0) {
+	if (audit_config_load(o->config, cfg, checks, err, sizeof err) != 0) {
 		fprintf(stderr, "sms-audit: %s\n", err);
 		return -1;
 	}
@@ -205,7 +206,7 @@ static int cmd_run(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	if (load(&o, &cfg) != 0)
+	if (load(&o, &cfg, AUDIT_CHECK_FILES | AUDIT_CHECK_RUN) != 0)
 		return 1;
 	/* The rule of every daemon's --check-config: silent when valid. */
 	if (o.check_only) {
@@ -239,7 +240,7 @@ static int cmd_report(int argc, char **argv)
 		return usage_error("--format %s: table, csv, json or html", o.format);
 	if (o.since != NULL && !since_valid(o.since))
 		return usage_error("--since %s: not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", o.since);
-	if (load(&o, &cfg) != 0)
+	if (load(&o, &cfg, AUDIT_CHECK_FILES) != 0)
 		return 1;
 	rc = 1;
 	filter_from(&o, &cfg, &f);
@@ -285,7 +286,7 @@ static int cmd_export(int argc, char **argv)
 		fmt = EXPORT_JSONL;
 	if (o.since != NULL && !since_valid(o.since))
 		return usage_error("--since %s: not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", o.since);
-	if (load(&o, &cfg) != 0)
+	if (load(&o, &cfg, AUDIT_CHECK_FILES) != 0)
 		return 1;
 	rc = 1;
 	filter_from(&o, &cfg, &f);
@@ -315,7 +316,7 @@ static int cmd_verify(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	if (load(&o, &cfg) != 0)
+	if (load(&o, &cfg, AUDIT_CHECK_FILES) != 0)
 		return 1;
 	sms_log_init("sms-audit", LOG_LEVEL_WARNING);
 	rc = audit_verify(&cfg, stdout, isatty(STDERR_FILENO) || getenv("SMS_AUDIT_PROGRESS") ? stderr : NULL);

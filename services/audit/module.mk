@@ -3,7 +3,7 @@
 
 AUDIT_SRC := services/audit/audit_main.c services/audit/audit_config.c services/audit/audit_analysis.c \
 	services/audit/audit_store.c services/audit/audit_intake.c services/audit/audit_report.c \
-	services/audit/audit_export.c services/audit/audit_verify.c
+	services/audit/audit_export.c services/audit/audit_verify.c services/audit/audit_metrics.c
 AUDIT_LIBS := -lmosquitto -lsqlite3 -lcjson -lconfig -lssl -lcrypto -lpthread -lm
 
 BINS += $(B)/bin/sms-audit

@@ -9,7 +9,7 @@
 
 static const char *const known_keys[] = {
 	CONF_BROKER_KEYS, "tls.crls", "tls.ca_certs", "e2e.crls", "e2e.ca_certs",
-	"check_interval", "republish_interval", "warn_days", "log_file",
+	"check_interval", "republish_interval", "warn_days", "log_file", CONF_METRICS_KEYS,
 	NULL
 };
 
@@ -39,7 +39,8 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_int(f, "check_interval", 10, 1, 86400, &check) ||
 	    conf_int(f, "republish_interval", 3600, 10, 7 * 86400, &republish) ||
 	    conf_int(f, "warn_days", 7, 0, 365, &warn) ||
-	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file))
+	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file) ||
+	    conf_metrics_load(f, readable, &cfg->metrics))
 		return -1;
 	if (cfg->pki[CRL_PKI_TLS].n_crls == 0 && cfg->pki[CRL_PKI_E2E].n_crls == 0)
 		return conf_fail(f, "tls.crls", "nothing to publish: give tls.crls or e2e.crls (or both)");
@@ -72,5 +73,6 @@ void crlpub_config_free(crlpub_config *cfg)
 			free(cfg->pki[p].ca_certs[i]);
 	}
 	free(cfg->log_file);
+	conf_metrics_free(&cfg->metrics);
 	memset(cfg, 0, sizeof *cfg);
 }

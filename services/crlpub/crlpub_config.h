@@ -10,6 +10,8 @@
  *   check_interval (10 s between looks at the files), republish_interval
  *   (3600 s: every CRL sent again), warn_days (7: warn this long before a
  *   CRL's nextUpdate), log_file (stderr when absent)
+ *   metrics: { dir, interval (15 s) }: dir/sms-crlpub.prom (common/conf_blocks.h,
+ *            crlpub_metrics.h)
  *
  * Unknown keys are errors; paths are relative to the file's directory; with
  * check_files every file named must be readable. One line per error.
@@ -34,6 +36,7 @@ typedef struct {
 	crlpub_pki_files pki[CRL_PKI_COUNT];
 	int check_interval, republish_interval, warn_days;
 	char *log_file;
+	conf_metrics metrics;           /* common/conf_blocks.h */
 } crlpub_config;
 
 /* 0, or -1 with "file:line: key reason" in err. Free with crlpub_config_free. */

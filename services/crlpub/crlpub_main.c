@@ -10,7 +10,8 @@
  * reconnect (a broker that lost its retained messages gets them again).
  *
  * Signals: SIGTERM/SIGINT disconnect and exit 0; SIGHUP re-reads the files
- * and sends every CRL at once.
+ * and sends every CRL at once. With metrics.dir, DIR/sms-crlpub.prom every
+ * metrics.interval and at exit (crlpub_metrics.h).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include "common/log.h"
 #include "common/mqtt_session.h"
 #include "services/crlpub/crlpub_config.h"
+#include "services/crlpub/crlpub_metrics.h"
 #include "services/crlpub/crlpub_publish.h"
 
 typedef struct {
@@ -123,10 +125,26 @@ static int start_session(publisher *p, const char *client_id, char *err, size_t 
 	return 0;
 }
 
+/* Seconds on a clock that a wall-clock step does not move, for intervals. */
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void write_metrics(const publisher *p, time_t started)
+{
+	if (p->cfg->metrics.dir != NULL)
+		crlpub_metrics_write(p->cfg->metrics.dir, p->pub, p->session, started);
+}
+
 static void supervise(publisher *p)
 {
 	struct timespec tick = { 1, 0 };
-	time_t last_all = time(NULL);
+	time_t last_all = time(NULL), started = last_all;
+	double last_metrics = 0;
 	sigset_t set;
 	int sig = 0, i, all, force;
 
@@ -144,6 +162,10 @@ static void supervise(publisher *p)
 				crlpub_poll(p->pub[i], now, force, all, up ? send_retained : NULL, p);
 		if (up && all)
 			last_all = now;
+		if (monotonic_seconds() - last_metrics >= p->cfg->metrics.interval) {
+			write_metrics(p, started);
+			last_metrics = monotonic_seconds();
+		}
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT) {
 			sms_log(LOG_LEVEL_INFO, "%s: disconnecting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -152,6 +174,7 @@ static void supervise(publisher *p)
 		if (sig == SIGHUP)
 			sms_log(LOG_LEVEL_INFO, "SIGHUP: re-reading the CRL files and publishing every CRL");
 	}
+	write_metrics(p, started);
 }
 
 static int run(const crlpub_config *cfg, const char *client_id)

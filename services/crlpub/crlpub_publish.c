@@ -1,6 +1,7 @@
 /* The CRL publisher's logic; contract in crlpub_publish.h. */
 #include "services/crlpub/crlpub_publish.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,8 @@ typedef struct {
 	char topic[CRL_TOPIC_MAX];
 	unsigned char sha256[32];     /* of the DER last sent successfully */
 	int sent;
+	double crl_number;            /* of that CRL, for the metrics */
+	time_t next_update;
 } published;
 
 struct crlpub {
@@ -24,6 +27,7 @@ struct crlpub {
 	crl_watch *watch;
 	published *pub;
 	size_t n_pub, cap_pub;
+	crlpub_stats stats;
 };
 
 crlpub *crlpub_new(crl_pki pki, const char *const *crl_files, size_t n_crl_files, const char *const *ca_files,
@@ -99,8 +103,20 @@ static int newest_of_issuer(const STACK_OF(X509_CRL) *crls, int idx, const char 
 	return 1;
 }
 
+/* crlNumber as a gauge value: NaN when absent (crl_number_string says "none"). */
+static double crl_number_value(const X509_CRL *crl)
+{
+	char number[64], *end;
+	double v;
+
+	crl_number_string(crl, number, sizeof number);
+	v = strtod(number, &end);
+	return end != number && *end == '\0' ? v : NAN;
+}
+
 /* -1: a send failed; 0: nothing to do or skipped; 1: sent. */
-static int send_one(crlpub *p, const STACK_OF(X509_CRL) *crls, int idx, int all, crlpub_send_fn send, void *ud)
+static int send_one(crlpub *p, const STACK_OF(X509_CRL) *crls, int idx, int all, time_t now, crlpub_send_fn send,
+                    void *ud)
 {
 	X509_CRL *crl = sk_X509_CRL_value(crls, idx);
 	unsigned char *der = NULL, md[32];
@@ -129,6 +145,7 @@ static int send_one(crlpub *p, const STACK_OF(X509_CRL) *crls, int idx, int all,
 		goto out;
 	if (send(ud, topic, der, (size_t)len, err, sizeof err) != 0) {
 		sms_log(LOG_LEVEL_ERROR, "%s: publishing the CRL failed: %s; trying again", topic, err);
+		p->stats.failures++;
 		rc = -1;
 		goto out;
 	}
@@ -138,6 +155,10 @@ static int send_one(crlpub *p, const STACK_OF(X509_CRL) *crls, int idx, int all,
 	        "published the CRL of %s (crlNumber %s, %d bytes) on %s", issuer, number, len, topic);
 	memcpy(e->sha256, md, sizeof md);
 	e->sent = 1;
+	e->crl_number = crl_number_value(crl);
+	e->next_update = x509_time(X509_CRL_get0_nextUpdate(crl));
+	p->stats.published++;
+	p->stats.last_published = now;
 	rc = 1;
 out:
 	OPENSSL_free(der);
@@ -152,7 +173,7 @@ int crlpub_poll(crlpub *p, time_t now, int force, int all, crlpub_send_fn send, 
 	crl_watch_poll(p->watch, now, force);
 	crls = crl_set_crls(crl_watch_current(p->watch));
 	for (i = 0; send != NULL && i < sk_X509_CRL_num(crls); i++) {
-		r = send_one(p, crls, i, all, send, ud);
+		r = send_one(p, crls, i, all, now, send, ud);
 		if (r < 0)
 			failed = 1;
 		else
@@ -169,4 +190,28 @@ void crlpub_counts(const crlpub *p, size_t *crls, size_t *sent)
 	*sent = 0;
 	for (i = 0; i < p->n_pub; i++)
 		*sent += p->pub[i].sent != 0;
+}
+
+void crlpub_get_stats(const crlpub *p, crlpub_stats *out)
+{
+	*out = p->stats;
+}
+
+void crlpub_summary(const crlpub *p, struct crl_set_summary *out)
+{
+	crl_set_summary(crl_watch_current(p->watch), out);
+}
+
+int crlpub_sent_at(const crlpub *p, size_t i, crlpub_sent *out)
+{
+	const published *e;
+
+	if (i >= p->n_pub)
+		return 0;
+	e = &p->pub[i];
+	out->sent = e->sent;
+	out->key_id = strrchr(e->topic, '/') + 1;
+	out->crl_number = e->crl_number;
+	out->next_update = e->next_update;
+	return 1;
 }

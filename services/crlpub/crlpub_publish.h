@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "common/crl_set.h"
 #include "common/crl_topic.h"
 
 typedef struct crlpub crlpub;
@@ -46,5 +47,27 @@ int crlpub_poll(crlpub *p, time_t now, int force, int all, crlpub_send_fn send, 
 
 /* CRLs of the set in use, and how many of them were sent at least once. */
 void crlpub_counts(const crlpub *p, size_t *crls, size_t *sent);
+
+/* For the metrics (crlpub_metrics.h). */
+typedef struct {
+	unsigned long long published;   /* sends that succeeded, republishes included */
+	unsigned long long failures;    /* sends that failed (each tried again later) */
+	time_t last_published;          /* the poll's now of the last successful send; 0: none */
+} crlpub_stats;
+
+void crlpub_get_stats(const crlpub *p, crlpub_stats *out);
+/* The summary of the set in use (crl_set.h). */
+void crlpub_summary(const crlpub *p, struct crl_set_summary *out);
+
+/* What was last sent successfully on one issuer's topic. */
+typedef struct {
+	int sent;                 /* 0: the first send on this topic failed, nothing below is set */
+	const char *key_id;       /* the topic's last level, lowercase hex */
+	double crl_number;        /* NaN without one; exact below 2^53 (a gauge is a double) */
+	time_t next_update;       /* 0 when the CRL has none */
+} crlpub_sent;
+
+/* The i-th issuer a send was tried for: 1 and *out, 0 when i is past the last one. */
+int crlpub_sent_at(const crlpub *p, size_t i, crlpub_sent *out);
 
 #endif

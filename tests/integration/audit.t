@@ -23,7 +23,13 @@
 #     edit erases a revoked_originator finding (the CRL's revocationDate is
 #     before received_at, so "revoked since" does not excuse it);
 #   - the HTML report, rendered by headless Chromium, shows a table per
-#     device and the chart.
+#     device and the chart;
+#   - a master-account certificate audits every account of its master
+#     account (000001/00001 and 000001/00002) and nothing of 000002;
+#   - its metrics (sms-audit.prom, read with the Prometheus client's parser)
+#     count per kind what the store holds, per code the findings the report
+#     shows, the store's bytes, the last received_at; the file written at
+#     exit counts what the restarted auditor stored.
 source "$(dirname "$0")/../harness/harness.sh"
 source "$(dirname "$0")/services_common.bash"
 source "$(dirname "$0")/agent_common.bash"
@@ -31,7 +37,8 @@ harness_init
 agent_setup
 [ -x "$DBIN/sms-audit" ] || harness_die "sms-audit not built"
 AUD=$H_DIR/audit
-mkdir -p "$AUD"
+M=$AUD/metrics
+mkdir -p "$AUD" "$M"
 TA=$P/tls/ma/000001/acc/00001/clients/auditor
 EA=$P/e2e/ma/000001/acc/00001/clients/auditor
 cat >"$AUD/audit.conf" <<CONF
@@ -48,7 +55,16 @@ e2e = {
 };
 store = { path = "store.db"; };
 receipt_grace = 0;
+metrics = { dir = "metrics"; interval = 1; };
 CONF
+PROM_PARSE="/usr/bin/python3 $H_ROOT/tests/unit/prom_parse.py"
+metric() { # metric 'NAME{LABELS}': the value the parser read, "" when absent
+	$PROM_PARSE "$M/sms-audit.prom" 2>/dev/null | awk -v k="$1" 'index($0, k " ") == 1 { print $NF }'
+}
+stored_metric() { # the sum of messages_stored_total over every kind, as an integer
+	$PROM_PARSE "$M/sms-audit.prom" 2>/dev/null |
+		awk 'index($0, "sms_audit_messages_stored_total{") == 1 { n += $NF } END { printf "%d", n }'
+}
 audit() { "$DBIN/sms-audit" "$@"; }
 aq() { sqlite3 "$AUD/store.db" "$1"; }
 audit_start() {
@@ -83,6 +99,16 @@ audit frobnicate >/dev/null 2>&1
 tap_is "$?" 2 "an unknown command: exit 2"
 audit report --config "$AUD/audit.conf" --format pdf >/dev/null 2>&1
 tap_is "$?" 2 "an unknown format: exit 2"
+sed 's|dir = "metrics"|dir = "nowhere"|' "$AUD/audit.conf" >"$AUD/m1.conf"
+out=$(audit run --config "$AUD/m1.conf" --check-config 2>&1); rc=$?
+tap_is "$rc:$out" "1:sms-audit: $AUD/m1.conf:$(grep -n '^metrics' "$AUD/m1.conf" | cut -d: -f1): metrics.dir cannot open $AUD/nowhere: No such file or directory" \
+	"run --check-config: a metrics.dir that is not there is one line naming the file, line and directory"
+sed 's|metrics = { dir|metrics = { directory|' "$AUD/audit.conf" >"$AUD/m2.conf"
+out=$(audit run --config "$AUD/m2.conf" --check-config 2>&1); rc=$?
+tap_is "$rc:$out" "1:sms-audit: $AUD/m2.conf:$(grep -n '^metrics' "$AUD/m2.conf" | cut -d: -f1): metrics.directory is not a known key (misspelled?)" \
+	"run --check-config: an unknown key in the metrics group is refused"
+out=$(audit run --config "$AUD/audit.conf" --check-config 2>&1)
+tap_is "$?:$out" "0:" "run --check-config accepts the metrics group, silently"
 
 # --- devices: EQ1 normal, EQ2 not encrypting for the customer, EQ3 the other customer
 agent_conf a1 000001 00001 EQ1
@@ -292,6 +318,48 @@ tap_is "$(codes_of "$AUD/r4.json" 000001/00001/EQ1 receipt | tr ' ' '\n' | grep 
 tap_is "$(codes_of "$AUD/r4.json" 000001/00001/EQ1 status | tr ' ' '\n' | grep -c '^bad_signature$')" 1 \
 	"EQ1: a status report with a corrupted signature is bad_signature"
 
+# --- the metrics: what the store holds, what the report shows
+n_msgs=$(aq "select count(*) from messages")
+for i in $(seq 1 50); do [ "$(stored_metric)" = "$n_msgs" ] && break; sleep 0.2; done
+if $PROM_PARSE "$M/sms-audit.prom" >"$AUD/parsed.txt" 2>"$AUD/parse.err"; then
+	tap_ok "sms-audit.prom parses with the Prometheus client's parser"
+else
+	tap_not_ok "sms-audit.prom parses: $(cat "$AUD/parse.err")"
+fi
+by_kind=$(for k in snapshot receipt firmware status other; do printf '%s %s\n' "$k" "$(metric "sms_audit_messages_stored_total{kind='$k'}")"; done)
+tap_is "$(echo $by_kind)" "$(for k in snapshot receipt firmware status other; do
+	printf '%s %s.0 ' "$k" "$(aq "select count(*) from derived where kind = '$k'")"; done | sed 's/ $//')" \
+	"messages stored by kind = the store's rows by kind ($n_msgs in all)"
+tap_is "$(metric "sms_audit_messages_stored_total{kind='snapshot'}"):$(metric "sms_audit_messages_stored_total{kind='status'}"):$(metric "sms_audit_messages_stored_total{kind='firmware'}")" \
+	"21.0:3.0:1.0" "what the test sent: 21 snapshots (EQ1 10 + 4 forged, EQ2 5, EQ4 2), 3 status reports, 1 firmware offer"
+tap_is "$(metric 'sms_audit_duplicates_total{}')" "$(aq "select sum(deliveries) - count(*) from messages").0" \
+	"duplicates = deliveries beyond the first in the store"
+audit report --config "$AUD/audit.conf" --format json --output "$AUD/rm.json"
+tap_is "$(awk -F"[{}' ]+" 'index($0, "sms_audit_findings_total{code=") == 1 && $NF != "0.0" { printf "%s %d\n", $3, $NF }' \
+	"$AUD/parsed.txt" | sort | tr '\n' ' ')" \
+	"$(jq -r '.devices[].messages[].findings[].code | select(. != "never_receipted" and . != "receipt_unseen")' \
+	"$AUD/rm.json" | sort | uniq -c | awk '{ printf "%s %d\n", $2, $1 }' | sort | tr '\n' ' ')" \
+	"findings by code = the message findings the report shows"
+tap_is "$(metric "sms_audit_findings_total{code='not_for_us'}"):$(metric "sms_audit_findings_total{code='revoked_originator'}"):$(metric "sms_audit_findings_total{code='outside_subtree'}")" \
+	"5.0:1.0:0.0" "not_for_us 5 (EQ2), revoked_originator 1 (EQ4 after the revocation), outside_subtree 0"
+for i in $(seq 1 10); do
+	bytes=$(( $(stat -c %s "$AUD/store.db") + $(stat -c %s "$AUD/store.db-wal" 2>/dev/null || echo 0) ))
+	[ "$(metric 'sms_audit_store_bytes{}')" = "$bytes.0" ] && break; sleep 0.3
+done
+tap_is "$(metric 'sms_audit_store_bytes{}')" "$bytes.0" "store bytes = store.db + its WAL on disk"
+last=$(metric 'sms_audit_last_message_time_seconds{}')
+tap_is "$last" "$(aq "select max(cast(strftime('%s', received_at) as integer)) from messages").0" \
+	"last message time = the newest received_at in the store"
+tap_is "$(metric "sms_audit_broker_connected{session='0'}"):$(metric "sms_audit_broker_connects_total{session='0'}"):$(metric 'sms_audit_crl_loaded{}')" \
+	"1.0:1.0:1.0" "shared daemon metrics: connected, one connect, CRLs loaded"
+split_dir=$AUD/e2e-crls; mkdir -p "$split_dir"
+awk -v d="$split_dir" '/BEGIN X509 CRL/{n++} n{print > (d "/" n ".pem")} /END X509 CRL/{close(d "/" n ".pem")}' "$P/e2e/crls.pem"
+revoked=0
+for f in "$split_dir"/*.pem; do revoked=$((revoked + $(openssl crl -in "$f" -noout -text | grep -c 'Serial Number:'))); done
+tap_is "$(metric 'sms_audit_crl_revoked_entries{}')" "$revoked.0" \
+	"CRL revoked entries: the $revoked of the reloaded E2E CRLs (EQ4's revocation included)"
+tap_is "$(metric "sms_audit_build_info{version='$(cat "$H_ROOT/VERSION")'}")" 1.0 "build info carries VERSION"
+
 # --- the auditor killed -9 during a burst: nothing lost, nothing twice
 # The burst is paced (one spool file every 30 ms, about 8 s) so the kill lands
 # while snapshots still arrive; the count committed at the kill proves it.
@@ -312,6 +380,7 @@ kill -STOP "$AUDIT_PID"
 sleep 0.5
 mq_lines=$(wc -l <"$H_DIR/mosquitto/mosquitto.log")
 kill -9 "$AUDIT_PID"; wait "$AUDIT_PID" 2>/dev/null
+at_kill=$(aq "select count(*) || ' ' || sum(deliveries) from messages")
 mid=$(($(aq "$(snaps_of 000001/00001/EQ1)") - before))
 [ "$mid" -gt 0 ] && [ "$mid" -lt 200 ] && tap_ok "killed -9 mid-burst: $mid of 200 snapshots committed at the kill" ||
 	tap_not_ok "the kill did not land mid-burst: $mid of 200 committed"
@@ -347,6 +416,10 @@ tap_is "$?" 0 "verify: the store as the auditor wrote it verifies ($(tail -n 1 "
 	sed -e 's/^/# /' "$AUD/v0"
 kill -TERM "$AUDIT_PID"; wait "$AUDIT_PID"
 tap_is "$?" 0 "SIGTERM: the auditor exits 0"
+set -- $at_kill $(aq "select count(*) || ' ' || sum(deliveries) from messages")
+tap_is "$(stored_metric) $(metric 'sms_audit_duplicates_total{}')" "$(($3 - $1)) $(($4 - $2 - ($3 - $1))).0" \
+	"the file written at exit: the restarted auditor's messages stored and duplicates, as the store counts them"
+tap_is "$(find "$M" -name '.*' -type f | wc -l)" 0 "no temporary file left in the textfile directory"
 edited() { # NAME SQL
 	cp "$AUD/store.db" "$AUD/$1.db"
 	sqlite3 "$AUD/$1.db" "$2"
@@ -454,6 +527,39 @@ audit export --config "$AUD/audit.conf" --device EQ1 >"$AUD/e.csv"
 tap_is "$(grep -c '"engine","operating_hours","h"' "$AUD/e.csv") $(grep -c 'topic_mismatch' "$AUD/e.csv")" "211 2" \
 	"export csv: a row per value, EQ1's 210 snapshots and the forged one marked topic_mismatch"
 tap_is "$(audit export --config "$AUD/audit.conf" --device EQ2 | wc -l)" 1 "EQ2: nothing decrypted, nothing exported"
+
+# --- a master-account certificate: the whole 000001 subtree (two accounts), nothing of 000002
+harness_pki client 000001 master-auditor >/dev/null || harness_die "sms-pki client 000001 master-auditor"
+TM=$P/tls/ma/000001/clients/master-auditor EM=$P/e2e/ma/000001/clients/master-auditor
+sed -e "s|$TA/|$TM/|g" -e "s|$EA/|$EM/|g" -e 's|path = "store.db"|path = "master.db"|' -e '/^metrics/d' \
+	"$AUD/audit.conf" >"$AUD/master.conf"
+"$DBIN/sms-audit" run --config "$AUD/master.conf" >>"$AUD/master.log" 2>&1 &
+MASTER_PID=$!
+H_PIDS+=("$MASTER_PID")
+for i in $(seq 1 100); do grep -q 'session ' "$AUD/master.log" && break; sleep 0.1; done
+grep -q 'started: auditing 000001/# as 000001@sms-audit' "$AUD/master.log" &&
+	tap_ok "with a master-account certificate the auditor subscribes to 000001/#" ||
+	tap_not_ok "$(tail -n 3 "$AUD/master.log")"
+mq() { sqlite3 "$AUD/master.db" "$1"; }
+printf 'master-test-00001' | inject -t 000001/00001/EQ1/snapshots -s
+printf 'master-test-00002' | inject -t 000001/00002/EQ9/snapshots -s
+printf 'master-test-000002' | inject -t 000002/00007/EQ3/snapshots -s
+spool_put a3 EQ3 7      # the other master account's own device, through its agent
+svc_wait_count "select count(*) from t_snapshot s join t_device d on d.id = s.device_id where d.equipment = 'EQ3'
+	and s.seq = 7" 1 30 || tap_not_ok "EQ3's snapshot 7 reached the service"
+for i in $(seq 1 50); do
+	[ "$(mq "select count(*) from messages where cast(payload as text) like 'master-test-0000_'")" = 2 ] && break
+	sleep 0.2
+done
+sleep 1
+tap_is "$(mq "select group_concat(topic, ' ') from (select topic from messages
+	where cast(payload as text) like 'master-test-%' order by topic)")" \
+	"000001/00001/EQ1/snapshots 000001/00002/EQ9/snapshots" \
+	"the master-account auditor stores the messages of both accounts 000001/00001 and 000001/00002"
+tap_is "$(mq "select count(*) from messages where topic not like '000001/%'")" 0 \
+	"and nothing of master account 000002 (neither the injected message nor EQ3's snapshot)"
+kill -TERM "$MASTER_PID"; wait "$MASTER_PID"
+tap_is "$?" 0 "the master-account auditor exits 0 on SIGTERM"
 
 svc_daemon_stop TERM
 for a in a1 a2 a3; do agent_stop $a; done

@@ -3,7 +3,9 @@
 # publishes every CA's CRL of both PKIs retained on sms/crl/<pki>/<issuer key
 # id>, again when a file changes, never one that does not verify; sms-agent
 # keeps the highest crlNumber per issuer durably, refuses replays, and
-# refuses a broker whose certificate a CRL it holds revokes.
+# refuses a broker whose certificate a CRL it holds revokes. sms-crlpub's
+# metrics (sms-crlpub.prom, read with the Prometheus client's parser) count
+# what it published and carry each published CRL's crlNumber and nextUpdate.
 source "$(dirname "$0")/../harness/harness.sh"
 source "$(dirname "$0")/services_common.bash"
 source "$(dirname "$0")/agent_common.bash"
@@ -14,7 +16,8 @@ harness_pki service vendor-crl-service >/dev/null || harness_die "sms-pki servic
 grep -q vendor-crl-service "$H_DIR/sms_auth.conf" 2>/dev/null || harness_die "the suite needs the sms_auth plugin"
 PUB=$H_DIR/crlpub LOG=$H_DIR/crlpub/crlpub.log CRS=$P/tls/services/roles/vendor-crl-service
 DEV=$P/tls/ma/000001/acc/00001/dev/EQ1
-mkdir -p "$PUB"
+M=$PUB/metrics
+mkdir -p "$PUB" "$M"
 cp "$P/tls/crls.pem" "$PUB/tls.pem"
 cp "$P/e2e/crls.pem" "$PUB/e2e.pem"
 cat >"$PUB/crlpub.conf" <<CONF
@@ -24,7 +27,20 @@ tls = { crls = [ "tls.pem" ]; ca_certs = [ "$P/tls/root/ca.crt", "$P/tls/cas.pem
 e2e = { crls = [ "e2e.pem" ]; ca_certs = [ "$P/e2e/root/ca.crt", "$P/e2e/cas.pem" ]; };
 check_interval = 1;
 warn_days = 7;
+metrics = { dir = "metrics"; interval = 1; };
 CONF
+PROM_PARSE="/usr/bin/python3 $H_ROOT/tests/unit/prom_parse.py"
+metric() { # metric 'NAME{LABELS}': the value the parser read, "" when absent
+	$PROM_PARSE "$M/sms-crlpub.prom" 2>/dev/null | awk -v k="$1" 'index($0, k " ") == 1 { print $NF }'
+}
+wait_metric() { # NAME{LABELS} VALUE SECONDS
+	local i
+	for i in $(seq 1 $(($3 * 5))); do [ "$(metric "$1")" = "$2" ] && return 0; sleep 0.2; done
+	return 1
+}
+num_eq() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 == b + 0) }'; }
+crl_number_of() { echo $((16#$(openssl crl -in "$1" -noout -crlnumber | sed 's/^crlNumber=//; s/^0x//'))); }
+next_update_of() { date -d "$(openssl crl -in "$1" -noout -nextupdate | sed 's/^nextUpdate=//')" +%s; }
 
 wait_for() { # FILE PATTERN [N] [SECONDS]
 	wait_log_count "$1" "$2" "${3:-1}" "${4:-15}"
@@ -64,6 +80,14 @@ sed 's/warn_days/warn_dayz/' "$PUB/crlpub.conf" >"$PUB/bad.conf"
 out=$("$DBIN/sms-crlpub" --config "$PUB/bad.conf" --check-config 2>&1); rc=$?
 if [ "$rc" -eq 1 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q 'bad.conf:[0-9]*: warn_dayz is not a known key' <<<"$out"
 then tap_ok "a misspelled key: exit 1, one line FILE:LINE"; else tap_not_ok "misspelled key (rc $rc): $out"; fi
+sed "s|dir = \"metrics\"|dir = \"nowhere\"|" "$PUB/crlpub.conf" >"$PUB/m1.conf"
+out=$("$DBIN/sms-crlpub" --config "$PUB/m1.conf" --check-config 2>&1); rc=$?
+tap_is "$rc:$out" "1:sms-crlpub: $PUB/m1.conf:$(grep -n '^metrics' "$PUB/m1.conf" | cut -d: -f1): metrics.dir cannot open $PUB/nowhere: No such file or directory" \
+	"--check-config: a metrics.dir that is not there is one line naming the file, line and directory"
+sed "s|metrics = { dir|metrics = { directory|" "$PUB/crlpub.conf" >"$PUB/m2.conf"
+out=$("$DBIN/sms-crlpub" --config "$PUB/m2.conf" --check-config 2>&1); rc=$?
+tap_is "$rc:$out" "1:sms-crlpub: $PUB/m2.conf:$(grep -n '^metrics' "$PUB/m2.conf" | cut -d: -f1): metrics.directory is not a known key (misspelled?)" \
+	"--check-config: an unknown key in the metrics group is refused"
 
 # The shipped example, with its paths pointed at this PKI.
 sed -e "s|\"pki/|\"$P/|g" -e "s|broker.example.net|127.0.0.1|" "$H_ROOT/services/crlpub/crlpub.conf.example" \
@@ -89,6 +113,43 @@ tap_is "$ok" $((n_tls + n_e2e)) "every CRL of both PKIs ($n_tls TLS, $n_e2e E2E)
 tap_is "$(wc -l <<<"$got")" $((n_tls + n_e2e)) "and nothing else is published there"
 grep -q '^sms/crl/tls/[0-9a-f]\{40\} ' <<<"$got" && tap_ok "the key id level is 40 lowercase hex digits (sms-pki's SHA-1 key ids)" ||
 	tap_not_ok "key id form"
+
+# --- its metrics: one publish per CRL, each CRL's crlNumber and nextUpdate
+wait_metric "sms_crlpub_crls_published_total{pki='e2e'}" "$n_e2e.0" 10
+wait_metric "sms_crlpub_crls_published_total{pki='tls'}" "$n_tls.0" 10
+if $PROM_PARSE "$M/sms-crlpub.prom" >"$PUB/parsed.txt" 2>"$PUB/parse.err"; then
+	tap_ok "sms-crlpub.prom parses with the Prometheus client's parser"
+else
+	tap_not_ok "sms-crlpub.prom parses: $(cat "$PUB/parse.err")"
+fi
+tap_is "$(metric "sms_crlpub_crls_published_total{pki='tls'}"):$(metric "sms_crlpub_crls_published_total{pki='e2e'}")" \
+	"$n_tls.0:$n_e2e.0" "CRLs published: $n_tls TLS and $n_e2e E2E, one per CRL in the files"
+tap_is "$(metric "sms_crlpub_publish_failures_total{pki='tls'}"):$(metric "sms_crlpub_publish_failures_total{pki='e2e'}")" \
+	"0.0:0.0" "no publish failed"
+ok=0 bad=
+for pki in tls e2e; do
+	for f in "$H_DIR/$pki-crls"/*.pem; do
+		k="{issuer_key_id='$(keyid "$f")',pki='$pki'}"
+		if num_eq "$(metric "sms_crlpub_crl_number$k")" "$(crl_number_of "$f")" &&
+			num_eq "$(metric "sms_crlpub_crl_next_update_time_seconds$k")" "$(next_update_of "$f")"
+		then ok=$((ok + 1)); else bad+=" $pki:$(basename "$f")"; fi
+	done
+done
+tap_is "$ok:$(grep -c '^sms_crlpub_crl_number{' "$PUB/parsed.txt")" "$((n_tls + n_e2e)):$((n_tls + n_e2e))" \
+	"per issuer (pki, issuer_key_id): crlNumber and nextUpdate of the CRL in the file, nothing else"
+[ -z "$bad" ] || echo "# differ:$bad"
+last=$(metric "sms_crlpub_last_publish_time_seconds{pki='tls'}")
+awk -v l="$last" -v now="$(date +%s)" 'BEGIN { exit !(l > now - 60 && l <= now) }' &&
+	tap_ok "last publish time is recent ($last)" || tap_not_ok "last publish time '$last'"
+tap_is "$(metric "sms_crlpub_broker_connected{session='0'}"):$(metric "sms_crlpub_broker_connects_total{session='0'}")" \
+	"1.0:1.0" "shared daemon metrics: connected, one connect"
+tap_is "$(metric "sms_crlpub_build_info{version='$(cat "$H_ROOT/VERSION")'}"):$(metric 'sms_crlpub_crl_loaded{}')" "1.0:1.0" \
+	"build info carries VERSION; CRLs loaded"
+earliest=$(for f in "$H_DIR"/tls-crls/*.pem "$H_DIR"/e2e-crls/*.pem; do next_update_of "$f"; done | sort -n | head -n 1)
+nu=$(metric 'sms_crlpub_crl_next_update_seconds{}')
+awk -v n="$nu" -v e="$earliest" -v now="$(date +%s)" 'BEGIN { d = e - now - n; exit !(n != "" && d >= -5 && d <= 5) }' &&
+	tap_ok "crl_next_update_seconds counts to the earliest nextUpdate of both PKIs ($nu s)" ||
+	tap_not_ok "crl_next_update_seconds '$nu', earliest nextUpdate $earliest"
 
 # --- the agent takes them
 agent_conf a 000001 00001 EQ1 "crl = { dir = \"crls\"; tls_ca_certs = [ \"$P/tls/cas.pem\" ]; };"
@@ -117,6 +178,14 @@ wait_for "$LOG" "published the CRL of .* on sms/crl/tls/$ACC_TLS" 2 15 &&
 wait_for "$LOG" 'published the CRL of .* on sms/crl/tls/' $((n_tls_pub + n_tls)) 10
 tap_is "$(grep -c 'published the CRL of .* on sms/crl/tls/' "$LOG")" $((n_tls_pub + n_tls)) "every changed TLS CRL is sent once"
 tap_is "$(grep -c 'published the CRL of .* on sms/crl/e2e/' "$LOG")" "$n_e2e_pub" "the unchanged E2E CRLs are not sent again"
+wait_metric "sms_crlpub_crls_published_total{pki='tls'}" "$((2 * n_tls)).0" 10
+tap_is "$(metric "sms_crlpub_crls_published_total{pki='tls'}"):$(metric "sms_crlpub_crls_published_total{pki='e2e'}")" \
+	"$((2 * n_tls)).0:$n_e2e.0" "metrics: the changed TLS CRLs counted once more, the E2E count unchanged"
+split_crls "$P/tls/crls.pem" "$H_DIR/tls-crls2"
+for f in "$H_DIR"/tls-crls2/*.pem; do [ "$(keyid "$f")" = "$ACC_TLS" ] && acc_new=$f; done
+num_eq "$(metric "sms_crlpub_crl_number{issuer_key_id='$ACC_TLS',pki='tls'}")" "$(crl_number_of "$acc_new")" &&
+	tap_ok "metrics: the account CA's crlNumber is the new CRL's ($(crl_number_of "$acc_new"))" ||
+	tap_not_ok "crlNumber after the change: $(metric "sms_crlpub_crl_number{issuer_key_id='$ACC_TLS',pki='tls'}")"
 n_acc=$(openssl crl -in "$H_DIR/acc-before.der" -inform DER -noout -crlnumber)
 wait_for "$AL" "CRL on sms/crl/tls/$ACC_TLS: .* replacing" 1 15 && tap_ok "the agent replaces it by the newer one ($n_acc before)" ||
 	tap_not_ok "agent took the newer CRL"
@@ -251,14 +320,22 @@ wait_for "$AL" 'CRL on sms/crl/e2e/.* replacing' $((n_e2e_rep + 1)) 15 && tap_ok
 # --- SIGHUP: every CRL sent again at once
 sent() { grep -c 'Received PUBLISH from role:vendor-crl-service@sms-crlpub .*sms/crl/' "$H_MQ_DIR/mosquitto.log"; }
 before=$(sent)
+m_tls=$(metric "sms_crlpub_crls_published_total{pki='tls'}"); m_e2e=$(metric "sms_crlpub_crls_published_total{pki='e2e'}")
 kill -HUP "$CRLPUB_PID"
 wait_for "$LOG" 'SIGHUP: re-reading the CRL files' 1 5
 for i in $(seq 1 50); do [ "$(sent)" -ge $((before + n_tls + n_e2e)) ] && break; sleep 0.1; done
 tap_is "$(($(sent) - before))" $((n_tls + n_e2e)) "SIGHUP: sms-crlpub sends every CRL again"
+wait_metric "sms_crlpub_crls_published_total{pki='e2e'}" "$(awk -v m="$m_e2e" -v n="$n_e2e" 'BEGIN { printf "%.1f", m + n }')" 10
+tap_is "$(metric "sms_crlpub_crls_published_total{pki='tls'}"):$(metric "sms_crlpub_crls_published_total{pki='e2e'}")" \
+	"$(awk -v m="$m_tls" -v n="$n_tls" 'BEGIN { printf "%.1f", m + n }'):$(awk -v m="$m_e2e" -v n="$n_e2e" 'BEGIN { printf "%.1f", m + n }')" \
+	"metrics: SIGHUP counted as one more publish of every CRL"
 
 # --- SIGTERM
 kill -TERM "$CRLPUB_PID"; wait "$CRLPUB_PID"; rc=$?
 tap_is "$rc" 0 "sms-crlpub exits 0 on SIGTERM"
+tap_is "$(metric "sms_crlpub_broker_connects_total{session='0'}")" 3.0 \
+	"metrics written at exit: 3 connects (the start and the two broker restarts)"
+tap_is "$(find "$M" -name '.*' -type f | wc -l)" 0 "no temporary file left in the textfile directory"
 agent_stop a; tap_is "$?" 0 "sms-agent exits 0 on SIGTERM"
 for f in "$LOG" "$AL"; do
 	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; then

@@ -154,6 +154,26 @@ static void test_bad_name_keeps_previous_file(void **state)
 	assert_int_equal(count_entries(), 1); /* keep.prom, no temporary file */
 }
 
+/* The daemons run with UMask 0027/0077; node-exporter must still read it. */
+static void test_readable_by_others_whatever_the_umask(void **state)
+{
+	metrics_buf m;
+	char err[256], path[300];
+	struct stat st;
+	mode_t old;
+
+	(void)state;
+	old = umask(077);
+	metrics_begin(&m);
+	metrics_one(&m, "sms_test_up", METRIC_GAUGE, "up", 1);
+	assert_int_equal(metrics_write(&m, dir, "mode", err, sizeof err), 0);
+	metrics_free(&m);
+	umask(old);
+	snprintf(path, sizeof path, "%s/mode.prom", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+}
+
 static void test_unwritable_directory_is_named(void **state)
 {
 	metrics_buf m;
@@ -175,6 +195,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reference_parser_reads_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_and_type_once_per_family, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_name_keeps_previous_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readable_by_others_whatever_the_umask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable_directory_is_named, setup, teardown),
 	};
 

@@ -1,0 +1,90 @@
+/* sms-crlpub metrics; contract in crlpub_metrics.h. */
+#include "services/crlpub/crlpub_metrics.h"
+
+#include <math.h>
+
+#include "common/daemon_metrics.h"
+
+#define P "sms_crlpub"
+
+static void per_pki(metrics_buf *m, crlpub *const *pub)
+{
+	const char *labels[] = { "pki", NULL, NULL };
+	crlpub_stats st[CRL_PKI_COUNT];
+	int i;
+
+	for (i = 0; i < CRL_PKI_COUNT; i++)
+		if (pub[i] != NULL)
+			crlpub_get_stats(pub[i], &st[i]);
+	metrics_family(m, P "_crls_published_total", METRIC_COUNTER,
+	               "CRLs published (changed, republished, sent again after a reconnect)");
+	for (i = 0; i < CRL_PKI_COUNT; i++)
+		if (pub[i] != NULL) {
+			labels[1] = crl_pki_name((crl_pki)i);
+			metrics_sample(m, labels, (double)st[i].published);
+		}
+	metrics_family(m, P "_publish_failures_total", METRIC_COUNTER,
+	               "CRL publishes that failed (each tried again at the next poll)");
+	for (i = 0; i < CRL_PKI_COUNT; i++)
+		if (pub[i] != NULL) {
+			labels[1] = crl_pki_name((crl_pki)i);
+			metrics_sample(m, labels, (double)st[i].failures);
+		}
+	metrics_family(m, P "_last_publish_time_seconds", METRIC_GAUGE,
+	               "Unix time of the last successful CRL publish (0: none since start)");
+	for (i = 0; i < CRL_PKI_COUNT; i++)
+		if (pub[i] != NULL) {
+			labels[1] = crl_pki_name((crl_pki)i);
+			metrics_sample(m, labels, (double)st[i].last_published);
+		}
+}
+
+/* One gauge per issuer topic: its crlNumber (next_update 0) or nextUpdate (1). */
+static void per_crl(metrics_buf *m, crlpub *const *pub, int next_update)
+{
+	const char *labels[] = { "pki", NULL, "issuer_key_id", NULL, NULL };
+	crlpub_sent e;
+	size_t j;
+	int i;
+
+	if (next_update)
+		metrics_family(m, P "_crl_next_update_time_seconds", METRIC_GAUGE,
+		               "nextUpdate (Unix time) of the CRL last published for this issuer (NaN: none)");
+	else
+		metrics_family(m, P "_crl_number", METRIC_GAUGE,
+		               "crlNumber of the CRL last published for this issuer (NaN: none)");
+	for (i = 0; i < CRL_PKI_COUNT; i++) {
+		for (j = 0; pub[i] != NULL && crlpub_sent_at(pub[i], j, &e); j++) {
+			if (!e.sent)
+				continue;
+			labels[1] = crl_pki_name((crl_pki)i);
+			labels[3] = e.key_id;
+			if (next_update)
+				metrics_sample(m, labels, e.next_update ? (double)e.next_update : NAN);
+			else
+				metrics_sample(m, labels, e.crl_number);
+		}
+	}
+}
+
+void crlpub_metrics_write(const char *dir, crlpub *const *pub, mqtt_session *session, time_t started)
+{
+	struct crl_set_summary all = { 0 }, one;
+	time_t now = time(NULL);
+	metrics_buf m;
+	int i;
+
+	metrics_begin(&m);
+	daemon_metrics_process(&m, P, started, now);
+	per_pki(&m, pub);
+	per_crl(&m, pub, 0);
+	per_crl(&m, pub, 1);
+	daemon_metrics_sessions(&m, P, &session, 1);
+	for (i = 0; i < CRL_PKI_COUNT; i++)
+		if (pub[i] != NULL) {
+			crlpub_summary(pub[i], &one);
+			crl_set_summary_add(&all, &one);
+		}
+	daemon_metrics_crl_summary(&m, P, &all, now);
+	daemon_metrics_write(&m, dir, "sms-crlpub");
+}
