@@ -35,6 +35,7 @@
 #include <mosquitto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "cms/smscms.h"
 #include "common/crl_topic.h"
@@ -105,15 +106,22 @@ static void usage(FILE *f)
 
 /* ------------------------------------------------------------- keys */
 
-static int cert_identity(const char *path, identity *id, char *err, size_t errlen)
+static X509 *read_cert(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-	char why[200];
-	int rc = -1;
 
 	if (f != NULL)
 		fclose(f);
+	return cert;
+}
+
+static int cert_identity(const char *path, identity *id, char *err, size_t errlen)
+{
+	X509 *cert = read_cert(path);
+	char why[200];
+	int rc = -1;
+
 	if (cert == NULL)
 		snprintf(err, errlen, "%s: no readable certificate", path);
 	else if (identity_from_subject(X509_get_subject_name(cert), id, why, sizeof why) != 0)
@@ -145,26 +153,47 @@ static int is_customer_of(const identity *t, const identity *self)
  * receipted and the outbox would only grow). A device whose customer is
  * not a recipient is allowed (the customer's auditor reports it) but said.
  */
+/* A role is honoured only on a certificate the services CA signed (a
+ * customer's CA must not mint a "vendor" recipient). */
+static int issued_by(X509 *cert, X509 *ca)
+{
+	EVP_PKEY *key = X509_get0_pubkey(ca);
+
+	return X509_check_issued(ca, cert) == X509_V_OK && key != NULL && X509_verify(cert, key) == 1;
+}
+
+/* One recipient: 0 and *r, or -1 with err. */
+static int recipient_identity(const char *path, X509 *services_ca, identity *r, char *err, size_t errlen)
+{
+	X509 *cert = read_cert(path);
+	char why[200];
+	int rc = -1;
+
+	if (cert == NULL || identity_from_subject(X509_get_subject_name(cert), r, why, sizeof why) != 0)
+		snprintf(err, errlen, "e2e.recipients: %s: no certificate with an SMS identity", path);
+	else if (r->kind == IDENTITY_ROLE && !issued_by(cert, services_ca))
+		snprintf(err, errlen, "e2e.recipients: %s names role %s but is not issued by e2e.services_ca", path,
+		         r->role);
+	else
+		rc = 0;
+	X509_free(cert);
+	return rc;
+}
+
 static int check_recipients(const agent_config *cfg, const identity *self, char *err, size_t errlen)
 {
-	int has_signer = 0, has_customer = 0;
+	X509 *services_ca = read_cert(cfg->e2e_services_ca);
+	int has_signer = 0, has_customer = 0, rc = -1;
 	identity r;
 	size_t i;
 
+	if (services_ca == NULL) {
+		snprintf(err, errlen, "e2e.services_ca %s: no readable certificate", cfg->e2e_services_ca);
+		return -1;
+	}
 	for (i = 0; i < cfg->n_recipients; i++) {
-		FILE *f = fopen(cfg->recipients[i], "r");
-		X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-		char why[200];
-		int ok;
-
-		if (f != NULL)
-			fclose(f);
-		ok = cert != NULL && identity_from_subject(X509_get_subject_name(cert), &r, why, sizeof why) == 0;
-		X509_free(cert);
-		if (!ok) {
-			snprintf(err, errlen, "e2e.recipients: %s: no certificate with an SMS identity", cfg->recipients[i]);
-			return -1;
-		}
+		if (recipient_identity(cfg->recipients[i], services_ca, &r, err, errlen) != 0)
+			goto out;
 		if (r.kind == IDENTITY_ROLE) {
 			has_signer |= strcmp(r.role, cfg->receipt_signer) == 0;
 		} else if (is_customer_of(&r, self)) {
@@ -173,19 +202,22 @@ static int check_recipients(const agent_config *cfg, const identity *self, char 
 			snprintf(err, errlen, "e2e.recipients: %s is %s, which is neither a vendor role nor a client of "
 			         "this device's account %s/%s: it must not read this device's snapshots",
 			         cfg->recipients[i], r.name, self->master, self->account);
-			return -1;
+			goto out;
 		}
 	}
 	if (!has_signer) {
 		snprintf(err, errlen, "e2e.recipients: none is the receipt signer's role (%s): it could not decrypt, so "
 		         "nothing would ever be receipted", cfg->receipt_signer);
-		return -1;
+		goto out;
 	}
 	if (!has_customer)
 		sms_log(LOG_LEVEL_WARNING, "e2e.recipients names no client of account %s/%s or master account %s: the "
 		        "customer cannot read what this device sends (its auditor reports every snapshot)",
 		        self->master, self->account, self->master);
-	return 0;
+	rc = 0;
+out:
+	X509_free(services_ca);
+	return rc;
 }
 
 /* The E2E and the TLS certificate must name the same equipment: the topic

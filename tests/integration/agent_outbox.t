@@ -55,6 +55,11 @@ harness_pki client 000002 00007 auditor >/dev/null 2>&1 || true
 recipients_case "another customer's client" "000002/00007, which is neither a vendor role nor a client of this device's account" \
 	"$VSS/cert.pem" "$P/e2e/ma/000002/acc/00007/clients/auditor/cert.pem"
 recipients_case "another device" "000001/00001/EQ2, which is neither" "$VSS/cert.pem" "$P/e2e/ma/000001/acc/00001/dev/EQ2/cert.pem"
+"$H_ROOT/pki/sms-pki" --dir "$H_DIR/other-pki" --pki e2e init >/dev/null 2>&1 &&
+	"$H_ROOT/pki/sms-pki" --dir "$H_DIR/other-pki" --pki e2e service vendor-snapshot-service >/dev/null 2>&1 ||
+	harness_die "sms-pki for another PKI failed"
+recipients_case "the service's role from another CA" "names role vendor-snapshot-service but is not issued by e2e.services_ca" \
+	"$H_DIR/other-pki/e2e/services/roles/vendor-snapshot-service/cert.pem" "$P/e2e/ma/000001/acc/00001/clients/auditor/cert.pem"
 recipients_case "no vendor snapshot service" "none is the receipt signer's role (vendor-snapshot-service)" \
 	"$P/e2e/ma/000001/acc/00001/clients/auditor/cert.pem"
 recipients_case "the vendor alone is allowed" "" "$VSS/cert.pem"
