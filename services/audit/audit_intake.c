@@ -21,10 +21,14 @@
 
 typedef struct {
 	const audit_config *cfg;
+	/* The keys (verifiers, CRLs) are used by the session thread in
+	 * on_message and reloaded by the supervisor, which must not wait for a
+	 * message to take a new CRL: this lock serialises the two. */
+	pthread_mutex_t keys_lock;
 	audit_keys *keys;
 	audit_store *store;
 	mqtt_session *session;
-	atomic_int crl_reload, done;
+	atomic_int done;
 	atomic_ullong stored, duplicates, findings;
 	audit_metrics metrics;
 	char err[600];
@@ -42,6 +46,18 @@ static void count_findings(intake *in, const analysis *a)
 	        a->findings[0].code, a->findings[0].detail);
 }
 
+/* analysis_run under the keys lock; *a keeps its own references, so the
+ * lock is not held while the store commits or the session holds. */
+static int analyse(intake *in, const struct mosquitto_message *msg, analysis *a)
+{
+	int rc;
+
+	pthread_mutex_lock(&in->keys_lock);
+	rc = analysis_run(in->keys, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, a);
+	pthread_mutex_unlock(&in->keys_lock);
+	return rc;
+}
+
 static void on_message(mqtt_session *s, void *ud, const struct mosquitto_message *msg)
 {
 	intake *in = ud;
@@ -49,11 +65,7 @@ static void on_message(mqtt_session *s, void *ud, const struct mosquitto_message
 	char err[512], topic[300];
 	long backoff = 100;
 
-	/* The metrics keep a copy of the CRL summary: the CRLs belong to this thread. */
-	if (audit_keys_poll_crls(in->keys, atomic_exchange(&in->crl_reload, 0)) == 1)
-		audit_metrics_crls(&in->metrics, in->keys);
-	while (analysis_run(in->keys, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
-	                    &a) != 0) {
+	while (analyse(in, msg, &a) != 0) {
 		analysis_clear(&a);
 		if (mqtt_session_hold(s, backoff, "analysis failed (out of memory?)") != 0)
 			return;
@@ -120,6 +132,17 @@ static void write_metrics(intake *in)
 		audit_metrics_write(&in->metrics, in->cfg->metrics.dir, in->cfg->store_path, in->session);
 }
 
+/* Every e2e.crl_check_interval (crl_watch.h), or at once when force
+ * (SIGHUP), with or without traffic. The metrics keep a copy of the CRL
+ * summary, taken under the same lock. */
+static void poll_crls(intake *in, int force)
+{
+	pthread_mutex_lock(&in->keys_lock);
+	if (audit_keys_poll_crls(in->keys, force) == 1)
+		audit_metrics_crls(&in->metrics, in->keys);
+	pthread_mutex_unlock(&in->keys_lock);
+}
+
 static void supervise(intake *in)
 {
 	sigset_t set;
@@ -137,8 +160,7 @@ static void supervise(intake *in)
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
-		if (sig == SIGHUP)
-			atomic_store(&in->crl_reload, 1);
+		poll_crls(in, sig == SIGHUP);
 		if (time(NULL) - last >= STATS_INTERVAL_S) {
 			last = time(NULL);
 			sms_log(LOG_LEVEL_INFO, "%llu stored, %llu duplicate, %llu finding(s) so far",
@@ -187,8 +209,13 @@ int audit_intake_run(const audit_config *cfg)
 		sms_log(LOG_LEVEL_ERROR, "cannot block signals");
 		return 1;
 	}
+	if (pthread_mutex_init(&in.keys_lock, NULL) != 0) {
+		sms_log(LOG_LEVEL_ERROR, "cannot create the keys lock");
+		return 1;
+	}
 	if (audit_metrics_init(&in.metrics, time(NULL)) != 0) {
 		sms_log(LOG_LEVEL_ERROR, "cannot create the metrics lock");
+		pthread_mutex_destroy(&in.keys_lock);
 		return 1;
 	}
 	if ((in.keys = audit_keys_new(cfg, err, sizeof err)) == NULL ||
@@ -196,7 +223,7 @@ int audit_intake_run(const audit_config *cfg)
 		sms_log(LOG_LEVEL_ERROR, "%s", err);
 		goto out;
 	}
-	audit_metrics_crls(&in.metrics, in.keys);   /* before the session thread owns the keys */
+	audit_metrics_crls(&in.metrics, in.keys);   /* before the session thread starts: no lock needed yet */
 	snprintf(sub, sizeof sub, "%s/#", audit_keys_scope(in.keys));
 	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
 		sms_log(LOG_LEVEL_ERROR, "mosquitto_lib_init failed");
@@ -229,5 +256,6 @@ out:
 	store_close(in.store);
 	audit_keys_free(in.keys);
 	audit_metrics_destroy(&in.metrics);
+	pthread_mutex_destroy(&in.keys_lock);
 	return rc;
 }

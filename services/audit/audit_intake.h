@@ -8,8 +8,11 @@
  * a store that cannot take it holds the message unacknowledged
  * (mqtt_session_hold) and the broker redelivers it.
  *
- * Runs until SIGTERM/SIGINT; SIGHUP re-reads the CRLs. 0, or 1 after one
- * line on the log.
+ * The E2E CRL files are looked at every e2e.crl_check_interval seconds
+ * and re-read at once on SIGHUP, by the supervising (main) thread, whether
+ * or not messages arrive; a lock keeps the reload and on_message's
+ * analysis apart. Runs until SIGTERM/SIGINT. 0, or 1 after one line on
+ * the log.
  */
 #ifndef SMS_AUDIT_INTAKE_H
 #define SMS_AUDIT_INTAKE_H

@@ -51,6 +51,7 @@ e2e = {
   cert = "$EA/cert.pem"; key = "$EA/key.pem"; chain = "$EA/chain.pem";
   trust_root = "$P/e2e/root/ca.crt"; services_ca = "$P/e2e/services/ca.crt";
   crls = [ "$P/e2e/crls.pem" ]; ca_certs = [ "$P/e2e/cas.pem" ];
+  crl_check_interval = 3600;   # only SIGHUP reloads, except where a test says otherwise
   known_recipients = [ "$VSS/cert.pem" ];
 };
 store = { path = "store.db"; };
@@ -67,8 +68,8 @@ stored_metric() { # the sum of messages_stored_total over every kind, as an inte
 }
 audit() { "$DBIN/sms-audit" "$@"; }
 aq() { sqlite3 "$AUD/store.db" "$1"; }
-audit_start() {
-	"$DBIN/sms-audit" run --config "$AUD/audit.conf" >>"$AUD/audit.log" 2>&1 &
+audit_start() { # [CONFIG]
+	"$DBIN/sms-audit" run --config "${1:-$AUD/audit.conf}" >>"$AUD/audit.log" 2>&1 &
 	AUDIT_PID=$!
 	H_PIDS+=("$AUDIT_PID")
 	local i
@@ -86,6 +87,15 @@ wait_store() { # SQL WANT SECONDS
 		sleep 0.2
 	done
 	echo "# store: '$1' = '$got', wanted $2"
+	return 1
+}
+reloads() { grep -c 'E2E CRLs reloaded' "$AUD/audit.log"; }
+wait_reload() { # COUNT SECONDS: 0 once the log has more than COUNT reload lines
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		[ "$(reloads)" -gt "$1" ] && return 0
+		sleep 0.1
+	done
 	return 1
 }
 snaps_of() { echo "select count(*) from derived where kind = 'snapshot' and equipment = '$1'"; }
@@ -269,7 +279,9 @@ wait_store "$(snaps_of 000001/00001/EQ4)" 1 20
 sleep 1.2   # received_at and revocationDate have one-second resolution
 harness_pki revoke ma/000001/acc/00001/dev/EQ4 --pki e2e >/dev/null || harness_die "sms-pki revoke EQ4"
 sleep 1.2
-kill -HUP "$AUDIT_PID"   # the auditor re-reads its CRLs before the next message
+r0=$(reloads)
+kill -HUP "$AUDIT_PID"   # the auditor re-reads its CRLs at once; rev_b comes after that
+wait_reload "$r0" 10 || harness_die "no CRL reload after SIGHUP: $(tail -n 2 "$AUD/audit.log")"
 inject -t 000001/00001/EQ4/snapshots -f "$AUD/rev_b.cms"
 # bad signatures: a receipt and a status report with one bit of the signature
 # (the last bytes of a SignedData without unsigned attributes) inverted
@@ -359,6 +371,52 @@ for f in "$split_dir"/*.pem; do revoked=$((revoked + $(openssl crl -in "$f" -noo
 tap_is "$(metric 'sms_audit_crl_revoked_entries{}')" "$revoked.0" \
 	"CRL revoked entries: the $revoked of the reloaded E2E CRLs (EQ4's revocation included)"
 tap_is "$(metric "sms_audit_build_info{version='$(cat "$H_ROOT/VERSION")'}")" 1.0 "build info carries VERSION"
+
+# --- CRL reloads without traffic: SIGHUP at once, the check interval on its own
+# Nothing is sent to the auditor meanwhile: the store's message count and the
+# stored counter must not move, so no message can have carried the reload.
+wait_metric() { # NAME WANT SECONDS
+	local i
+	for i in $(seq 1 $(($3 * 5))); do
+		[ "$(metric "$1")" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+quiet_msgs=$(aq "select count(*) from messages"); quiet_stored=$(stored_metric)
+rev0=$(metric 'sms_audit_crl_revoked_entries{}')
+harness_pki device 000001 00001 EQ5 >/dev/null || harness_die "sms-pki device EQ5"
+r0=$(reloads)
+harness_pki revoke ma/000001/acc/00001/dev/EQ5 --pki e2e >/dev/null || harness_die "sms-pki revoke EQ5"
+sleep 2
+tap_is "$(reloads)" "$r0" "a changed CRL file alone is not taken before e2e.crl_check_interval (3600 s here)"
+kill -HUP "$AUDIT_PID"
+wait_reload "$r0" 5 && tap_ok "SIGHUP: the E2E CRLs reloaded at once, with no message ($(grep 'E2E CRLs reloaded' \
+	"$AUD/audit.log" | tail -n 1 | grep -o '[0-9]* revoked entries'))" || tap_not_ok "no reload within 5 s of SIGHUP"
+wait_metric 'sms_audit_crl_revoked_entries{}' "$(( ${rev0%.0} + 1 )).0" 5
+tap_is "$(metric 'sms_audit_crl_revoked_entries{}')" "$(( ${rev0%.0} + 1 )).0" \
+	"SIGHUP: the metrics' CRL revoked entries count EQ5's revocation (${rev0%.0} + 1)"
+tap_is "$(aq "select count(*) from messages") $(stored_metric)" "$quiet_msgs $quiet_stored" \
+	"SIGHUP: no message reached the auditor meanwhile (store and stored counter unchanged)"
+# The same with a 2 s check interval and no signal: the timer alone reloads.
+kill -TERM "$AUDIT_PID"; wait "$AUDIT_PID" || harness_die "the auditor did not stop cleanly"
+sed 's/crl_check_interval = 3600;/crl_check_interval = 2;/' "$AUD/audit.conf" >"$AUD/poll.conf"
+grep -q 'crl_check_interval = 2;' "$AUD/poll.conf" || harness_die "poll.conf has no 2 s interval"
+audit_start "$AUD/poll.conf"
+harness_pki device 000001 00001 EQ6 >/dev/null || harness_die "sms-pki device EQ6"
+wait_metric 'sms_audit_crl_revoked_entries{}' "$(( ${rev0%.0} + 1 )).0" 5 ||
+	harness_die "the restarted auditor's metrics: $(metric 'sms_audit_crl_revoked_entries{}')"
+r0=$(reloads)
+harness_pki revoke ma/000001/acc/00001/dev/EQ6 --pki e2e >/dev/null || harness_die "sms-pki revoke EQ6"
+wait_reload "$r0" 8 && tap_ok "e2e.crl_check_interval = 2: the changed CRL file reloaded within 8 s, no signal, no message" ||
+	tap_not_ok "no reload within 8 s with a 2 s check interval: $(tail -n 2 "$AUD/audit.log")"
+wait_metric 'sms_audit_crl_revoked_entries{}' "$(( ${rev0%.0} + 2 )).0" 5
+tap_is "$(metric 'sms_audit_crl_revoked_entries{}')" "$(( ${rev0%.0} + 2 )).0" \
+	"the interval reload: the metrics' CRL revoked entries count EQ6's revocation too"
+tap_is "$(aq "select count(*) from messages") $(stored_metric)" "$quiet_msgs 0" \
+	"no message reached the auditor during the reloads (store unchanged; the restarted auditor stored none)"
+kill -TERM "$AUDIT_PID"; wait "$AUDIT_PID" || harness_die "the polling auditor did not stop cleanly"
+audit_start
 
 # --- the auditor killed -9 during a burst: nothing lost, nothing twice
 # The burst is paced (one spool file every 30 ms, about 8 s) so the kill lands

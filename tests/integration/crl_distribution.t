@@ -6,6 +6,9 @@
 # refuses a broker whose certificate a CRL it holds revokes. sms-crlpub's
 # metrics (sms-crlpub.prom, read with the Prometheus client's parser) count
 # what it published and carry each published CRL's crlNumber and nextUpdate.
+# It sends every CRL again each republish_interval with no file change, and
+# after a reconnect: a broker restarted without its persistence file is
+# refilled (a fresh subscriber gets every retained CRL again).
 source "$(dirname "$0")/../harness/harness.sh"
 source "$(dirname "$0")/services_common.bash"
 source "$(dirname "$0")/agent_common.bash"
@@ -66,8 +69,8 @@ crl_pub() { # DIR IDENTITY TOPIC FILE [args]: publishes FILE with the TLS identi
 	mosquitto_pub -h 127.0.0.1 -p "$H_MQ_PORT" --cafile "$P/tls/root/ca.crt" --cert "$1/fullchain.pem" \
 		--key "$1/key.pem" -i "$2@t-$RANDOM" -V mqttv5 -q 1 -t "$3" -f "$4" "${@:5}" 2>&1
 }
-crlpub_start() {
-	"$DBIN/sms-crlpub" --config "$PUB/crlpub.conf" >>"$LOG" 2>&1 &
+crlpub_start() { # [CONFIG]
+	"$DBIN/sms-crlpub" --config "${1:-$PUB/crlpub.conf}" >>"$LOG" 2>&1 &
 	CRLPUB_PID=$!
 	H_PIDS+=("$CRLPUB_PID")
 }
@@ -336,6 +339,56 @@ tap_is "$rc" 0 "sms-crlpub exits 0 on SIGTERM"
 tap_is "$(metric "sms_crlpub_broker_connects_total{session='0'}")" 3.0 \
 	"metrics written at exit: 3 connects (the start and the two broker restarts)"
 tap_is "$(find "$M" -name '.*' -type f | wc -l)" 0 "no temporary file left in the textfile directory"
+
+# --- republish_interval: every CRL sent again with no file change
+# A fresh sms-crlpub (its counters start at 0) with the shortest interval the
+# configuration allows; no file is touched, no signal sent, no reconnect.
+published() { echo "$(metric "sms_crlpub_crls_published_total{pki='tls'}"):$(metric "sms_crlpub_crls_published_total{pki='e2e'}")"; }
+echo 'republish_interval = 10;' | cat "$PUB/crlpub.conf" - >"$PUB/republish.conf"
+crlpub_start "$PUB/republish.conf"
+wait_metric "sms_crlpub_crls_published_total{pki='e2e'}" "$n_e2e.0" 20
+wait_metric "sms_crlpub_crls_published_total{pki='tls'}" "$n_tls.0" 5
+tap_is "$(published)" "$n_tls.0:$n_e2e.0" "republish_interval = 10: a fresh start publishes every CRL once"
+t0=$SECONDS
+wait_metric "sms_crlpub_crls_published_total{pki='e2e'}" "$((2 * n_e2e)).0" 20
+wait_metric "sms_crlpub_crls_published_total{pki='tls'}" "$((2 * n_tls)).0" 5
+waited=$((SECONDS - t0))
+tap_is "$(published):$(metric "sms_crlpub_broker_connects_total{session='0'}")" \
+	"$((2 * n_tls)).0:$((2 * n_e2e)).0:1.0" \
+	"... and every CRL again after the interval, with no file change and no reconnect (after ${waited} s)"
+[ "$waited" -ge 5 ] && tap_ok "the second publish waited for the interval (${waited} s, not at once)" ||
+	tap_not_ok "the second publish came after ${waited} s, before the 10 s interval could pass"
+kill -TERM "$CRLPUB_PID"; wait "$CRLPUB_PID" || tap_not_ok "sms-crlpub (republish.conf) exits 0"
+
+# --- the broker comes back without its retained messages: republished on reconnect
+# The default republish_interval (3600 s) cannot refill the broker here; only
+# the republish after a reconnect can. sms-crlpub is stopped (SIGSTOP) while
+# the broker restarts with its persistence file deleted, so the control below
+# sees the broker empty before sms-crlpub can reconnect.
+crlpub_start
+wait_metric "sms_crlpub_crls_published_total{pki='e2e'}" "$n_e2e.0" 20
+wait_metric "sms_crlpub_crls_published_total{pki='tls'}" "$n_tls.0" 5 ||
+	harness_die "sms-crlpub did not publish at start: $(tail -n 3 "$LOG")"
+kill -STOP "$CRLPUB_PID"
+harness_mosquitto_stop
+rm -f "$H_MQ_DIR/mosquitto.db"
+harness_mosquitto_start_again
+tap_is "$(retained 2 | wc -l)" 0 "control: the broker restarted without its persistence file holds no retained CRL"
+kill -CONT "$CRLPUB_PID"
+split_crls "$PUB/tls.pem" "$H_DIR/tls-now"; split_crls "$PUB/e2e.pem" "$H_DIR/e2e-now"
+want=$(for pki in tls e2e; do for f in "$H_DIR/$pki-now"/*.pem; do echo "sms/crl/$pki/$(keyid "$f") $(der_hex "$f")"; done; done | sort)
+t0=$SECONDS
+while [ $((SECONDS - t0)) -lt 30 ]; do
+	got=$(retained 2 | sort)
+	[ "$got" = "$want" ] && break
+done
+tap_is "$(comm -3 <(echo "$want") <(echo "$got") | wc -l):$(wc -l <<<"$got")" "0:$((n_tls + n_e2e))" \
+	"a fresh subscriber to sms/crl/# gets every current CRL retained again within 30 s of the restart (after $((SECONDS - t0)) s)"
+wait_metric "sms_crlpub_broker_connects_total{session='0'}" 2.0 10
+tap_is "$(published):$(metric "sms_crlpub_broker_connects_total{session='0'}")" \
+	"$((2 * n_tls)).0:$((2 * n_e2e)).0:2.0" "metrics: the reconnect counted, every CRL published once more"
+kill -TERM "$CRLPUB_PID"; wait "$CRLPUB_PID"
+tap_is "$?" 0 "sms-crlpub exits 0 on SIGTERM after the broker restart"
 agent_stop a; tap_is "$?" 0 "sms-agent exits 0 on SIGTERM"
 for f in "$LOG" "$AL"; do
 	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; then
