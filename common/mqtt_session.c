@@ -18,6 +18,7 @@
 
 #include "common/identity.h"
 #include "common/log.h"
+#include "common/monotonic.h"
 #include "common/sleep_unless.h"
 #include "common/x509_util.h"
 
@@ -52,14 +53,6 @@ struct mqtt_session {
 	int thread_started, result;
 	char result_err[400];
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int mqtt_client_id_for_cert(const char *cert_file, const char *what, char *buf, size_t len, char *err,
                             size_t errlen)
@@ -105,7 +98,7 @@ long mqtt_backoff_next(long cur, long min, long max)
 
 long mqtt_backoff_jitter(long base)
 {
-	unsigned int seed = (unsigned int)(now_s() * 1e6) ^ (unsigned int)(uintptr_t)&base;
+	unsigned int seed = (unsigned int)(monotonic_seconds() * 1e6) ^ (unsigned int)(uintptr_t)&base;
 
 	if (base < 2)
 		return base;
@@ -210,7 +203,7 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 	(void)props;
 	if (s->abandoned)
 		return; /* the PUBACK cannot leave any more: the broker redelivers */
-	s->msg_started = now_s();
+	s->msg_started = monotonic_seconds();
 	s->msg_topic = msg->topic;
 	s->h.on_message(s, s->ud, msg);
 	s->msg_topic = NULL;
@@ -243,7 +236,7 @@ static double hold_budget_s(const mqtt_session *s)
 int mqtt_session_hold(mqtt_session *s, long ms, const char *why)
 {
 	char reason[300];
-	double spent = now_s() - s->msg_started;
+	double spent = monotonic_seconds() - s->msg_started;
 
 	if (atomic_load(&s->stop)) {
 		snprintf(reason, sizeof reason, "stopping while %s", why);
@@ -701,7 +694,7 @@ int mqtt_session_run(mqtt_session *s, char *err, size_t errlen)
 			backoff = mqtt_backoff_next(backoff, s->backoff_min, s->backoff_max);
 			continue;
 		}
-		up_since = now_s();
+		up_since = monotonic_seconds();
 		do {
 			rc = mosquitto_loop(s->mosq, 1000, 1);
 			saved_errno = errno;
@@ -716,7 +709,7 @@ int mqtt_session_run(mqtt_session *s, char *err, size_t errlen)
 			         s->name, s->host, s->port, mosquitto_reason_string(s->connack_rc), s->client_id, s->cert);
 			return -1;
 		}
-		if (now_s() - up_since >= MQTT_SESSION_STABLE_S && s->connack_rc == 0) {
+		if (monotonic_seconds() - up_since >= MQTT_SESSION_STABLE_S && s->connack_rc == 0) {
 			backoff = s->backoff_min;
 			s->short_drops = 0;
 		} else if (s->connack_rc == 0 && s->disconnect_rc < 0x80 && !s->abandoned && rc != MOSQ_ERR_KEEPALIVE) {
@@ -765,9 +758,9 @@ int mqtt_session_join(mqtt_session *s, char *err, size_t errlen)
 int mqtt_session_wait_connected(mqtt_session *s, int timeout_s, char *err, size_t errlen)
 {
 	struct timespec step = { 0, 50 * 1000000L };
-	double until = now_s() + timeout_s;
+	double until = monotonic_seconds() + timeout_s;
 
-	while (now_s() < until) {
+	while (monotonic_seconds() < until) {
 		if (atomic_load(&s->connected))
 			return 0;
 		if (atomic_load(&s->finished)) {

@@ -53,6 +53,7 @@
 #include "services/agent/agent_outbox.h"
 #include "services/agent/agent_socket.h"
 #include "common/signed_data.h"
+#include "common/monotonic.h"
 
 #define EXPIRE_CHECK_S 60
 
@@ -591,14 +592,6 @@ static int start_session(agent *a, char *err, size_t errlen)
 
 /* ---------------------------------------------------------- sending */
 
-static double monotonic_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void publish_due(agent *a)
 {
 	unsigned char *payload, digest[OUTBOX_DIGEST_LEN];
@@ -607,7 +600,7 @@ static void publish_due(agent *a)
 	int mid;
 
 	while (mqtt_session_connected(a->session) && atomic_load(&a->inflight) < a->cfg->window &&
-	       outbox_next_due(a->outbox, monotonic_s(), a->cfg->resend_interval, &payload, &len, digest)) {
+	       outbox_next_due(a->outbox, monotonic_seconds(), a->cfg->resend_interval, &payload, &len, digest)) {
 		atomic_fetch_add(&a->inflight, 1);
 		if (mqtt_session_publish(a->session, a->topic_snapshots, payload, len, 1, 0, &mid, err, sizeof err)) {
 			atomic_fetch_sub(&a->inflight, 1);
@@ -652,14 +645,14 @@ static void supervise(agent *a, const intake_config *ic)
 {
 	const agent_config *cfg = a->cfg;
 	struct timespec tick = { cfg->scan_interval_ms / 1000, (long)(cfg->scan_interval_ms % 1000) * 1000000L };
-	double last_stats = monotonic_s(), last_expire = 0, last_metrics = 0, now;
+	double last_stats = monotonic_seconds(), last_expire = 0, last_metrics = 0, now;
 	sigset_t set;
 	int sig;
 
 	a->started = time(NULL);
 	daemon_signal_set(&set);
 	while (!atomic_load(&a->session_done)) {
-		now = monotonic_s();
+		now = monotonic_seconds();
 		if (now - last_expire >= EXPIRE_CHECK_S) {
 			outbox_expire(a->outbox, time(NULL), now);
 			last_expire = now;

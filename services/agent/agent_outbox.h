@@ -66,8 +66,8 @@ outbox_status outbox_add(agent_outbox *o, const unsigned char *payload, size_t l
 /* Removes the entries with these digests; returns how many there were. */
 size_t outbox_remove(agent_outbox *o, const unsigned char (*digests)[OUTBOX_DIGEST_LEN], size_t n);
 
-/* Evicts entries older than max_age at wall clock now; mono is a monotonic
- * clock in seconds (the same one at every call) that tells a jump of the
+/* Evicts entries older than max_age at wall clock now; mono is
+ * monotonic_seconds() (common/monotonic.h), which tells a jump of the
  * wall clock from time that passed. Returns how many were evicted. */
 size_t outbox_expire(agent_outbox *o, time_t now, double mono);
 

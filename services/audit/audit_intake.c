@@ -13,6 +13,7 @@
 #include "common/daemon_cli.h"
 #include "common/log.h"
 #include "common/mqtt_session.h"
+#include "common/monotonic.h"
 #include "services/audit/audit_analysis.h"
 #include "services/audit/audit_metrics.h"
 #include "services/audit/audit_store.h"
@@ -118,13 +119,6 @@ static void *session_main(void *arg)
 }
 
 /* Seconds on a clock that a wall-clock step does not move, for intervals. */
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void write_metrics(intake *in)
 {

@@ -26,6 +26,7 @@
 #include "common/daemon_cli.h"
 #include "common/log.h"
 #include "common/mqtt_session.h"
+#include "common/monotonic.h"
 #include "services/crlpub/crlpub_config.h"
 #include "services/crlpub/crlpub_metrics.h"
 #include "services/crlpub/crlpub_publish.h"
@@ -123,15 +124,6 @@ static int start_session(publisher *p, const char *client_id, char *err, size_t 
 		return -1;
 	}
 	return 0;
-}
-
-/* Seconds on a clock that a wall-clock step does not move, for intervals. */
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void write_metrics(const publisher *p, time_t started)

@@ -24,6 +24,7 @@
 #include "common/mqtt_session.h"
 #include "services/snapshotd/snapshotd_config.h"
 #include "common/log.h"
+#include "common/monotonic.h"
 #include "services/snapshotd/snapshotd_metrics.h"
 #include "services/snapshotd/snapshotd_replay.h"
 #include "services/snapshotd/snapshotd_worker.h"
@@ -192,14 +193,6 @@ static void log_rates(const totals *now, const totals *before, double secs)
 	              (double)(now->stored - before->stored) / secs, (double)(now->values - before->values) / secs,
 	              secs, now->stored, now->values, now->duplicates, now->rejected, now->db_retries, now->missing,
 	              now->receipts, now->receipted, now->receipts_failed);
-}
-
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Partitions for the coming months; the ingest function creates missing
