@@ -7,36 +7,40 @@
 
 #define P "sms_crlpub"
 
-static void per_pki(metrics_buf *m, crlpub *const *pub)
+/* One family with a sample per PKI this publisher serves. */
+static void pki_family(metrics_buf *m, crlpub *const *pub, const char *name, metric_type type, const char *help,
+                       const double value[CRL_PKI_COUNT])
 {
 	const char *labels[] = { "pki", NULL, NULL };
-	crlpub_stats st[CRL_PKI_COUNT];
+	int i;
+
+	metrics_family(m, name, type, help);
+	for (i = 0; i < CRL_PKI_COUNT; i++)
+		if (pub[i] != NULL) {
+			labels[1] = crl_pki_name((crl_pki)i);
+			metrics_sample(m, labels, value[i]);
+		}
+}
+
+static void per_pki(metrics_buf *m, crlpub *const *pub)
+{
+	double published[CRL_PKI_COUNT] = { 0 }, failures[CRL_PKI_COUNT] = { 0 }, last[CRL_PKI_COUNT] = { 0 };
+	crlpub_stats st;
 	int i;
 
 	for (i = 0; i < CRL_PKI_COUNT; i++)
-		if (pub[i] != NULL)
-			crlpub_get_stats(pub[i], &st[i]);
-	metrics_family(m, P "_crls_published_total", METRIC_COUNTER,
-	               "CRLs published (changed, republished, sent again after a reconnect)");
-	for (i = 0; i < CRL_PKI_COUNT; i++)
 		if (pub[i] != NULL) {
-			labels[1] = crl_pki_name((crl_pki)i);
-			metrics_sample(m, labels, (double)st[i].published);
+			crlpub_get_stats(pub[i], &st);
+			published[i] = (double)st.published;
+			failures[i] = (double)st.failures;
+			last[i] = (double)st.last_published;
 		}
-	metrics_family(m, P "_publish_failures_total", METRIC_COUNTER,
-	               "CRL publishes that failed (each tried again at the next poll)");
-	for (i = 0; i < CRL_PKI_COUNT; i++)
-		if (pub[i] != NULL) {
-			labels[1] = crl_pki_name((crl_pki)i);
-			metrics_sample(m, labels, (double)st[i].failures);
-		}
-	metrics_family(m, P "_last_publish_time_seconds", METRIC_GAUGE,
-	               "Unix time of the last successful CRL publish (0: none since start)");
-	for (i = 0; i < CRL_PKI_COUNT; i++)
-		if (pub[i] != NULL) {
-			labels[1] = crl_pki_name((crl_pki)i);
-			metrics_sample(m, labels, (double)st[i].last_published);
-		}
+	pki_family(m, pub, P "_crls_published_total", METRIC_COUNTER,
+	           "CRLs published (changed, republished, sent again after a reconnect)", published);
+	pki_family(m, pub, P "_publish_failures_total", METRIC_COUNTER,
+	           "CRL publishes that failed (each tried again at the next poll)", failures);
+	pki_family(m, pub, P "_last_publish_time_seconds", METRIC_GAUGE,
+	           "Unix time of the last successful CRL publish (0: none since start)", last);
 }
 
 /* One gauge per issuer topic: its crlNumber (next_update 0) or nextUpdate (1). */

@@ -383,6 +383,10 @@ wait_metric() { # NAME WANT SECONDS
 	done
 	return 1
 }
+revoked_entries_are() { # N DESCRIPTION: the metric reaches N within 5 s
+	wait_metric 'sms_audit_crl_revoked_entries{}' "$1.0" 5
+	tap_is "$(metric 'sms_audit_crl_revoked_entries{}')" "$1.0" "$2"
+}
 quiet_msgs=$(aq "select count(*) from messages"); quiet_stored=$(stored_metric)
 rev0=$(metric 'sms_audit_crl_revoked_entries{}')
 harness_pki device 000001 00001 EQ5 >/dev/null || harness_die "sms-pki device EQ5"
@@ -393,9 +397,7 @@ tap_is "$(reloads)" "$r0" "a changed CRL file alone is not taken before e2e.crl_
 kill -HUP "$AUDIT_PID"
 wait_reload "$r0" 5 && tap_ok "SIGHUP: the E2E CRLs reloaded at once, with no message ($(grep 'E2E CRLs reloaded' \
 	"$AUD/audit.log" | tail -n 1 | grep -o '[0-9]* revoked entries'))" || tap_not_ok "no reload within 5 s of SIGHUP"
-wait_metric 'sms_audit_crl_revoked_entries{}' "$(( ${rev0%.0} + 1 )).0" 5
-tap_is "$(metric 'sms_audit_crl_revoked_entries{}')" "$(( ${rev0%.0} + 1 )).0" \
-	"SIGHUP: the metrics' CRL revoked entries count EQ5's revocation (${rev0%.0} + 1)"
+revoked_entries_are $(( ${rev0%.0} + 1 )) "SIGHUP: the metrics' CRL revoked entries count EQ5's revocation (${rev0%.0} + 1)"
 tap_is "$(aq "select count(*) from messages") $(stored_metric)" "$quiet_msgs $quiet_stored" \
 	"SIGHUP: no message reached the auditor meanwhile (store and stored counter unchanged)"
 # The same with a 2 s check interval and no signal: the timer alone reloads.
@@ -410,9 +412,7 @@ r0=$(reloads)
 harness_pki revoke ma/000001/acc/00001/dev/EQ6 --pki e2e >/dev/null || harness_die "sms-pki revoke EQ6"
 wait_reload "$r0" 8 && tap_ok "e2e.crl_check_interval = 2: the changed CRL file reloaded within 8 s, no signal, no message" ||
 	tap_not_ok "no reload within 8 s with a 2 s check interval: $(tail -n 2 "$AUD/audit.log")"
-wait_metric 'sms_audit_crl_revoked_entries{}' "$(( ${rev0%.0} + 2 )).0" 5
-tap_is "$(metric 'sms_audit_crl_revoked_entries{}')" "$(( ${rev0%.0} + 2 )).0" \
-	"the interval reload: the metrics' CRL revoked entries count EQ6's revocation too"
+revoked_entries_are $(( ${rev0%.0} + 2 )) "the interval reload: the metrics' CRL revoked entries count EQ6's revocation too"
 tap_is "$(aq "select count(*) from messages") $(stored_metric)" "$quiet_msgs 0" \
 	"no message reached the auditor during the reloads (store unchanged; the restarted auditor stored none)"
 kill -TERM "$AUDIT_PID"; wait "$AUDIT_PID" || harness_die "the polling auditor did not stop cleanly"
