@@ -27,6 +27,16 @@ int x509_read_pem(const char *path, STACK_OF(X509_INFO) **out, char *err, size_t
 	return 0;
 }
 
+X509 *x509_read_cert(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+
+	if (f != NULL)
+		fclose(f);
+	return x;
+}
+
 time_t x509_time(const ASN1_TIME *t)
 {
 	struct tm tm;

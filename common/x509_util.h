@@ -18,6 +18,10 @@ int x509_read_pem(const char *path, STACK_OF(X509_INFO) **out, char *err, size_t
  * -1 with err when the file is unreadable or holds none. */
 int x509_add_certs_from_pem(STACK_OF(X509) *out, const char *path, char *err, size_t errlen);
 
+/* The first certificate of a PEM file (the caller frees it); NULL when the
+ * file cannot be opened or holds none. */
+X509 *x509_read_cert(const char *path);
+
 /* Seconds since the epoch (UTC); 0 when t is NULL or unreadable. */
 time_t x509_time(const ASN1_TIME *t);
 

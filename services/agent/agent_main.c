@@ -54,6 +54,7 @@
 #include "services/agent/agent_socket.h"
 #include "common/signed_data.h"
 #include "common/monotonic.h"
+#include "common/x509_util.h"
 
 #define EXPIRE_CHECK_S 60
 
@@ -107,19 +108,9 @@ static void usage(FILE *f)
 
 /* ------------------------------------------------------------- keys */
 
-static X509 *read_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-
-	if (f != NULL)
-		fclose(f);
-	return cert;
-}
-
 static int cert_identity(const char *path, identity *id, char *err, size_t errlen)
 {
-	X509 *cert = read_cert(path);
+	X509 *cert = x509_read_cert(path);
 	char why[200];
 	int rc = -1;
 
@@ -145,15 +136,6 @@ static int is_customer_of(const identity *t, const identity *self)
 	       strcmp(t->account, self->account) == 0;
 }
 
-/*
- * Who may read what this device sends is decided here, once, so a wrong
- * line in the config cannot leak snapshots: every recipient is a vendor
- * role or a client of this device's own account or master account (never
- * another device, never another customer), and the receipt signer's role
- * is among them (it could not decrypt otherwise, so nothing would ever be
- * receipted and the outbox would only grow). A device whose customer is
- * not a recipient is allowed (the customer's auditor reports it) but said.
- */
 /* A role is honoured only on a certificate the services CA signed (a
  * customer's CA must not mint a "vendor" recipient). */
 static int issued_by(X509 *cert, X509 *ca)
@@ -166,7 +148,7 @@ static int issued_by(X509 *cert, X509 *ca)
 /* One recipient: 0 and *r, or -1 with err. */
 static int recipient_identity(const char *path, X509 *services_ca, identity *r, char *err, size_t errlen)
 {
-	X509 *cert = read_cert(path);
+	X509 *cert = x509_read_cert(path);
 	char why[200];
 	int rc = -1;
 
@@ -181,9 +163,18 @@ static int recipient_identity(const char *path, X509 *services_ca, identity *r, 
 	return rc;
 }
 
+/*
+ * Who may read what this device sends is decided here, once, so a wrong
+ * line in the config cannot leak snapshots: every recipient is a vendor
+ * role or a client of this device's own account or master account (never
+ * another device, never another customer), and the receipt signer's role
+ * is among them (it could not decrypt otherwise, so nothing would ever be
+ * receipted and the outbox would only grow). A device whose customer is
+ * not a recipient is allowed (the customer's auditor reports it) but said.
+ */
 static int check_recipients(const agent_config *cfg, const identity *self, char *err, size_t errlen)
 {
-	X509 *services_ca = read_cert(cfg->e2e_services_ca);
+	X509 *services_ca = x509_read_cert(cfg->e2e_services_ca);
 	int has_signer = 0, has_customer = 0, rc = -1;
 	identity r;
 	size_t i;

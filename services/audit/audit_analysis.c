@@ -43,16 +43,6 @@ struct audit_keys {
 
 /* ------------------------------------------------------------ keys */
 
-static X509 *read_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	X509 *x = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-
-	if (f != NULL)
-		fclose(f);
-	return x;
-}
-
 /* A recipient is named by its subject; both identifier forms are known. */
 static void add_known(audit_keys *k, X509 *cert, const char *label)
 {
@@ -75,7 +65,7 @@ static void add_known(audit_keys *k, X509 *cert, const char *label)
 
 static int load_scope(audit_keys *k, const char *tls_cert, char *err, size_t errlen)
 {
-	X509 *x = read_cert(tls_cert);
+	X509 *x = x509_read_cert(tls_cert);
 	char why[200];
 	int rc = -1;
 
@@ -144,7 +134,7 @@ static int load_verifiers(audit_keys *k, const audit_config *cfg, char *err, siz
 	k->receipts = receipt_verifier_new(cfg->e2e.trust_root, cfg->services_ca, cfg->receipt_signer, err, errlen);
 	if (k->receipts == NULL)
 		return -1;
-	if ((k->root = read_cert(cfg->e2e.trust_root)) == NULL) {
+	if ((k->root = x509_read_cert(cfg->e2e.trust_root)) == NULL) {
 		snprintf(err, errlen, "%s: no readable certificate", cfg->e2e.trust_root);
 		return -1;
 	}
@@ -179,7 +169,7 @@ audit_keys *audit_keys_new(const audit_config *cfg, char *err, size_t errlen)
 		goto fail;
 	add_known(k, smscms_identity_cert(k->us), "us");
 	for (i = 0; i < cfg->n_known; i++) {
-		X509 *x = read_cert(cfg->known[i]);
+		X509 *x = x509_read_cert(cfg->known[i]);
 
 		if (x == NULL) {
 			snprintf(err, errlen, "e2e.known_recipients: %s: no readable certificate", cfg->known[i]);

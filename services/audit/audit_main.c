@@ -23,6 +23,7 @@
 #include "common/snapshot_json.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "common/x509_util.h"
 #include "services/audit/audit_config.h"
 #include "services/audit/audit_export.h"
 #include "services/audit/audit_intake.h"
@@ -136,14 +137,11 @@ static int since_valid(const char *s)
 /* The report is titled with the identity the store was filled as. */
 static int scope_name(const audit_config *cfg, report_model *m)
 {
-	FILE *f = fopen(cfg->broker.cert, "r");
-	X509 *x = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	X509 *x = x509_read_cert(cfg->broker.cert);
 	identity id;
 	char why[200];
 	int rc = -1;
 
-	if (f != NULL)
-		fclose(f);
 	if (x == NULL || identity_from_subject(X509_get_subject_name(x), &id, why, sizeof why) != 0) {
 		fprintf(stderr, "sms-audit: %s: not a readable SMS certificate\n", cfg->broker.cert);
 	} else {
