@@ -51,8 +51,7 @@ static void usage(FILE *f)
 	        "\n"
 	        "  --help, --version\n"
 	        "T is an ISO 8601 UTC time or date (2026-12-01, 2026-12-01T10:00:00Z).\n"
-	        "Exit status: 0 success, 1 a runtime or configuration error (one line; verify:\n"
-	        "the store does not verify), 2 a usage error (one line).\n"
+	        SMS_EXIT_CODES_HELP "verify exits 1 also when the store does not verify.\n"
 	        "See sms-audit(1).\n");
 }
 
