@@ -118,8 +118,6 @@ static void *session_main(void *arg)
 	return NULL;
 }
 
-/* Seconds on a clock that a wall-clock step does not move, for intervals. */
-
 static void write_metrics(intake *in)
 {
 	if (in->cfg->metrics.dir != NULL)
