@@ -196,15 +196,11 @@ int metrics_write(metrics_buf *m, const char *dir, const char *file_name, char *
 	 * secret. */
 	if (fchmod(fd, 0644) != 0) {
 		snprintf(err, errlen, "metrics file %s: chmod: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
+		goto fail;
 	}
 	if (write_all(fd, metrics_text(m), m->len) != 0 || fsync(fd) != 0) {
 		snprintf(err, errlen, "metrics file %s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
+		goto fail;
 	}
 	if (close(fd) != 0 || rename(tmp, final) != 0) {
 		snprintf(err, errlen, "metrics file %s: %s", final, strerror(errno));
@@ -212,4 +208,8 @@ int metrics_write(metrics_buf *m, const char *dir, const char *file_name, char *
 		return -1;
 	}
 	return 0;
+fail:
+	close(fd);
+	unlink(tmp);
+	return -1;
 }
