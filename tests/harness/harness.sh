@@ -12,6 +12,10 @@
 #   harness_mosquitto_stop / harness_mosquitto_start_again
 #   harness_bg NAME CMD...        background process, killed at cleanup
 #   harness_pki ARGS...           pki/sms-pki on the PKI in $H_DIR/pki
+#   harness_metric FILE 'NAME{LABELS}'   a value of a Prometheus text file as
+#                                 the Prometheus client's parser reads it
+#                                 ("" when absent); harness_wait_metric FILE
+#                                 'NAME{LABELS}' VALUE SECONDS waits for it
 # and TAP output:
 #   tap_ok / tap_not_ok DESC, tap_check DESC CMD..., tap_check_fails DESC CMD...,
 #   tap_is GOT WANT DESC, tap_done
@@ -23,6 +27,7 @@ H_PIDS=()
 H_TAP_N=0
 H_TAP_FAILED=0
 source "$H_ROOT/scripts/servers.sh"
+PROM_PARSE="/usr/bin/python3 $H_ROOT/tests/unit/prom_parse.py"
 
 harness_die() { echo "Bail out! $*"; exit 1; }
 
@@ -103,6 +108,19 @@ harness_ca_key() {
 		[ -d "$up/private" ] && { echo "$up/private/${d#"$up/"}/ca.key"; return 0; }
 	done
 	echo "$d/ca.key"
+}
+
+harness_metric() {
+	$PROM_PARSE "$1" 2>/dev/null | awk -v k="$2" 'index($0, k " ") == 1 { print $NF }'
+}
+
+harness_wait_metric() {
+	local i
+	for i in $(seq 1 $(($4 * 5))); do
+		[ "$(harness_metric "$1" "$2")" = "$3" ] && return 0
+		sleep 0.2
+	done
+	return 1
 }
 
 harness_pki() {

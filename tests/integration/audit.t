@@ -58,10 +58,7 @@ store = { path = "store.db"; };
 receipt_grace = 0;
 metrics = { dir = "metrics"; interval = 1; };
 CONF
-PROM_PARSE="/usr/bin/python3 $H_ROOT/tests/unit/prom_parse.py"
-metric() { # metric 'NAME{LABELS}': the value the parser read, "" when absent
-	$PROM_PARSE "$M/sms-audit.prom" 2>/dev/null | awk -v k="$1" 'index($0, k " ") == 1 { print $NF }'
-}
+metric() { harness_metric "$M/sms-audit.prom" "$1"; }
 stored_metric() { # the sum of messages_stored_total over every kind, as an integer
 	$PROM_PARSE "$M/sms-audit.prom" 2>/dev/null |
 		awk 'index($0, "sms_audit_messages_stored_total{") == 1 { n += $NF } END { printf "%d", n }'
@@ -375,14 +372,7 @@ tap_is "$(metric "sms_audit_build_info{version='$(cat "$H_ROOT/VERSION")'}")" 1.
 # --- CRL reloads without traffic: SIGHUP at once, the check interval on its own
 # Nothing is sent to the auditor meanwhile: the store's message count and the
 # stored counter must not move, so no message can have carried the reload.
-wait_metric() { # NAME WANT SECONDS
-	local i
-	for i in $(seq 1 $(($3 * 5))); do
-		[ "$(metric "$1")" = "$2" ] && return 0
-		sleep 0.2
-	done
-	return 1
-}
+wait_metric() { harness_wait_metric "$M/sms-audit.prom" "$@"; }
 revoked_entries_are() { # N DESCRIPTION: the metric reaches N within 5 s
 	wait_metric 'sms_audit_crl_revoked_entries{}' "$1.0" 5
 	tap_is "$(metric 'sms_audit_crl_revoked_entries{}')" "$1.0" "$2"

@@ -32,15 +32,8 @@ check_interval = 1;
 warn_days = 7;
 metrics = { dir = "metrics"; interval = 1; };
 CONF
-PROM_PARSE="/usr/bin/python3 $H_ROOT/tests/unit/prom_parse.py"
-metric() { # metric 'NAME{LABELS}': the value the parser read, "" when absent
-	$PROM_PARSE "$M/sms-crlpub.prom" 2>/dev/null | awk -v k="$1" 'index($0, k " ") == 1 { print $NF }'
-}
-wait_metric() { # NAME{LABELS} VALUE SECONDS
-	local i
-	for i in $(seq 1 $(($3 * 5))); do [ "$(metric "$1")" = "$2" ] && return 0; sleep 0.2; done
-	return 1
-}
+metric() { harness_metric "$M/sms-crlpub.prom" "$1"; }
+wait_metric() { harness_wait_metric "$M/sms-crlpub.prom" "$@"; }
 num_eq() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 == b + 0) }'; }
 crl_number_of() { echo $((16#$(openssl crl -in "$1" -noout -crlnumber | sed 's/^crlNumber=//; s/^0x//'))); }
 next_update_of() { date -d "$(openssl crl -in "$1" -noout -nextupdate | sed 's/^nextUpdate=//')" +%s; }

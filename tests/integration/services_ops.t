@@ -14,7 +14,6 @@ agent_setup
 LOG=$H_DIR/snapshotd.log
 M=$H_DIR/metrics
 mkdir -p "$M"
-PROM_PARSE="/usr/bin/python3 $H_ROOT/tests/unit/prom_parse.py"
 
 # --- --check-config on the metrics group
 printf 'metrics = { dir = "%s/nowhere"; };\n' "$H_DIR" >"$H_DIR/m1.conf.tail"
@@ -94,9 +93,7 @@ for i in $(seq 1 100); do grep -q 'E2E CRLs reloaded' "$LOG" && break; sleep 0.1
 svc_devsim 000001 00001 EQ2 --count 1 --seq-start 2 >/dev/null 2>&1
 svc_wait_count "select count(*) from t_dead_letter where reason = 'revoked'" 1 30 || tap_not_ok "revoked dead letter"
 
-metric() { # metric 'NAME{LABELS}': the value the parser read, "" when absent
-	$PROM_PARSE "$M/sms-snapshotd.prom" 2>/dev/null | awk -v k="$1" 'index($0, k " ") == 1 { print $NF }'
-}
+metric() { harness_metric "$M/sms-snapshotd.prom" "$1"; }
 for i in $(seq 1 50); do [ "$(metric "sms_snapshotd_rejected_total{reason='revoked'}")" = 1.0 ] && break; sleep 0.2; done
 if $PROM_PARSE "$M/sms-snapshotd.prom" >"$H_DIR/parsed.txt" 2>"$H_DIR/parse.err"; then
 	tap_ok "sms-snapshotd.prom parses with the Prometheus client's parser"
@@ -123,7 +120,7 @@ agent_conf a3 000002 00007 EQ3 "metrics = { dir = \"$M\"; interval = 1; };"
 agent_start a3 || tap_not_ok "sms-agent starts"
 spool_put a3 EQ3 1 2
 for i in $(seq 1 150); do [ "$(outbox_n a3)" = 0 ] && [ "$(q "select count(*) from t_snapshot s join t_device d on d.id = s.device_id where d.equipment = 'EQ3'")" = 2 ] && break; sleep 0.2; done
-ametric() { $PROM_PARSE "$M/sms-agent.prom" 2>/dev/null | awk -v k="$1" 'index($0, k " ") == 1 { print $NF }'; }
+ametric() { harness_metric "$M/sms-agent.prom" "$1"; }
 for i in $(seq 1 50); do [ "$(ametric 'sms_agent_outbox_removed_total{}')" = 2.0 ] && break; sleep 0.2; done
 $PROM_PARSE "$M/sms-agent.prom" >/dev/null 2>&1 && tap_ok "sms-agent.prom parses with the Prometheus client's parser" ||
 	tap_not_ok "sms-agent.prom parses"
