@@ -87,24 +87,23 @@ spool_put() {
 outbox_n() { find "$H_DIR/$1/outbox" -maxdepth 1 -name '*.cms' | wc -l; }
 spool_n() { find "$H_DIR/$1/spool" -maxdepth 1 -name '*.json' | wc -l; }
 
-wait_outbox() { # NAME N SECONDS
+# wait_n COUNTER NAME N SECONDS: until COUNTER NAME (outbox_n, spool_n) is N.
+wait_n() {
 	local i
-	for i in $(seq 1 $(($3 * 10))); do
-		[ "$(outbox_n "$1")" -eq "$2" ] && return 0
+	for i in $(seq 1 $(($4 * 10))); do
+		[ "$("$1" "$2")" -eq "$3" ] && return 0
 		sleep 0.1
 	done
+	return 1
+}
+
+wait_outbox() { # NAME N SECONDS
+	wait_n outbox_n "$1" "$2" "$3" && return 0
 	echo "# outbox of $1: $(outbox_n "$1") entries, wanted $2"
 	return 1
 }
 
-wait_spool_empty() { # NAME SECONDS
-	local i
-	for i in $(seq 1 $(($2 * 10))); do
-		[ "$(spool_n "$1")" -eq 0 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_spool_empty() { wait_n spool_n "$1" 0 "$2"; } # NAME SECONDS
 
 wait_log_count() { # FILE PATTERN N SECONDS
 	local i
