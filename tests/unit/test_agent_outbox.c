@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "common/log.h"
+#include "common/receipt.h"
 #include "services/agent/agent_outbox.h"
 
 static char dir[64];
@@ -213,14 +214,12 @@ static void unset_clock_never_ages(void **state)
 	agent_outbox *o;
 	outbox_stats st;
 	FILE *f;
-	int i;
 
 	(void)state;
 	o = open_fresh("unset", 10, 1 << 20, 3600);
 	outbox_close(o);
 	payload(7, sizeof buf, buf, d);
-	for (i = 0; i < OUTBOX_DIGEST_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	receipt_digest_hex(d, hex);
 	/* 1970-01-01T00:16:40Z in ns, as after a cold start without a clock. */
 	snprintf(path, sizeof path, "%s/unset/%016llx-%s.cms", dir, 1000ULL * 1000000000ULL, hex);
 	assert_non_null(f = fopen(path, "wb"));
