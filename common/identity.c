@@ -17,6 +17,7 @@
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
 #include <openssl/crypto.h>
+#include <openssl/x509v3.h>
 
 __attribute__((format(printf, 3, 4)))
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -237,11 +238,94 @@ int identity_from_subject(const X509_NAME *subject, identity *out, char *err, si
 	return 0;
 }
 
+/* 1 when cert's extendedKeyUsage holds the bridge OID, 0 when not, -1 unreadable. */
+static int has_bridge_eku(X509 *cert)
+{
+	EXTENDED_KEY_USAGE *eku;
+	ASN1_OBJECT *want;
+	int crit = 0, i, found = 0;
+
+	eku = X509_get_ext_d2i(cert, NID_ext_key_usage, &crit, NULL);
+	if (!eku)
+		return crit == -1 ? 0 : -1;
+	want = OBJ_txt2obj(IDENTITY_BRIDGE_EKU_OID, 1);
+	if (!want) {
+		EXTENDED_KEY_USAGE_free(eku);
+		return -1;
+	}
+	for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
+		if (OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), want) == 0)
+			found = 1;
+	ASN1_OBJECT_free(want);
+	EXTENDED_KEY_USAGE_free(eku);
+	return found;
+}
+
+/* The CN of a bridge's subject: "bridge-" + an identifier, into out->bridge. */
+static int bridge_name(const X509_NAME *subject, identity *out, char *err, size_t errlen)
+{
+	int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+	unsigned char *cn = NULL;
+	size_t plen = strlen(IDENTITY_BRIDGE_CN_PREFIX);
+	int len, rc = -1;
+
+	len = at < 0 ? -1 : ASN1_STRING_to_UTF8(&cn, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
+	if (len <= (int)plen || strncmp((const char *)cn, IDENTITY_BRIDGE_CN_PREFIX, plen) != 0 ||
+	    !ident_valid((const char *)cn + plen, (size_t)len - plen)) {
+		set_err(err, errlen, "a bridge certificate needs CN=%s<identifier> (%s)", IDENTITY_BRIDGE_CN_PREFIX,
+			IDENT_GRAMMAR_TEXT);
+		goto out;
+	}
+	memcpy(out->bridge, cn + plen, (size_t)len - plen);
+	out->bridge[len - plen] = '\0';
+	rc = 0;
+out:
+	OPENSSL_free(cn);
+	return rc;
+}
+
+int identity_from_certificate(X509 *cert, identity *out, char *err, size_t errlen)
+{
+	int bridge;
+
+	if (!cert || !out) {
+		set_err(err, errlen, "no certificate");
+		return -1;
+	}
+	if (identity_from_subject(X509_get_subject_name(cert), out, err, errlen) != 0)
+		return -1;
+	bridge = has_bridge_eku(cert);
+	if (bridge < 0) {
+		set_err(err, errlen, "extendedKeyUsage cannot be read");
+		goto refuse;
+	}
+	if (!bridge)
+		return 0;
+	/* A bridge speaks for a whole master account, so only the
+	 * master-account CA can issue one (a leaf with just O, under its
+	 * O=ma name constraint). */
+	if (out->kind != IDENTITY_MASTER) {
+		set_err(err, errlen, "the bridge extendedKeyUsage is only for master-account subjects (O=ma, CN=%s<name>)",
+			IDENTITY_BRIDGE_CN_PREFIX);
+		goto refuse;
+	}
+	if (bridge_name(X509_get_subject_name(cert), out, err, errlen) != 0)
+		goto refuse;
+	out->kind = IDENTITY_BRIDGE;
+	snprintf(out->name, sizeof(out->name), "%s%s/%s", IDENTITY_BRIDGE_PREFIX, out->master, out->bridge);
+	return 0;
+refuse:
+	memset(out, 0, sizeof(*out));
+	return -1;
+}
+
 const char *identity_scope(const identity *id)
 {
 	if (!id)
 		return NULL;
 	switch (id->kind) {
+	case IDENTITY_BRIDGE:
+		return id->master;
 	case IDENTITY_EQUIPMENT:
 	case IDENTITY_ACCOUNT:
 	case IDENTITY_MASTER:

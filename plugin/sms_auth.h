@@ -103,12 +103,14 @@ bool acl_filter_within(const char *filter, const char *pattern);
 bool acl_scope_contains(const char *scope, size_t scope_len, const char *filter);
 /*
  * The decision for one request. username is what sms_auth set at connect
- * ("ma/acc/eq", "ma/acc", "ma" or "role:<name>"); topic is the topic (READ,
- * WRITE) or the filter (SUBSCRIBE, UNSUBSCRIBE). A tenant reads and
- * subscribes within its scope; it writes only as the channel's writer
- * (DESIGN.md "The way back"): equipment "<own>/snapshots" and
- * "<own>/firmware/status", account and master-account clients nothing.
- * Roles get what their rules say. No allocation, no I/O.
+ * ("ma/acc/eq", "ma/acc", "ma", "role:<name>" or "bridge:<ma>/<name>");
+ * topic is the topic (READ, WRITE) or the filter (SUBSCRIBE, UNSUBSCRIBE).
+ * A tenant reads and subscribes within its scope; it writes only as the
+ * channel's writer (DESIGN.md "The way back"): equipment "<own>/snapshots"
+ * and "<own>/firmware/status", account and master-account clients nothing.
+ * A customer-site bridge reads what its master account reads and writes
+ * the equipment channels of every device below it. Roles get what their
+ * rules say. No allocation, no I/O.
  */
 bool acl_allows(const struct sms_config *cfg, const char *username, int access, const char *topic);
 

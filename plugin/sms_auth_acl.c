@@ -15,6 +15,12 @@
  * roles (their rules in the configuration). Account and master-account
  * clients (customers) audit: they write nothing. Only WRITE is narrowed,
  * so the READ path is untouched.
+ *
+ * A customer-site bridge ("bridge:<ma>/<name>") carries its site's devices
+ * and what comes back to them: it reads and subscribes what its master
+ * account reads, and writes what the devices of that tree write, on their
+ * behalf. It never reaches outside "<ma>": the scope comes from the
+ * certificate, so the vendor side needs no per-customer configuration.
  */
 #include "plugin/sms_auth.h"
 
@@ -218,6 +224,46 @@ static bool tenant_may_write(const char *scope, size_t scope_len, const char *to
 	return false;
 }
 
+/* "<ma>/<acc>/<eq>/<channel>" with an equipment writer channel, for any
+ * acc and eq of the master account ma_len bytes long at topic's start. */
+static bool bridge_may_write(size_t ma_len, const char *topic)
+{
+	const char *acc, *eq, *channel;
+	size_t i;
+
+	if (topic[ma_len] != '/')
+		return false;
+	acc = topic + ma_len + 1;
+	eq = level_end(acc);
+	if (eq == acc || *eq != '/')
+		return false;
+	eq++;
+	channel = level_end(eq);
+	if (channel == eq || *channel != '/')
+		return false;
+	channel++;
+	for (i = 0; equipment_writes[i]; i++)
+		if (strcmp(channel, equipment_writes[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The master account of a bridge username "bridge:<ma>/<name>" (a literal
+ * level, as identity.c made it); false for anything else. */
+static bool bridge_master(const char *username, const char **ma, size_t *len)
+{
+	const char *m = username + IDENTITY_BRIDGE_PREFIX_LEN, *end = level_end(m), *c;
+
+	if (end == m || *end != '/' || end[1] == '\0' || strchr(end + 1, '/'))
+		return false;
+	for (c = m; c < end; c++)
+		if (*c == '+' || *c == '#' || *c == '$')
+			return false;
+	*ma = m;
+	*len = (size_t)(end - m);
+	return true;
+}
+
 static bool role_allows(const struct sms_role *role, unsigned need, const char *target)
 {
 	size_t i;
@@ -265,6 +311,14 @@ bool acl_allows(const struct sms_config *cfg, const char *username, int access, 
 			return false;
 		if (role_allows(role, (unsigned)access, target))
 			return true;
+	} else if (strncmp(username, IDENTITY_BRIDGE_PREFIX, IDENTITY_BRIDGE_PREFIX_LEN) == 0) {
+		const char *ma;
+		size_t len;
+
+		if (!bridge_master(username, &ma, &len))
+			return false;
+		if (scope_contains(ma, len, target))
+			return access != ACL_WRITE || bridge_may_write(len, target);
 	} else {
 		size_t len;
 

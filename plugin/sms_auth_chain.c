@@ -395,7 +395,7 @@ int sms_authenticate(const struct sms_trust *t, const struct sms_config *cfg, X5
 		return errf(err, errlen, "certificate chain not valid: %s", X509_verify_cert_error_string(verr));
 	if (leaf_problem(leaf, err, errlen) != 0)
 		goto out;
-	if (identity_from_subject(X509_get_subject_name(leaf), id, why, sizeof(why)) != 0) {
+	if (identity_from_certificate(leaf, id, why, sizeof(why)) != 0) {
 		errf(err, errlen, "not an SMS identity: %s", why);
 		goto out;
 	}

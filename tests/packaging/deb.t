@@ -80,6 +80,8 @@ for u in "${USERS[@]}"; do
 	tap_is "$shell" /usr/sbin/nologin "system user $u created in the root, no login shell"
 done
 tap_is "$(q -L sms-broker-plugin | grep -c '^/usr/lib/sms/sms_auth.so$')" 1 "sms_auth.so is in sms-broker-plugin"
+tap_is "$(q -L sms-broker-plugin | grep -cE '^/usr/share/doc/sms-broker-plugin/examples/mosquitto-(site|regional)\.conf$')" 2 \
+	"sms-broker-plugin has the cascades' mosquitto.conf examples (site, regional)"
 tap_is "$(q -L sms-tools | grep -cE '^/usr/bin/(smscms|sms-pki|sms-devicesim)$')" 3 "sms-tools has smscms, sms-pki, sms-devicesim"
 # The CRL renewal runs where the CA keys are, i.e. where sms-pki is.
 tap_is "$(q -L sms-tools | grep -cE '^/lib/systemd/system/sms-pki-crl-renew\.(service|timer)$')" 2 \

@@ -9,6 +9,7 @@
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "common/identity.h"
 
@@ -269,6 +270,81 @@ static void bad_layouts(void **state)
 	X509_NAME_free(empty);
 }
 
+/* A certificate with subject a[0..n) and, when eku is not NULL, that
+ * extendedKeyUsage (a config value: "clientAuth, 2.25..."); unsigned:
+ * identity_from_certificate reads, the plugin verifies. */
+static X509 *cert_with(const struct attr *a, size_t n, const char *eku, int eku_times)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = make_name(a, n);
+	int i;
+
+	assert_non_null(x);
+	assert_int_equal(X509_set_subject_name(x, name), 1);
+	X509_NAME_free(name);
+	for (i = 0; eku && i < eku_times; i++) {
+		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, eku);
+
+		assert_non_null(e);
+		assert_int_equal(X509_add_ext(x, e, -1), 1);
+		X509_EXTENSION_free(e);
+	}
+	return x;
+}
+
+static int from_cert(X509 *x, identity *id, char *err, size_t errlen)
+{
+	int rc = identity_from_certificate(x, id, err, errlen);
+
+	X509_free(x);
+	return rc;
+}
+
+#define BRIDGE_EKU "clientAuth, " IDENTITY_BRIDGE_EKU_OID
+
+static void bridge(void **state)
+{
+	const struct attr site[] = { A("O", "000001"), A("CN", "bridge-site-a") };
+	const struct attr plain[] = { A("O", "000001"), A("CN", "site-a") };
+	const struct attr empty_name[] = { A("O", "000001"), A("CN", "bridge-") };
+	const struct attr colon[] = { A("O", "000001"), A("CN", "bridge-a:b") };
+	const struct attr dotted[] = { A("O", "000001"), A("CN", "bridge-a.b-c_d") };
+	const struct attr acc[] = { A("O", "000001"), A("OU", "00002"), A("CN", "bridge-x") };
+	const struct attr eq[] = { A("O", "000001"), A("OU", "00002"), A("serialNumber", "EQ1"), A("CN", "bridge-x") };
+	const struct attr role[] = { A("CN", "bridge-x") };
+	identity id;
+	char err[200];
+
+	(void)state;
+	assert_int_equal(from_cert(cert_with(site, 2, BRIDGE_EKU, 1), &id, err, sizeof(err)), 0);
+	assert_int_equal(id.kind, IDENTITY_BRIDGE);
+	assert_string_equal(id.name, "bridge:000001/site-a");
+	assert_string_equal(id.bridge, "site-a");
+	assert_string_equal(identity_scope(&id), "000001");
+	assert_int_equal(from_cert(cert_with(dotted, 2, BRIDGE_EKU, 1), &id, err, sizeof(err)), 0);
+	assert_string_equal(id.name, "bridge:000001/a.b-c_d");
+	/* The CN alone makes no bridge; clientAuth alone neither. */
+	assert_int_equal(from_cert(cert_with(site, 2, NULL, 0), &id, err, sizeof(err)), 0);
+	assert_int_equal(id.kind, IDENTITY_MASTER);
+	assert_int_equal(from_cert(cert_with(site, 2, "clientAuth", 1), &id, err, sizeof(err)), 0);
+	assert_int_equal(id.kind, IDENTITY_MASTER);
+	/* The EKU on anything but O=ma, CN=bridge-<identifier> is refused. */
+	assert_int_equal(from_cert(cert_with(plain, 2, BRIDGE_EKU, 1), &id, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "needs CN=bridge-<identifier>"));
+	assert_int_equal(id.kind, 0);
+	assert_int_equal(from_cert(cert_with(empty_name, 2, BRIDGE_EKU, 1), &id, err, sizeof(err)), -1);
+	assert_int_equal(from_cert(cert_with(colon, 2, BRIDGE_EKU, 1), &id, err, sizeof(err)), -1);
+	assert_int_equal(from_cert(cert_with(acc, 3, BRIDGE_EKU, 1), &id, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "only for master-account subjects"));
+	assert_int_equal(from_cert(cert_with(eq, 4, BRIDGE_EKU, 1), &id, err, sizeof(err)), -1);
+	assert_int_equal(from_cert(cert_with(role, 1, BRIDGE_EKU, 1), &id, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "only for master-account subjects"));
+	/* Two extendedKeyUsage extensions: unreadable, refused. */
+	assert_int_equal(from_cert(cert_with(site, 2, BRIDGE_EKU, 2), &id, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "extendedKeyUsage cannot be read"));
+	assert_int_equal(identity_from_certificate(NULL, &id, err, sizeof(err)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +355,7 @@ int main(void)
 		cmocka_unit_test(hostile_characters),
 		cmocka_unit_test(empty_and_long),
 		cmocka_unit_test(bad_layouts),
+		cmocka_unit_test(bridge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

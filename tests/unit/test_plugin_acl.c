@@ -421,6 +421,40 @@ static void decisions(void **state)
 	assert_true(acl_allows(&cfg, "role:narrow-reader", ACL_SUBSCRIBE, "#"));
 	assert_true(acl_allows(&cfg, "role:narrow-reader", ACL_READ, "x/1"));
 	assert_false(acl_allows(&cfg, "role:narrow-reader", ACL_READ, "y/1"));
+	/* a customer-site bridge: its master account's devices' channels, on their behalf */
+	{
+		const char *br = "bridge:000001/site-a";
+
+		assert_true(acl_allows(&cfg, br, ACL_WRITE, "000001/00002/EQ1/snapshots"));
+		assert_true(acl_allows(&cfg, br, ACL_WRITE, "000001/00003/EQ9/firmware/status"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "000002/00002/EQ1/snapshots"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "0000010/00002/EQ1/snapshots"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "000001/00002/EQ1/receipts"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "000001/00002/EQ1/firmware"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "000001/00002/snapshots"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "000001/00002//snapshots"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "000001//EQ1/snapshots"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "000001/00002/EQ1/snapshots/x"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "000001"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "000001/"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "sms/crl/tls"));
+		assert_true(acl_allows(&cfg, br, ACL_SUBSCRIBE, "000001/#"));
+		assert_true(acl_allows(&cfg, br, ACL_SUBSCRIBE, "000001/+/+/receipts"));
+		assert_true(acl_allows(&cfg, br, ACL_READ, "000001/00002/EQ1/firmware"));
+		assert_true(acl_allows(&cfg, br, ACL_SUBSCRIBE, "sms/crl/#"));
+		assert_false(acl_allows(&cfg, br, ACL_SUBSCRIBE, "#"));
+		assert_false(acl_allows(&cfg, br, ACL_SUBSCRIBE, "+/+/+/receipts"));
+		assert_false(acl_allows(&cfg, br, ACL_READ, "000002/00002/EQ1/receipts"));
+		assert_false(acl_allows(&cfg, br, ACL_SUBSCRIBE, "$SYS/#"));
+		assert_false(acl_allows(&cfg, br, ACL_WRITE, "$SYS/broker/connection/x/state"));
+		/* usernames sms_auth never sets for a bridge */
+		assert_false(acl_allows(&cfg, "bridge:000001", ACL_READ, "000001/a"));
+		assert_false(acl_allows(&cfg, "bridge:/x", ACL_READ, "a"));
+		assert_false(acl_allows(&cfg, "bridge:+/x", ACL_READ, "a/b"));
+		assert_false(acl_allows(&cfg, "bridge:#/x", ACL_SUBSCRIBE, "#"));
+		assert_false(acl_allows(&cfg, "bridge:000001/x/y", ACL_READ, "000001/a"));
+		assert_false(acl_allows(&cfg, "bridge:000001/", ACL_READ, "000001/a"));
+	}
 	/* names that are no identity sms_auth would set */
 	assert_false(acl_allows(&cfg, "role:unknown", ACL_READ, "sms/crl/x"));
 	assert_false(acl_allows(&cfg, "role:", ACL_READ, "a"));

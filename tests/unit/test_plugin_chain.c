@@ -40,7 +40,8 @@ static int setup(void **state)
 	snprintf(pkidir, sizeof(pkidir), "%s/pki/tls", dir);
 	return pki_run("init") || pki_run("master 000001") || pki_run("account 000001 00002") || pki_run("account 000001 00003") ||
 	       pki_run("device 000001 00002 EQ1") || pki_run("device 000001 00002 EQ2") || pki_run("device 000001 00003 EQ1") ||
-	       pki_run("service MRO-Admin") || pki_run("client 000001 ops") ? -1 : 0;
+	       pki_run("service MRO-Admin") || pki_run("client 000001 ops") || pki_run("client 000001 bridge-x") ||
+	       pki_run("bridge site 000001 site-a") ? -1 : 0;
 }
 
 static int teardown(void **state)
@@ -388,6 +389,65 @@ static void client_certificates(void **state)
 	sms_config_free(&cfg);
 }
 
+#define BRIDGE_EXT "basicConstraints=critical,CA:false\\nkeyUsage=critical,digitalSignature\\n" \
+	"extendedKeyUsage=clientAuth," IDENTITY_BRIDGE_EKU_OID "\\n"
+
+/* The bridge EKU makes a bridge of a master-account subject, and of nothing else. */
+static void bridges(void **state)
+{
+	struct sms_config cfg;
+	struct sms_trust t;
+	identity id;
+	char err[512];
+
+	(void)state;
+	config(&cfg, NULL, NULL, true);
+	assert_int_equal(sms_trust_load(&cfg, NULL, &t, err, sizeof(err)), 0);
+	if (auth(&t, &cfg, "ma/000001/bridges/site-a", &id, err, sizeof(err), NULL) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(id.kind, IDENTITY_BRIDGE);
+	assert_string_equal(id.name, "bridge:000001/site-a");
+	assert_string_equal(identity_scope(&id), "000001");
+	/* The CN alone makes no bridge: a client called bridge-x reads, as clients do. */
+	assert_int_equal(auth(&t, &cfg, "ma/000001/clients/bridge-x", &id, err, sizeof(err), NULL), 0);
+	assert_int_equal(id.kind, IDENTITY_MASTER);
+	assert_string_equal(id.name, "000001");
+	/* The site broker's server certificate is no client at all. */
+	assert_int_equal(auth(&t, &cfg, "ma/000001/bridges/site-a/server", &id, err, sizeof(err), NULL), -1);
+	/* The EKU on an equipment subject (an account CA run by the customer could mint it). */
+	mint("ma/000001/acc/00002", "/O=000001/OU=00002/serialNumber=EQ5/CN=bridge-b", BRIDGE_EXT, "b-eq");
+	assert_int_equal(auth_minted(&t, &cfg, "b-eq", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "only for master-account subjects"));
+	mint("ma/000001/acc/00002", "/O=000001/OU=00002/CN=bridge-b", BRIDGE_EXT, "b-acc");
+	assert_int_equal(auth_minted(&t, &cfg, "b-acc", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "only for master-account subjects"));
+	/* A master-level subject from an account CA breaks its name constraints. */
+	mint("ma/000001/acc/00002", "/O=000001/CN=bridge-b", BRIDGE_EXT, "b-short");
+	assert_int_equal(auth_minted(&t, &cfg, "b-short", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "certificate chain not valid"));
+	/* Another master account's tree: the name constraints of 000001's CA. */
+	mint("ma/000001", "/O=000002/CN=bridge-b", BRIDGE_EXT, "b-other");
+	assert_int_equal(auth_minted(&t, &cfg, "b-other", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "certificate chain not valid"));
+	/* The CN must say bridge-<identifier>. */
+	mint("ma/000001", "/O=000001/CN=site-b", BRIDGE_EXT, "b-cn");
+	assert_int_equal(auth_minted(&t, &cfg, "b-cn", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "needs CN=bridge-<identifier>"));
+	mint("ma/000001", "/O=000001/CN=bridge-", BRIDGE_EXT, "b-empty");
+	assert_int_equal(auth_minted(&t, &cfg, "b-empty", err, sizeof(err)), -1);
+	mint("ma/000001", "/O=000001/CN=bridge-a:b", BRIDGE_EXT, "b-colon");
+	assert_int_equal(auth_minted(&t, &cfg, "b-colon", err, sizeof(err)), -1);
+	/* The services CA issues roles only, bridges neither. */
+	mint("services", "/O=000001/CN=bridge-b", BRIDGE_EXT, "b-svc");
+	assert_int_equal(auth_minted(&t, &cfg, "b-svc", err, sizeof(err)), -1);
+	/* Control: the master-account CA's own bridge, minted by hand, is one. */
+	mint("ma/000001", "/O=000001/CN=bridge-b", BRIDGE_EXT, "b-ok");
+	if (auth_minted(&t, &cfg, "b-ok", err, sizeof(err)) != 0)
+		fail_msg("control refused: %s", err);
+	sms_trust_free(&t);
+	sms_config_free(&cfg);
+}
+
 static void subject_for_logs(void **state)
 {
 	X509 *x = X509_new();
@@ -416,6 +476,7 @@ int main(void)
 		cmocka_unit_test(revocation),
 		cmocka_unit_test(subject_for_logs),
 		cmocka_unit_test(client_certificates),
+		cmocka_unit_test(bridges),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
