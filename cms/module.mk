@@ -2,11 +2,11 @@
 # smscms tool, their unit tests. The fuzz target is built by tests/fuzz/run
 # with clang so the gcc trees stay untouched.
 
-CMS_LIB_SRC := cms/cms_asn1.c cms/cms_certcache.c cms/cms_ctx.c cms/cms_decrypt.c cms/cms_encrypt.c cms/cms_gcm.c \
+CMS_LIB_SRC := cms/cms_asn1.c cms/cms_certcache.c cms/cms_compress.c cms/cms_ctx.c cms/cms_decrypt.c cms/cms_encrypt.c cms/cms_gcm.c \
 	cms/cms_identity.c cms/cms_inspect.c cms/cms_kek.c cms/cms_key.c cms/cms_mqv.c cms/cms_message.c cms/cms_recipients.c \
 	cms/cms_scheme.c cms/cms_verifier.c
 SMSCMS_LIB := $(B)/lib/libsmscms.a
-SMSCMS_LDLIBS := -lcrypto -lpthread
+SMSCMS_LDLIBS := -lcrypto -lz -lpthread
 
 LIBS += $(SMSCMS_LIB)
 BINS += $(B)/bin/smscms

@@ -8,24 +8,24 @@ BINS += $(B)/bin/sms-agent
 
 $(B)/bin/sms-agent: $(patsubst %.c,$(B)/obj/%.o,$(AGENT_SRC)) $(SMSCOMMON_LIB) $(SMSCMS_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lcjson -lconfig -lssl -lcrypto -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lcjson -lconfig -lssl -lcrypto -lz -lpthread -lm
 
 HELPERS += $(B)/tests/sms-test-receipt
 
 $(B)/tests/sms-test-receipt: $(B)/obj/tests/harness/sms_test_receipt.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcjson -lcrypto
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcjson -lcrypto -lz
 
 UNIT_TESTS += $(B)/tests/unit/test_agent_outbox
 
 $(B)/tests/unit/test_agent_outbox: $(B)/obj/tests/unit/test_agent_outbox.o $(B)/obj/services/agent/agent_outbox.o \
 		$(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lz -lpthread -lm
 
 UNIT_TESTS += $(B)/tests/unit/test_agent_crl
 
 $(B)/tests/unit/test_agent_crl: $(B)/obj/tests/unit/test_agent_crl.o $(B)/obj/tests/unit/pki_test_support.o \
 		$(B)/obj/services/agent/agent_crl.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto -lz

@@ -1,6 +1,6 @@
 # sms-snapshotd: snapshot subscriber -> PostgreSQL, and its unit tests.
 
-SERVICES_LIBS := -lmosquitto -lpq -lcjson -lconfig -lssl -lcrypto -lpthread -lm
+SERVICES_LIBS := -lmosquitto -lpq -lcjson -lconfig -lssl -lcrypto -lz -lpthread -lm
 
 $(B)/obj/services/%.o: MODULE_CFLAGS := -I/usr/include/cjson -I/usr/include/postgresql \
 	-DSMS_SQL_DIR=\"$(PREFIX)/share/sms/sql\"
@@ -29,4 +29,4 @@ UNIT_TESTS += $(B)/tests/unit/test_snapshotd_receipts
 $(B)/tests/unit/test_snapshotd_receipts: $(B)/obj/tests/unit/test_snapshotd_receipts.o \
 		$(B)/obj/tests/unit/pki_test_support.o $(B)/obj/services/snapshotd/snapshotd_receipts.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lz -lpthread

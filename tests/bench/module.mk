@@ -6,5 +6,5 @@ HELPERS += $(B)/tests/bench/bench_cms
 
 $(B)/tests/bench/bench_cms: $(B)/obj/tests/bench/bench_cms.o $(SMSCMS_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcrypto -lpthread
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcrypto -lz -lpthread
 endif
