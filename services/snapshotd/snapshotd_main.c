@@ -364,6 +364,7 @@ int main(int argc, char **argv)
 	sh.keys.max_values = cfg.max_values;
 	sh.keys.signatures = sh.signatures;
 	sh.keys.require_signature = cfg.require_signature;
+	sh.keys.dicts = cfg.dicts;
 	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
 		sms_log(LOG_LEVEL_ERROR, "mosquitto_lib_init failed");
 		goto out;
