@@ -288,6 +288,25 @@ out:
 	return rc;
 }
 
+int snapshot_dicts_load_file(const char *path, snapshot_dicts **out, char *err, size_t errlen)
+{
+	snapshot_dicts *set = calloc(1, sizeof *set);
+
+	*out = NULL;
+	if (set == NULL || (set->d = calloc(1, sizeof *set->d)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		snapshot_dicts_free(set);
+		return -1;
+	}
+	if (snapshot_dict_load(path, &set->d[0], err, errlen) != 0) {
+		snapshot_dicts_free(set);
+		return -1;
+	}
+	set->n = 1;
+	*out = set;
+	return 0;
+}
+
 const snapshot_dict *snapshot_dicts_find(const snapshot_dicts *set, const char *digest)
 {
 	size_t i;

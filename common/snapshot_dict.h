@@ -50,6 +50,8 @@ struct snapshot_dicts {
 	size_t n;
 };
 int snapshot_dicts_load_dir(const char *dir, snapshot_dicts **out, char *err, size_t errlen);
+/* A set of the one dictionary in path (a device holds its own). */
+int snapshot_dicts_load_file(const char *path, snapshot_dicts **out, char *err, size_t errlen);
 const snapshot_dict *snapshot_dicts_find(const snapshot_dicts *set, const char *digest);
 void snapshot_dicts_free(snapshot_dicts *set);
 

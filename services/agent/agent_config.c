@@ -7,6 +7,7 @@
 
 #include "common/conf.h"
 #include "common/conf_blocks.h"
+#include "common/snapshot_dict.h"
 
 static const char *const known_keys[] = {
 	CONF_BROKER_KEYS, "broker.session_expiry", "broker.backoff_max_ms",
@@ -17,7 +18,7 @@ static const char *const known_keys[] = {
 	"outbox.window",
 	"crl.dir", "crl.tls_ca_certs",
 	"stats_interval", "log_file",
-	"e2e.sign_snapshots", "socket.path", "socket.mode", "socket.uid", "socket.gid", "socket.timeout_ms",
+	"e2e.sign_snapshots", "e2e.compress", "dictionary", "socket.path", "socket.mode", "socket.uid", "socket.gid", "socket.timeout_ms",
 	NULL
 };
 
@@ -100,8 +101,15 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_path(f, "crl.dir", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->crl_dir) ||
 	    conf_path_list(f, "crl.tls_ca_certs", readable, cfg->crl_tls_ca_certs, CONF_MAX_CRLS,
 	                   &cfg->n_crl_tls_ca_certs) ||
-	    load_ints(f, cfg) || load_signing_and_socket(f, cfg))
+	    load_ints(f, cfg) || load_signing_and_socket(f, cfg) ||
+	    conf_bool(f, "e2e.compress", 0, &cfg->compress) ||
+	    conf_path(f, "dictionary", CONF_OPTIONAL, readable, &cfg->dictionary))
 		return -1;
+	if (cfg->dictionary != NULL) {
+		char err[600];
+		if (snapshot_dicts_load_file(cfg->dictionary, &cfg->dicts, err, sizeof err) != 0)
+			return conf_fail(f, "dictionary", "%s", err);
+	}
 	if (cfg->n_recipients == 0)
 		return conf_fail(f, "e2e.recipients", "must name at least the vendor snapshot service's certificate "
 		                 "(and the customer's account client certificates)");
@@ -142,6 +150,8 @@ void agent_config_free(agent_config *cfg)
 	free(cfg->crl_dir);
 	free_list(cfg->crl_tls_ca_certs, cfg->n_crl_tls_ca_certs);
 	free(cfg->socket_path);
+	free(cfg->dictionary);
+	snapshot_dicts_free(cfg->dicts);
 	conf_metrics_free(&cfg->metrics);
 	memset(cfg, 0, sizeof *cfg);
 }
