@@ -21,7 +21,7 @@ $(B)/bin/smscms: $(B)/obj/cms/smscms_main.o $(B)/obj/common/version.o $(SMSCMS_L
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SMSCMS_LDLIBS)
 
-CMS_UNIT := mqv kdf roundtrip negative certcache
+CMS_UNIT := mqv kdf roundtrip negative certcache compress
 UNIT_TESTS += $(patsubst %,$(B)/tests/unit/test_cms_%,$(CMS_UNIT))
 
 $(patsubst %,$(B)/tests/unit/test_cms_%,$(CMS_UNIT)): $(B)/tests/unit/test_cms_%: \
