@@ -34,7 +34,7 @@ $(B)/obj/tests/unit/test_services_%.o: MODULE_CFLAGS := -I/usr/include/cjson -I/
 
 $(B)/tests/unit/test_services_parse: $(B)/obj/tests/unit/test_services_parse.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lm
 
 UNIT_TESTS += $(B)/tests/unit/test_common_runtime
 

@@ -14,18 +14,18 @@ HELPERS += $(B)/tests/sms-test-receipt
 
 $(B)/tests/sms-test-receipt: $(B)/obj/tests/harness/sms_test_receipt.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcjson -lcrypto -lz
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcjson -lcrypto
 
 UNIT_TESTS += $(B)/tests/unit/test_agent_outbox
 
 $(B)/tests/unit/test_agent_outbox: $(B)/obj/tests/unit/test_agent_outbox.o $(B)/obj/services/agent/agent_outbox.o \
 		$(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lz -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread -lm
 
 UNIT_TESTS += $(B)/tests/unit/test_agent_crl
 
 $(B)/tests/unit/test_agent_crl: $(B)/obj/tests/unit/test_agent_crl.o $(B)/obj/tests/unit/pki_test_support.o \
 		$(B)/obj/services/agent/agent_crl.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto -lz
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcrypto

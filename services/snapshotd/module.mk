@@ -22,11 +22,11 @@ UNIT_TESTS += $(B)/tests/unit/test_services_config
 $(B)/tests/unit/test_services_config: $(B)/obj/tests/unit/test_services_config.o \
 		$(B)/obj/services/snapshotd/snapshotd_config.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lconfig
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lconfig -lcjson -lcrypto
 
 UNIT_TESTS += $(B)/tests/unit/test_snapshotd_receipts
 
 $(B)/tests/unit/test_snapshotd_receipts: $(B)/obj/tests/unit/test_snapshotd_receipts.o \
 		$(B)/obj/tests/unit/pki_test_support.o $(B)/obj/services/snapshotd/snapshotd_receipts.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lz -lpthread
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread
