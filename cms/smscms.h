@@ -131,6 +131,12 @@ smscms_status smscms_verifier_reload(smscms_ctx *ctx, smscms_verifier *v);
  * (common/crl_watch: issuer signature, replay rules); with any CRL given,
  * every CA on a chain must have one. */
 smscms_status smscms_verifier_set_crls(smscms_ctx *ctx, smscms_verifier *v, const STACK_OF(X509_CRL) *crls);
+/* CA certificates the receiver already holds (e.g. e2e.ca_certs), used as
+ * untrusted chain material besides the message's originatorInfo, so a
+ * sender may carry its own certificate only: the chain still has to end at
+ * the trust root, with CRLs. References are taken; once, before the
+ * verifier is shared between threads. */
+smscms_status smscms_verifier_set_intermediates(smscms_ctx *ctx, smscms_verifier *v, const STACK_OF(X509) *cas);
 void smscms_verifier_free(smscms_verifier *v);
 
 typedef struct {

@@ -128,7 +128,8 @@ static int load_verifiers(audit_keys *k, const audit_config *cfg, char *err, siz
 {
 	if (load_cas(k, cfg, err, errlen) != 0)
 		return -1;
-	if (smscms_verifier_new(k->ctx, cfg->e2e.trust_root, NULL, 0, &k->verifier) != SMSCMS_OK) {
+	if (smscms_verifier_new(k->ctx, cfg->e2e.trust_root, NULL, 0, &k->verifier) != SMSCMS_OK ||
+	    smscms_verifier_set_intermediates(k->ctx, k->verifier, k->cas) != SMSCMS_OK) {
 		snprintf(err, errlen, "trust root %s: %s", cfg->e2e.trust_root, smscms_ctx_error(k->ctx));
 		return -1;
 	}

@@ -3,6 +3,9 @@
  * signed content types), the decompression bound (a bomb is refused, the
  * exact limit passes), and damaged compressed content (truncated DER, a
  * corrupt zlib stream, another algorithm) refused as malformed/unsupported.
+ * And the smaller originatorInfo that goes with it: a sender carrying its
+ * own certificate only verifies when the receiver holds the CA above it
+ * (smscms_verifier_set_intermediates), still against the root and CRLs.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -170,12 +173,75 @@ static void test_compress_damaged(void **state)
 	smscms_ctx_free(ctx);
 }
 
+static void test_leaf_only_originator(void **state)
+{
+	struct cz_fixture *f = *state;
+	smscms_ctx *ctx = smscms_ctx_new();
+	EVP_PKEY *k = cts_key(NID_X9_62_prime256v1);
+	X509 *leaf = cts_cert("leaf only", k, f->pki.ca, f->pki.ca_key, 0, 300);
+	smscms_identity *me = cts_identity(leaf, k, NULL);
+	X509 *r = smscms_identity_cert(f->rcpt);
+	STACK_OF(X509) *cas = sk_X509_new_null();
+	X509_CRL *crls[2];
+	long revoked = 300;
+	char root[256], crl[256];
+	const char *crl_files[1];
+	smscms_verifier *plain = NULL, *with_cas = NULL, *revoking = NULL;
+	smscms_encrypt_opts o;
+	unsigned char *der, *full_der, *out;
+	size_t der_len, full_len, out_len;
+
+	cts_write_cert("root.pem", f->pki.root, root, sizeof(root));
+	crls[0] = cts_crl(f->pki.root, f->pki.root_key, NULL, 0);
+	crls[1] = cts_crl(f->pki.ca, f->pki.ca_key, NULL, 0);
+	crl_files[0] = cts_write_crls("crls.pem", crls, 2, crl, sizeof(crl));
+	assert_int_equal(smscms_verifier_new(ctx, root, crl_files, 1, &plain), SMSCMS_OK);
+	assert_int_equal(smscms_verifier_new(ctx, root, crl_files, 1, &with_cas), SMSCMS_OK);
+	assert_true(sk_X509_push(cas, f->pki.ca) > 0);
+	assert_int_equal(smscms_verifier_set_intermediates(ctx, with_cas, cas), SMSCMS_OK);
+	assert_int_equal(smscms_verifier_set_intermediates(ctx, with_cas, cas), SMSCMS_ERR_ARGUMENT);
+	X509_CRL_free(crls[1]);
+	crls[1] = cts_crl(f->pki.ca, f->pki.ca_key, &revoked, 1);
+	crl_files[0] = cts_write_crls("crls-revoked.pem", crls, 2, crl, sizeof(crl));
+	assert_int_equal(smscms_verifier_new(ctx, root, crl_files, 1, &revoking), SMSCMS_OK);
+	assert_int_equal(smscms_verifier_set_intermediates(ctx, revoking, cas), SMSCMS_OK);
+
+	smscms_encrypt_opts_init(&o);
+	assert_int_equal(smscms_encrypt(ctx, &o, me, &r, 1, (const unsigned char *)"x", 1, &der, &der_len), SMSCMS_OK);
+	assert_int_equal(smscms_encrypt(ctx, &o, f->orig, &r, 1, (const unsigned char *)"x", 1, &full_der, &full_len),
+	                 SMSCMS_OK);
+	assert_true(der_len + 200 < full_len);
+	assert_int_equal(smscms_decrypt(ctx, NULL, f->rcpt, plain, der, der_len, &out, &out_len, NULL),
+	                 SMSCMS_ERR_UNTRUSTED);
+	assert_int_equal(smscms_decrypt(ctx, NULL, f->rcpt, with_cas, der, der_len, &out, &out_len, NULL), SMSCMS_OK);
+	OPENSSL_free(out);
+	assert_int_equal(smscms_decrypt(ctx, NULL, f->rcpt, revoking, der, der_len, &out, &out_len, NULL),
+	                 SMSCMS_ERR_REVOKED);
+	/* A sender with the whole chain verifies either way. */
+	assert_int_equal(smscms_decrypt(ctx, NULL, f->rcpt, with_cas, full_der, full_len, &out, &out_len, NULL),
+	                 SMSCMS_OK);
+	OPENSSL_free(out);
+	OPENSSL_free(der);
+	OPENSSL_free(full_der);
+	X509_CRL_free(crls[0]);
+	X509_CRL_free(crls[1]);
+	sk_X509_free(cas);
+	smscms_verifier_free(plain);
+	smscms_verifier_free(with_cas);
+	smscms_verifier_free(revoking);
+	smscms_identity_free(me);
+	X509_free(leaf);
+	EVP_PKEY_free(k);
+	smscms_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compress_roundtrip),
 		cmocka_unit_test(test_compress_bomb_refused),
 		cmocka_unit_test(test_compress_damaged),
+		cmocka_unit_test(test_leaf_only_originator),
 	};
 	return cmocka_run_group_tests(tests, cz_setup, cz_teardown);
 }
