@@ -19,6 +19,7 @@
 #include "cms/cms_asn1.h"
 #include "common/snapshot_dict.h"
 #include "common/snapshot_json.h"
+#include "common/x509_util.h"
 
 #define MAX_REPS 15
 
@@ -153,10 +154,27 @@ static double measure(struct bench *b, int (*op)(struct bench *), double seconds
 	return per[reps / 2];
 }
 
+/* The receiver's own CA certificates (sms-snapshotd: e2e.ca_certs). */
+static int set_cas(struct bench *b, const char *path)
+{
+	STACK_OF(X509) *cas = sk_X509_new_null();
+	char err[300];
+	int rc = -1;
+
+	if (cas == NULL || x509_add_certs_from_pem(cas, path, err, sizeof err) != 0)
+		fprintf(stderr, "bench_wire: %s\n", cas == NULL ? "out of memory" : err);
+	else if (smscms_verifier_set_intermediates(b->ctx, b->verifier, cas) != SMSCMS_OK)
+		fprintf(stderr, "bench_wire: %s\n", smscms_ctx_error(b->ctx));
+	else
+		rc = 0;
+	sk_X509_pop_free(cas, X509_free);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct bench b;
-	const char *cert = NULL, *key = NULL, *trust = NULL, *crl = NULL, *dicts = NULL;
+	const char *cert = NULL, *key = NULL, *trust = NULL, *crl = NULL, *dicts = NULL, *cas = NULL;
 	double seconds = 0.5;
 	int reps = 3, first = argc, rc = 1;
 	char err[600];
@@ -175,6 +193,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--trust")) trust = v;
 		else if (!strcmp(argv[i], "--crl")) crl = v;
 		else if (!strcmp(argv[i], "--dictionaries")) dicts = v;
+		else if (!strcmp(argv[i], "--ca")) cas = v;
 		else if (!strcmp(argv[i], "--seconds")) seconds = atof(v);
 		else if (!strcmp(argv[i], "--reps")) reps = atoi(v);
 		else goto usage;
@@ -188,6 +207,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_wire: %s\n", b.ctx != NULL ? smscms_ctx_error(b.ctx) : "out of memory");
 		goto out;
 	}
+	if (cas != NULL && set_cas(&b, cas) != 0)
+		goto out;
 	if (dicts != NULL && snapshot_dicts_load_dir(dicts, &b.dicts, err, sizeof err) != 0) {
 		fprintf(stderr, "bench_wire: %s\n", err);
 		goto out;
@@ -221,7 +242,7 @@ out:
 	smscms_ctx_free(b.ctx);
 	return rc;
 usage:
-	fputs("usage: bench_wire --cert C --key K --trust ROOT [--crl F] [--dictionaries DIR] [--seconds S] [--reps N] "
+	fputs("usage: bench_wire --cert C --key K --trust ROOT [--crl F] [--ca F] [--dictionaries DIR] [--seconds S] [--reps N] "
 	      "MESSAGE...\n", stderr);
 	return 2;
 }

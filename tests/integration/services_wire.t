@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The wire forms of a snapshot (issue 15): the full JSON, RFC 3274
 # CompressedData inside the envelope, the compact form by a channel
-# dictionary, and both. The same 340-value snapshot in each form is stored
+# dictionary, and both, also with the device certificate alone in
+# originatorInfo (the receivers hold the CAs). The same 340-value snapshot in each form is stored
 # with the same rows by sms-snapshotd and exported alike by sms-audit; the
 # compact+compressed form is far smaller; a compact snapshot naming a
 # dictionary the receiver does not hold is a dead letter (snapshotd) and a
@@ -56,13 +57,18 @@ kill -0 "$SVC_DAEMON" 2>/dev/null && tap_ok "sms-snapshotd started with dictiona
 
 # One snapshot per form: even seqs, so the text channels say "ok" in all.
 T0=$(date -u +%s)
-forms=("" "--compress" "--dictionary $DICTS/FM-1.json" "--compress --dictionary $DICTS/FM-1.json")
-names=(full compressed compact compact+compressed)
-for k in 0 1 2 3; do
+forms=("" "--compress" "--dictionary $DICTS/FM-1.json" "--compress --dictionary $DICTS/FM-1.json"
+	"--compress --dictionary $DICTS/FM-1.json")
+names=(full compressed compact compact+compressed "compact+compressed, leaf only")
+E1=$P/e2e/ma/000001/acc/00001/dev/EQ1
+for k in 0 1 2 3 4; do
 	seq=$((10 + 2 * k))
 	mkdir -p "$H_DIR/w$k"
+	chain=(--e2e-chain "$E1/chain.pem")
+	[ "$k" = 4 ] && chain=()
 	# shellcheck disable=SC2086
-	svc_devsim 000001 00001 EQ1 --recipient "$EA/cert.pem" --values 340 --seq-start $seq --taken-at $((T0 + k)) \
+	"$DBIN/sms-devicesim" --e2e-cert "$E1/cert.pem" --e2e-key "$E1/key.pem" "${chain[@]}" --recipient "$VSS/cert.pem" \
+		--recipient "$EA/cert.pem" --values 340 --seq-start $seq --taken-at $((T0 + k)) \
 		${forms[$k]} --write "$H_DIR/w$k" >/dev/null 2>&1 || tap_not_ok "encrypting the ${names[$k]} form"
 	bytes[$k]=$(cat "$H_DIR/w$k"/*.cms | wc -c)
 	echo "# ${names[$k]}: ${bytes[$k]} bytes, $((bytes[$k] * 10 / 340)) tenths of a byte per value"
@@ -71,15 +77,15 @@ for k in 0 1 2 3; do
 		--topic 000001/00001/EQ1/snapshots --from "$H_DIR/w$k" >>"$H_DIR/pub.log" 2>&1 ||
 		tap_not_ok "publishing the ${names[$k]} form"
 done
-tap_ok "the four forms encrypted and published"
+tap_ok "the five forms encrypted and published"
 [ "${bytes[1]}" -lt "${bytes[0]}" ] && [ "${bytes[2]}" -lt "${bytes[0]}" ] && [ "${bytes[3]}" -lt "${bytes[1]}" ] &&
-	[ "${bytes[3]}" -lt "${bytes[2]}" ] && [ $((bytes[3] * 4)) -lt "${bytes[0]}" ] &&
-	tap_ok "compact+compressed (${bytes[3]} B) < compressed, compact < full (${bytes[0]} B) / 4" ||
+	[ "${bytes[3]}" -lt "${bytes[2]}" ] && [ $((bytes[3] * 4)) -lt "${bytes[0]}" ] && [ "${bytes[4]}" -lt "${bytes[3]}" ] &&
+	tap_ok "leaf only (${bytes[4]} B) < compact+compressed (${bytes[3]} B) < compressed, compact < full (${bytes[0]} B) / 4" ||
 	tap_not_ok "sizes: ${bytes[*]}"
 
-svc_wait_count "select count(*) from t_snapshot" 4 || tap_not_ok "4 snapshots stored"
+svc_wait_count "select count(*) from t_snapshot" 5 || tap_not_ok "5 snapshots stored"
 tap_is "$(q "select string_agg(seq || '=' || n, ' ' order by seq) from (select s.seq, count(*) n from t_snapshot s
-            join t_snapshot_values v on v.snapshot_id = s.id group by 1) x")" "10=340 12=340 14=340 16=340" \
+            join t_snapshot_values v on v.snapshot_id = s.id group by 1) x")" "10=340 12=340 14=340 16=340 18=340" \
 	"each form stored as one snapshot of 340 values"
 # The rows, with the seq taken out of the numbers (sms-devicesim: seq*1000 + i + 0.25).
 rows_md5() {
@@ -89,7 +95,7 @@ rows_md5() {
 	   join t_channel_group g on g.id = c.group_id join t_unit u on u.id = c.unit_id group by 1 order by 1"
 }
 md5s=$(rows_md5 | cut -d'|' -f2 | sort -u | wc -l)
-tap_is "$md5s" 1 "the four forms are stored with the same rows (group, channel, unit, value)"
+tap_is "$md5s" 1 "the five forms are stored with the same rows (group, channel, unit, value)"
 tap_is "$(q "select count(*) from t_snapshot_values v join t_snapshot s on s.id = v.snapshot_id
             join t_channel c on c.id = v.channel_id
             where case when substr(c.name, 2)::int % 17 = 5 then v.value_text is distinct from 'ok'
@@ -110,7 +116,6 @@ tap_is "$(q "select count(*) from t_snapshot s join t_device d on d.id = s.devic
 	"nothing stored for it"
 
 # --- a decompression bomb: 4 MiB of zeros, 4 KB on the wire
-E1=$P/e2e/ma/000001/acc/00001/dev/EQ1
 mkdir -p "$H_DIR/bomb"
 head -c 4194304 /dev/zero >"$H_DIR/zeros"
 "$SMSCMS" encrypt --cert "$E1/cert.pem" --key "$E1/key.pem" --chain "$E1/chain.pem" --recipient "$VSS/cert.pem" \
@@ -126,7 +131,7 @@ kill -0 "$SVC_DAEMON" 2>/dev/null && tap_ok "sms-snapshotd still running" || tap
 # --- the customer's auditor reads every form
 AQ() { sqlite3 "$H_DIR/audit/store.db" "$1"; }
 for i in $(seq 1 150); do
-	[ "$(AQ "select count(*) from derived where kind = 'snapshot'" 2>/dev/null)" -ge 5 ] && break
+	[ "$(AQ "select count(*) from derived where kind = 'snapshot'" 2>/dev/null)" -ge 6 ] && break
 	sleep 0.2
 done
 "$DBIN/sms-audit" export --config "$H_DIR/audit/audit.conf" --device EQ1 --format csv >"$H_DIR/audit/export.csv" ||
@@ -147,7 +152,7 @@ for r in rows:
     per[seq].append((r[ix["group"]], r[ix["channel"]], r[ix["unit"]], v))
 print(" ".join("%d=%d" % (s, len(per[s])) for s in sorted(per)), len({tuple(sorted(v)) for v in per.values()}))
 PY
-)" "10=340 12=340 14=340 16=340 1" "sms-audit exports the four forms with the same 340 rows"
+)" "10=340 12=340 14=340 16=340 18=340 1" "sms-audit exports the five forms with the same 340 rows"
 tap_is "$(AQ "select count(*) from derived where equipment like '%/EQ2' and findings like '%unknown_dictionary%'" 2>/dev/null)" 1 \
 	"sms-audit: the unknown dictionary is a finding"
 tap_done
