@@ -10,7 +10,7 @@ SMSCMS_LDLIBS := -lcrypto -lz -lpthread
 
 LIBS += $(SMSCMS_LIB)
 BINS += $(B)/bin/smscms
-FUZZERS += tests/fuzz/fuzz_cms_decrypt.c
+FUZZERS += tests/fuzz/fuzz_cms_decrypt.c tests/fuzz/fuzz_cms_uncompress.c
 
 $(SMSCMS_LIB): $(patsubst %.c,$(B)/obj/%.o,$(CMS_LIB_SRC))
 	@mkdir -p $(@D)
