@@ -105,6 +105,9 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_bool(f, "e2e.compress", 0, &cfg->compress) ||
 	    conf_path(f, "dictionary", CONF_OPTIONAL, readable, &cfg->dictionary))
 		return -1;
+	if (cfg->sign_snapshots && cfg->e2e.chain == NULL)
+		return conf_fail(f, "e2e.sign_snapshots", "needs e2e.chain: the SignedData carries the signer's chain, "
+		                 "receivers verify it from there");
 	if (cfg->dictionary != NULL) {
 		char err[600];
 		if (snapshot_dicts_load_file(cfg->dictionary, &cfg->dicts, err, sizeof err) != 0)

@@ -107,8 +107,6 @@ static int load_signature_trust(const snapshotd_config *cfg, crl_watch *crls, si
 	return 0;
 }
 
-/* The verifier starts without CRLs and gets them only through the watch,
- * so nothing ever rests on a CRL whose signature did not verify. */
 /* e2e.ca_certs as chain material: a device may then send its certificate
  * without the CAs above it (fewer bytes on the wire, same verification). */
 static int load_intermediates(smscms_ctx *ctx, const snapshotd_config *cfg, smscms_verifier *v)
@@ -138,6 +136,8 @@ out:
 	return rc;
 }
 
+/* The verifier starts without CRLs and gets them only through the watch,
+ * so nothing ever rests on a CRL whose signature did not verify. */
 static int load_keys(smscms_ctx *ctx, const snapshotd_config *cfg, crl_watch *crls, smscms_identity **id,
                      smscms_verifier **v)
 {
