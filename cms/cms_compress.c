@@ -9,32 +9,6 @@
 #include "cms/cms_asn1.h"
 #include "cms/cms_internal.h"
 
-/* RFC 5652 EncapsulatedContentInfo and RFC 3274 CompressedData. */
-typedef struct {
-	ASN1_OBJECT *type;
-	ASN1_OCTET_STRING *content;
-} CMSX_ENCAP;
-
-typedef struct {
-	ASN1_INTEGER *version;
-	X509_ALGOR *algorithm;
-	CMSX_ENCAP *encap;
-} CMSX_COMPRESSED;
-
-ASN1_SEQUENCE(CMSX_ENCAP) = {
-	ASN1_SIMPLE(CMSX_ENCAP, type, ASN1_OBJECT),
-	ASN1_EXP_OPT(CMSX_ENCAP, content, ASN1_OCTET_STRING, 0)
-} static_ASN1_SEQUENCE_END(CMSX_ENCAP)
-
-ASN1_SEQUENCE(CMSX_COMPRESSED) = {
-	ASN1_SIMPLE(CMSX_COMPRESSED, version, ASN1_INTEGER),
-	ASN1_SIMPLE(CMSX_COMPRESSED, algorithm, X509_ALGOR),
-	ASN1_SIMPLE(CMSX_COMPRESSED, encap, CMSX_ENCAP)
-} static_ASN1_SEQUENCE_END(CMSX_COMPRESSED)
-
-DECLARE_ASN1_FUNCTIONS(CMSX_COMPRESSED)
-IMPLEMENT_ASN1_FUNCTIONS(CMSX_COMPRESSED)
-
 static smscms_status deflate_all(smscms_ctx *ctx, const unsigned char *pt, size_t pt_len,
                                  unsigned char **out, size_t *out_len)
 {
@@ -48,7 +22,8 @@ static smscms_status deflate_all(smscms_ctx *ctx, const unsigned char *pt, size_
 	if (compress2(*out, &n, pt, (uLong)pt_len, Z_BEST_COMPRESSION) != Z_OK) {
 		OPENSSL_free(*out);
 		*out = NULL;
-		return cms_error(ctx, SMSCMS_ERR_CRYPTO, "compress: zlib failed");
+		/* With compressBound's room, zlib fails only for memory. */
+		return cms_error(ctx, SMSCMS_ERR_MEMORY, "compress: zlib out of memory");
 	}
 	*out_len = n;
 	return SMSCMS_OK;
@@ -99,7 +74,7 @@ smscms_status cms_compress_wrap(smscms_ctx *ctx, int inner_nid, const unsigned c
 		return st;
 	if (!encode_compressed(inner_nid, z, z_len, der, der_len))
 		st = cms_error(ctx, SMSCMS_ERR_MEMORY, "cannot encode CompressedData");
-	OPENSSL_free(z);
+	OPENSSL_clear_free(z, z_len);
 	return st;
 }
 
