@@ -19,12 +19,12 @@ struct cache_entry {
 struct smscms_verifier {
 	pthread_mutex_t lock;
 	X509_STORE *store;            /* guarded by lock; users take a reference */
+	STACK_OF(X509) *intermediates; /* untrusted CAs the receiver holds; set before sharing */
 	char *root_file;
 	char **crl_files;
 	size_t n_crl_files;
 	struct cache_entry cache[CMS_VERIFIER_CACHE];
 	size_t next;                  /* ring position for the next insert */
-	STACK_OF(X509) *intermediates; /* untrusted CAs the receiver holds; set before sharing */
 };
 
 static smscms_status verifier_load_pem(smscms_ctx *ctx, X509_STORE *store, const char *file,
