@@ -36,6 +36,14 @@ $(B)/tests/unit/test_services_parse: $(B)/obj/tests/unit/test_services_parse.o $
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lm
 
+UNIT_TESTS += $(B)/tests/unit/test_snapshot_dict
+
+$(B)/obj/tests/unit/test_snapshot_dict.o: MODULE_CFLAGS := -I/usr/include/cjson
+
+$(B)/tests/unit/test_snapshot_dict: $(B)/obj/tests/unit/test_snapshot_dict.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lm
+
 UNIT_TESTS += $(B)/tests/unit/test_common_runtime
 
 $(B)/tests/unit/test_common_runtime: $(B)/obj/tests/unit/test_common_runtime.o $(SMSCOMMON_LIB)
@@ -82,11 +90,3 @@ UNIT_TESTS += $(B)/tests/unit/test_log_limit
 $(B)/tests/unit/test_log_limit: $(B)/obj/tests/unit/test_log_limit.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
-
-UNIT_TESTS += $(B)/tests/unit/test_snapshot_dict
-
-$(B)/obj/tests/unit/test_snapshot_dict.o: MODULE_CFLAGS := -I/usr/include/cjson
-
-$(B)/tests/unit/test_snapshot_dict: $(B)/obj/tests/unit/test_snapshot_dict.o $(SMSCOMMON_LIB)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lm

@@ -13,12 +13,13 @@ static const char *const known_keys[] = {
 	CONF_BROKER_KEYS, "broker.session_expiry", "broker.backoff_max_ms",
 	CONF_METRICS_KEYS,
 	CONF_E2E_KEYS, "e2e.services_ca", "e2e.recipients", "e2e.receipt_signer",
+	"e2e.compress", "dictionary",
 	"spool.dir", "spool.max_file", "spool.max_values", "spool.scan_interval_ms",
 	"outbox.dir", "outbox.max_entries", "outbox.max_bytes", "outbox.max_age_days", "outbox.resend_interval",
 	"outbox.window",
 	"crl.dir", "crl.tls_ca_certs",
 	"stats_interval", "log_file",
-	"e2e.sign_snapshots", "e2e.compress", "dictionary", "socket.path", "socket.mode", "socket.uid", "socket.gid", "socket.timeout_ms",
+	"e2e.sign_snapshots", "socket.path", "socket.mode", "socket.uid", "socket.gid", "socket.timeout_ms",
 	NULL
 };
 
@@ -84,6 +85,22 @@ fail:
 	return -1;
 }
 
+/* What makes a snapshot smaller on the wire (README "Wire size"). */
+static int load_wire(conf_file *f, int readable, agent_config *cfg)
+{
+	char err[600];
+
+	if (conf_bool(f, "e2e.compress", 0, &cfg->compress) ||
+	    conf_path(f, "dictionary", CONF_OPTIONAL, readable, &cfg->dictionary))
+		return -1;
+	if (cfg->sign_snapshots && cfg->e2e.chain == NULL)
+		return conf_fail(f, "e2e.sign_snapshots", "needs e2e.chain: the SignedData carries the signer's chain, "
+		                 "receivers verify it from there");
+	if (cfg->dictionary != NULL && snapshot_dicts_load_file(cfg->dictionary, &cfg->dicts, err, sizeof err) != 0)
+		return conf_fail(f, "dictionary", "%s", err);
+	return 0;
+}
+
 static int load(conf_file *f, void *out, int readable)
 {
 	agent_config *cfg = out;
@@ -101,24 +118,14 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_path(f, "crl.dir", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->crl_dir) ||
 	    conf_path_list(f, "crl.tls_ca_certs", readable, cfg->crl_tls_ca_certs, CONF_MAX_CRLS,
 	                   &cfg->n_crl_tls_ca_certs) ||
-	    load_ints(f, cfg) || load_signing_and_socket(f, cfg) ||
-	    conf_bool(f, "e2e.compress", 0, &cfg->compress) ||
-	    conf_path(f, "dictionary", CONF_OPTIONAL, readable, &cfg->dictionary))
+	    load_ints(f, cfg) || load_signing_and_socket(f, cfg))
 		return -1;
-	if (cfg->sign_snapshots && cfg->e2e.chain == NULL)
-		return conf_fail(f, "e2e.sign_snapshots", "needs e2e.chain: the SignedData carries the signer's chain, "
-		                 "receivers verify it from there");
-	if (cfg->dictionary != NULL) {
-		char err[600];
-		if (snapshot_dicts_load_file(cfg->dictionary, &cfg->dicts, err, sizeof err) != 0)
-			return conf_fail(f, "dictionary", "%s", err);
-	}
 	if (cfg->n_recipients == 0)
 		return conf_fail(f, "e2e.recipients", "must name at least the vendor snapshot service's certificate "
 		                 "(and the customer's account client certificates)");
 	if (strcmp(cfg->spool_dir, cfg->outbox_dir) == 0)
 		return conf_fail(f, "outbox.dir", "must not be the spool directory");
-	return 0;
+	return load_wire(f, readable, cfg);
 }
 
 static void free_config(void *cfg)
