@@ -23,6 +23,22 @@ static const char *const known_keys[] = {
 	NULL
 };
 
+/* What makes a snapshot smaller on the wire (README "Wire size"). */
+static int load_wire(conf_file *f, int readable, agent_config *cfg)
+{
+	char err[600];
+
+	if (conf_bool(f, "e2e.compress", 0, &cfg->compress) ||
+	    conf_path(f, "dictionary", CONF_OPTIONAL, readable, &cfg->dictionary))
+		return -1;
+	if (cfg->sign_snapshots && cfg->e2e.chain == NULL)
+		return conf_fail(f, "e2e.sign_snapshots", "needs e2e.chain: the SignedData carries the signer's chain, "
+		                 "receivers verify it from there");
+	if (cfg->dictionary != NULL && snapshot_dicts_load_file(cfg->dictionary, &cfg->dicts, err, sizeof err) != 0)
+		return conf_fail(f, "dictionary", "%s", err);
+	return 0;
+}
+
 static int load_ints(conf_file *f, agent_config *cfg)
 {
 	long long expiry, backoff_max, max_file, max_values, scan_ms, max_entries, max_bytes,
@@ -83,22 +99,6 @@ static int load_signing_and_socket(conf_file *f, agent_config *cfg)
 fail:
 	free(mode);
 	return -1;
-}
-
-/* What makes a snapshot smaller on the wire (README "Wire size"). */
-static int load_wire(conf_file *f, int readable, agent_config *cfg)
-{
-	char err[600];
-
-	if (conf_bool(f, "e2e.compress", 0, &cfg->compress) ||
-	    conf_path(f, "dictionary", CONF_OPTIONAL, readable, &cfg->dictionary))
-		return -1;
-	if (cfg->sign_snapshots && cfg->e2e.chain == NULL)
-		return conf_fail(f, "e2e.sign_snapshots", "needs e2e.chain: the SignedData carries the signer's chain, "
-		                 "receivers verify it from there");
-	if (cfg->dictionary != NULL && snapshot_dicts_load_file(cfg->dictionary, &cfg->dicts, err, sizeof err) != 0)
-		return conf_fail(f, "dictionary", "%s", err);
-	return 0;
 }
 
 static int load(conf_file *f, void *out, int readable)
