@@ -130,7 +130,7 @@ kill -0 "$SVC_DAEMON" 2>/dev/null && tap_ok "sms-snapshotd still running" || tap
 
 # --- the customer's auditor reads every form
 AQ() { sqlite3 "$H_DIR/audit/store.db" "$1"; }
-for i in $(seq 1 150); do
+for _ in $(seq 1 150); do
 	[ "$(AQ "select count(*) from derived where kind = 'snapshot'" 2>/dev/null)" -ge 6 ] && break
 	sleep 0.2
 done
