@@ -41,7 +41,7 @@ dictionaries = "$DICTS";
 CONF
 "$DBIN/sms-audit" run --config "$H_DIR/audit/audit.conf" >>"$H_DIR/audit/audit.log" 2>&1 &
 H_PIDS+=($!)
-for i in $(seq 1 100); do grep -q 'session ' "$H_DIR/audit/audit.log" && break; sleep 0.1; done
+for _ in $(seq 1 100); do grep -q 'session ' "$H_DIR/audit/audit.log" && break; sleep 0.1; done
 
 tap_check "sms-snapshotd --check-config with dictionaries" "$DBIN/sms-snapshotd" --check-config \
 	--config <(cat "$H_DIR/snapshotd.conf"; echo "dictionaries = \"$DICTS\";")

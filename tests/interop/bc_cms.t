@@ -271,6 +271,7 @@ run_batch
 for c in "mqv R2c256" "ecdh R1c384"; do
 	read -r ka r <<<"$c"
 	rm -f "$W/out"
+	# shellcheck disable=SC2046
 	tap_check "BC CompressedData -> smscms: $ka, recipient $r" run_and_cmp "$W/snap.json" "$W/out" \
 		"$SMSCMS" decrypt $(leaf_args "$r") --in "$W/bcz_$ka.der" --out "$W/out"
 done
