@@ -12,7 +12,7 @@ FROM debian:bookworm AS builder
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config debhelper dpkg-dev fakeroot \
-      libssl-dev libmosquitto-dev mosquitto-dev libpq-dev libcjson-dev libconfig-dev libsqlite3-dev uthash-dev \
+      libssl-dev zlib1g-dev libmosquitto-dev mosquitto-dev libpq-dev libcjson-dev libconfig-dev libsqlite3-dev uthash-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -98,6 +98,7 @@ void smscms_limits_init(smscms_limits *limits)
 	limits->max_message = 1024 * 1024;
 	limits->max_recipients = 64;
 	limits->max_certificates = 16;
+	limits->max_content = 1024 * 1024;
 }
 
 void smscms_originator_clear(smscms_originator *orig)

@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 #include "cms/cms_asn1.h"
 #include "cms/cms_certcache.h"
+#include "cms/cms_compress.h"
 #include "cms/cms_gcm.h"
 #include "cms/cms_kek.h"
 #include "cms/cms_key.h"
@@ -48,6 +49,8 @@ struct dec_state {
 	unsigned char *aad;
 	unsigned char *pt;
 	size_t pt_len;
+	int compressed;               /* pt is what an RFC 3274 CompressedData held */
+	int inner_nid;
 };
 
 static void dec_state_free(struct dec_state *s)
@@ -446,7 +449,8 @@ static smscms_status dec_describe(smscms_ctx *ctx, struct dec_state *s, smscms_o
 
 	if ((st = dec_signing_time(ctx, s, &orig->has_signing_time, &orig->signing_time)) != SMSCMS_OK)
 		return st;
-	orig->content_type_nid = OBJ_obj2nid(s->env->enc_content->content_type);
+	orig->content_type_nid = s->compressed ? s->inner_nid : OBJ_obj2nid(s->env->enc_content->content_type);
+	orig->compressed = s->compressed;
 	if (orig->content_type_nid != NID_pkcs7_data && orig->content_type_nid != NID_pkcs7_signed)
 		orig->content_type_nid = NID_undef;
 	orig->ka = s->ka;
@@ -516,6 +520,26 @@ static smscms_status dec_verify(smscms_ctx *ctx, smscms_verifier *v, struct dec_
 	return st;
 }
 
+/* Only authenticated content reaches zlib: the tag (and the chain, with a
+ * verifier) verified before this. */
+static smscms_status dec_uncompress(smscms_ctx *ctx, const smscms_limits *lim, struct dec_state *s)
+{
+	unsigned char *out;
+	size_t out_len;
+	smscms_status st;
+
+	if (OBJ_obj2nid(s->env->enc_content->content_type) != NID_id_smime_ct_compressedData)
+		return SMSCMS_OK;
+	if ((st = cms_compress_unwrap(ctx, lim->max_content, s->pt, s->pt_len, &s->inner_nid, &out, &out_len)) !=
+	    SMSCMS_OK)
+		return st;
+	OPENSSL_clear_free(s->pt, s->pt_len);
+	s->pt = out;
+	s->pt_len = out_len;
+	s->compressed = 1;
+	return SMSCMS_OK;
+}
+
 smscms_status smscms_decrypt(smscms_ctx *ctx, const smscms_limits *limits,
                              const smscms_identity *recipient,
                              smscms_verifier *verifier,
@@ -564,7 +588,8 @@ smscms_status smscms_decrypt(smscms_ctx *ctx, const smscms_limits *limits,
 			goto out;
 		local.chain_verified = 1;
 	}
-	if ((st = dec_describe(ctx, &s, &local)) != SMSCMS_OK)
+	if ((st = dec_uncompress(ctx, limits, &s)) != SMSCMS_OK ||
+	    (st = dec_describe(ctx, &s, &local)) != SMSCMS_OK)
 		goto out;
 	*pt = s.pt;
 	*pt_len = s.pt_len;

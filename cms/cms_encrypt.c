@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include "cms/cms_asn1.h"
+#include "cms/cms_compress.h"
 #include "cms/cms_gcm.h"
 #include "cms/cms_kek.h"
 #include "cms/cms_key.h"
@@ -42,6 +43,8 @@ struct enc_state {
 	CMSX_KARI *kari;
 	CMSX_CONTENTINFO *ci;
 	unsigned char *env_der;
+	unsigned char *zipped;        /* ContentInfo(CompressedData) when opts->compress */
+	size_t zipped_len;
 };
 
 static void enc_state_free(struct enc_state *s)
@@ -58,6 +61,7 @@ static void enc_state_free(struct enc_state *s)
 	CMSX_KARI_free(s->kari);
 	CMSX_CONTENTINFO_free(s->ci);
 	OPENSSL_free(s->env_der);
+	OPENSSL_clear_free(s->zipped, s->zipped_len);
 }
 
 static int enc_algor_set_seq(X509_ALGOR *alg, ASN1_OBJECT *oid, const void *params, const ASN1_ITEM *it)
@@ -196,7 +200,8 @@ static smscms_status enc_content(smscms_ctx *ctx, const smscms_encrypt_opts *o, 
 	                     s->aad_len > 0 ? (size_t)s->aad_len : 0, pt, pt_len, s->ct, s->tag, ENC_TAG_LEN))
 		return cms_error(ctx, SMSCMS_ERR_CRYPTO, "AES-GCM encryption failed");
 	ASN1_OBJECT_free(ec->content_type);
-	ec->content_type = OBJ_nid2obj(o->content_type_nid == NID_pkcs7_signed ? NID_pkcs7_signed : NID_pkcs7_data);
+	ec->content_type = OBJ_nid2obj(o->compress ? NID_id_smime_ct_compressedData
+	                               : o->content_type_nid == NID_pkcs7_signed ? NID_pkcs7_signed : NID_pkcs7_data);
 	if ((gp = CMSX_GCM_PARAMS_new()) == NULL || (gp->icv_len = ASN1_INTEGER_new()) == NULL ||
 	    !ASN1_OCTET_STRING_set(gp->nonce, s->nonce, sizeof(s->nonce)) ||
 	    !ASN1_INTEGER_set(gp->icv_len, ENC_TAG_LEN) ||
@@ -443,7 +448,12 @@ smscms_status smscms_encrypt(smscms_ctx *ctx, const smscms_encrypt_opts *opts,
 		goto out;
 	if ((st = enc_attrs(ctx, opts, &s)) != SMSCMS_OK)
 		goto out;
-	if ((st = enc_content(ctx, opts, &s, pt, pt_len)) != SMSCMS_OK)
+	if (opts->compress &&
+	    (st = cms_compress_wrap(ctx, opts->content_type_nid == NID_pkcs7_signed ? NID_pkcs7_signed : NID_pkcs7_data,
+	                            pt, pt_len, &s.zipped, &s.zipped_len)) != SMSCMS_OK)
+		goto out;
+	if ((st = enc_content(ctx, opts, &s, opts->compress ? s.zipped : pt,
+	                      opts->compress ? s.zipped_len : pt_len)) != SMSCMS_OK)
 		goto out;
 	if ((st = enc_kari(ctx, opts, originator, recipients, n_recipients, &s)) != SMSCMS_OK)
 		goto out;

@@ -19,6 +19,7 @@ struct cache_entry {
 struct smscms_verifier {
 	pthread_mutex_t lock;
 	X509_STORE *store;            /* guarded by lock; users take a reference */
+	STACK_OF(X509) *intermediates; /* untrusted CAs the receiver holds; set before sharing */
 	char *root_file;
 	char **crl_files;
 	size_t n_crl_files;
@@ -106,6 +107,7 @@ void smscms_verifier_free(smscms_verifier *v)
 	if (v == NULL)
 		return;
 	X509_STORE_free(v->store);
+	sk_X509_pop_free(v->intermediates, X509_free);
 	OPENSSL_free(v->root_file);
 	for (i = 0; i < v->n_crl_files; i++)
 		OPENSSL_free(v->crl_files[i]);
@@ -244,6 +246,34 @@ static void subject_rfc2253(const X509 *cert, char *buf, size_t len)
 	BIO_free(b);
 }
 
+smscms_status smscms_verifier_set_intermediates(smscms_ctx *ctx, smscms_verifier *v, const STACK_OF(X509) *cas)
+{
+	STACK_OF(X509) *copy;
+
+	if (ctx == NULL || v == NULL || cas == NULL)
+		return cms_error(ctx, SMSCMS_ERR_ARGUMENT, "verifier intermediates: missing argument");
+	if (v->intermediates != NULL)
+		return cms_error(ctx, SMSCMS_ERR_ARGUMENT, "verifier intermediates are set once, before use");
+	if ((copy = X509_chain_up_ref((STACK_OF(X509) *)cas)) == NULL)
+		return cms_error(ctx, SMSCMS_ERR_MEMORY, "out of memory");
+	v->intermediates = copy;
+	return SMSCMS_OK;
+}
+
+/* The message's certificates, then the receiver's own intermediates. */
+static STACK_OF(X509) *verifier_untrusted(const smscms_verifier *v, STACK_OF(X509) *from_message)
+{
+	STACK_OF(X509) *all = from_message != NULL ? sk_X509_dup(from_message) : sk_X509_new_null();
+
+	for (int i = 0; all != NULL && v->intermediates != NULL && i < sk_X509_num(v->intermediates); i++) {
+		if (!sk_X509_push(all, sk_X509_value(v->intermediates, i))) {
+			sk_X509_free(all);
+			return NULL;
+		}
+	}
+	return all;
+}
+
 smscms_status cms_verifier_check(smscms_ctx *ctx, smscms_verifier *v, X509 *cert,
                                  STACK_OF(X509) *untrusted)
 {
@@ -269,7 +299,8 @@ smscms_status cms_verifier_check(smscms_ctx *ctx, smscms_verifier *v, X509 *cert
 		return cms_error(ctx, SMSCMS_ERR_CRYPTO, "verifier store unavailable");
 
 	subject_rfc2253(cert, subject, sizeof(subject));
-	if ((sc = X509_STORE_CTX_new()) == NULL || !X509_STORE_CTX_init(sc, store, cert, untrusted)) {
+	if ((untrusted = verifier_untrusted(v, untrusted)) == NULL ||
+	    (sc = X509_STORE_CTX_new()) == NULL || !X509_STORE_CTX_init(sc, store, cert, untrusted)) {
 		st = cms_error(ctx, SMSCMS_ERR_MEMORY, "cannot set up chain verification");
 		goto out;
 	}
@@ -289,6 +320,7 @@ smscms_status cms_verifier_check(smscms_ctx *ctx, smscms_verifier *v, X509 *cert
 	}
 out:
 	X509_STORE_CTX_free(sc);
+	sk_X509_free(untrusted);
 	X509_STORE_free(store);
 	return st;
 }

@@ -104,6 +104,10 @@ typedef struct {
 	 * 0 or NID_pkcs7_data for plain content, NID_pkcs7_signed when pt is the
 	 * DER of a SignedData ContentInfo (a signed snapshot). */
 	int content_type_nid;
+	/* 1: the encrypted content is RFC 3274 CompressedData (zlib) around the
+	 * content above; the envelope's contentType says id-ct-compressedData.
+	 * smscms_decrypt undoes it. Default 0. */
+	int compress;
 } smscms_encrypt_opts;
 
 void smscms_encrypt_opts_init(smscms_encrypt_opts *opts);
@@ -127,12 +131,20 @@ smscms_status smscms_verifier_reload(smscms_ctx *ctx, smscms_verifier *v);
  * (common/crl_watch: issuer signature, replay rules); with any CRL given,
  * every CA on a chain must have one. */
 smscms_status smscms_verifier_set_crls(smscms_ctx *ctx, smscms_verifier *v, const STACK_OF(X509_CRL) *crls);
+/* CA certificates the receiver already holds (e.g. e2e.ca_certs), used as
+ * untrusted chain material besides the message's originatorInfo, so a
+ * sender may carry its own certificate only: the chain still has to end at
+ * the trust root, with CRLs. References are taken; once, before the
+ * verifier is shared between threads. */
+smscms_status smscms_verifier_set_intermediates(smscms_ctx *ctx, smscms_verifier *v, const STACK_OF(X509) *cas);
 void smscms_verifier_free(smscms_verifier *v);
 
 typedef struct {
 	size_t max_message;           /* default 1 MiB */
 	size_t max_recipients;        /* default 64 */
 	size_t max_certificates;      /* certificates + CRLs in originatorInfo, default 16 */
+	size_t max_content;           /* content after RFC 3274 decompression, default 1 MiB:
+	                                 more is SMSCMS_ERR_TOO_LARGE (a decompression bomb) */
 } smscms_limits;
 void smscms_limits_init(smscms_limits *limits);
 
@@ -153,12 +165,16 @@ typedef struct {
 	int bc_shared_info;           /* 1: KEK derived with BC's raw-ukm SharedInfo */
 	int chain_verified;           /* 1 when a verifier accepted the chain */
 	int content_type_nid;         /* the encrypted content's type: NID_pkcs7_data, NID_pkcs7_signed,
-	                                 or NID_undef for anything else (the caller decides) */
+	                                 or NID_undef for anything else (the caller decides); for
+	                                 compressed content, the type inside the CompressedData */
+	int compressed;               /* 1: the content was RFC 3274 CompressedData, *pt is what it held */
 } smscms_originator;
 
 void smscms_originator_clear(smscms_originator *orig);
 
 /* Decrypts der for recipient. verifier may be NULL (no chain check).
+ * Content of type id-ct-compressedData (RFC 3274, zlib) is decompressed,
+ * bounded by limits->max_content, after the tag and the chain verified.
  * With a verifier, only MQV messages pass: ECDH authenticates no originator
  * (SMSCMS_ERR_ORIGINATOR), and the MQV originator certificate must be in
  * originatorInfo and chain to the root through the certificates there.

@@ -42,10 +42,12 @@ static void usage_encrypt(FILE *f)
 	"              --recipient R [--recipient R...] [--ka mqv|ecdh]\n"
 	"              [--kdf sha1|sha224|sha256|sha384|sha512] [--cipher aes256-gcm|aes128-gcm]\n"
 	"              [--rid ias|ski] [--bc-compat] [--no-originator-info] [--no-attrs]\n"
-	"              [--signed] [--in F] [--out F]\n"
+	"              [--signed] [--compress] [--in F] [--out F]\n"
 	"Encrypts stdin (or --in) to DER AuthEnvelopedData on stdout (or --out).\n"
 	"--signed: the input is a DER SignedData (e.g. openssl cms -sign -outform DER) and\n"
 	"the encrypted content type is id-signedData instead of id-data.\n"
+	"--compress: the encrypted content is RFC 3274 CompressedData (zlib) around it;\n"
+	"decrypt undoes it (output at most --max-size bytes, default 1 MiB).\n"
 	"Defaults: --ka mqv --kdf sha256 --cipher aes256-gcm --rid ias, originatorInfo and\n"
 	"signingTime on. --bc-compat: originatorKey and Bouncy Castle 1.72 KDF input.\n", prog);
 }
@@ -177,7 +179,7 @@ static int pick(const char *val, const char *const *names, int n, int *out)
 }
 
 enum { O_CERT = 256, O_KEY, O_CHAIN, O_P12, O_PASS, O_IN, O_OUT, O_RCPT, O_KA, O_KDF, O_CIPHER,
-       O_RID, O_BC, O_NO_OI, O_NO_ATTRS, O_SIGNED, O_TRUST, O_OLD_TRUST, O_CRL, O_SHOW, O_MAX, O_HELP };
+       O_RID, O_BC, O_NO_OI, O_NO_ATTRS, O_SIGNED, O_COMPRESS, O_TRUST, O_OLD_TRUST, O_CRL, O_SHOW, O_MAX, O_HELP };
 
 static const struct option long_opts[] = {
 	{ "cert", required_argument, NULL, O_CERT }, { "key", required_argument, NULL, O_KEY },
@@ -187,7 +189,8 @@ static const struct option long_opts[] = {
 	{ "ka", required_argument, NULL, O_KA }, { "kdf", required_argument, NULL, O_KDF },
 	{ "cipher", required_argument, NULL, O_CIPHER }, { "rid", required_argument, NULL, O_RID },
 	{ "bc-compat", no_argument, NULL, O_BC }, { "no-originator-info", no_argument, NULL, O_NO_OI },
-	{ "no-attrs", no_argument, NULL, O_NO_ATTRS }, { "signed", no_argument, NULL, O_SIGNED }, { "trust-root", required_argument, NULL, O_TRUST },
+	{ "no-attrs", no_argument, NULL, O_NO_ATTRS }, { "signed", no_argument, NULL, O_SIGNED },
+	{ "compress", no_argument, NULL, O_COMPRESS }, { "trust-root", required_argument, NULL, O_TRUST },
 	{ "crl", required_argument, NULL, O_CRL }, { "show-originator", no_argument, NULL, O_SHOW },
 	{ "max-size", required_argument, NULL, O_MAX }, { "help", no_argument, NULL, O_HELP },
 	/* Renamed: refused with the new name, never a silent alias. */
@@ -223,6 +226,7 @@ static int parse_args(int argc, char **argv, const char *cmd, struct cli *c)
 		case O_NO_OI: c->opts.originator_info = 0; break;
 		case O_NO_ATTRS: c->opts.auth_attrs = 0; break;
 		case O_SIGNED: c->opts.content_type_nid = NID_pkcs7_signed; break;
+		case O_COMPRESS: c->opts.compress = 1; break;
 		case O_RCPT:
 			if (c->n_recipients == MAX_FILES)
 				return usage_error("too many --recipient");
@@ -342,7 +346,7 @@ static void show_originator(const smscms_originator *o)
 
 	if (o->has_signing_time && gmtime_r(&o->signing_time, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "originator: %s\nsigning-time: %s\nscheme: %s-%s %s %s%s%s\nchain: %s\n",
+	fprintf(stderr, "originator: %s\nsigning-time: %s\nscheme: %s-%s %s %s%s%s%s\nchain: %s\n",
 	        o->subject[0] != '\0' ? o->subject : "(unknown)", when,
 	        o->ka == SMSCMS_KA_MQV ? "mqv" : "ecdh",
 	        (const char *[]){ "sha1", "sha224", "sha256", "sha384", "sha512" }[o->kdf],
@@ -350,6 +354,7 @@ static void show_originator(const smscms_originator *o)
 	        OBJ_nid2sn(o->curve_nid),
 	        o->originator_key_form ? " originatorKey" : "",
 	        o->bc_shared_info ? " bc-shared-info" : "",
+	        o->compressed ? " compressed" : "",
 	        o->chain_verified ? "verified" : "not verified");
 }
 
@@ -367,7 +372,7 @@ static int cmd_decrypt(smscms_ctx *ctx, struct cli *c)
 	memset(&orig, 0, sizeof(orig));
 	smscms_limits_init(&lim);
 	if (c->max_message != 0)
-		lim.max_message = c->max_message;
+		lim.max_message = lim.max_content = c->max_message;
 	if (c->n_crls > 0 && c->trust == NULL)
 		return usage_error("--crl needs --trust-root");
 	if ((rc = load_identity(ctx, c, &id)) != 0)

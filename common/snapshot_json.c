@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cJSON.h>
 
+#include "common/snapshot_dict.h"
 #include "common/snapshot_topic.h"
 
 #define SEQ_MAX 9007199254740992.0 /* 2^53: larger integers are not exact in a double */
@@ -19,12 +20,12 @@ const char *snapshot_status_name(snapshot_status st)
 	case SNAPSHOT_BAD_JSON: return "bad_json";
 	case SNAPSHOT_SCHEMA: return "schema";
 	case SNAPSHOT_TOO_LARGE: return "too_large";
+	case SNAPSHOT_UNKNOWN_DICTIONARY: return "unknown_dictionary";
 	}
 	return "unknown";
 }
 
-/* Text that may go into a log line or a dimension name: no control characters. */
-static int text_valid(const char *s, size_t min, size_t max)
+int snapshot_text_valid(const char *s, size_t min, size_t max)
 {
 	size_t len = strlen(s), i;
 
@@ -143,33 +144,11 @@ static int pair_cmp(const void *a, const void *b)
 	return c != 0 ? c : strcmp(x->channel, y->channel);
 }
 
-static snapshot_status parse_value(const cJSON *item, size_t i, snapshot_value *v, char *err, size_t errlen)
+/* A value: finite number, text of at most SNAPSHOT_TEXT_MAX bytes, or a
+ * boolean (text "true"/"false"), the same in both forms. */
+static snapshot_status parse_scalar(const cJSON *val, const char *where, snapshot_value *v, char *err,
+                                    size_t errlen)
 {
-	static const char *const keys[] = { "group", "channel", "unit", "value" };
-	const cJSON *val;
-	char where[48];
-
-	snprintf(where, sizeof where, "values[%zu]", i);
-	if (!cJSON_IsObject(item)) {
-		snprintf(err, errlen, "%s is not an object", where);
-		return SNAPSHOT_SCHEMA;
-	}
-	if (!only_keys(item, keys, 4, err, errlen, where))
-		return SNAPSHOT_SCHEMA;
-	v->group = string_member(item, "group");
-	v->channel = string_member(item, "channel");
-	v->unit = cJSON_GetObjectItemCaseSensitive(item, "unit") != NULL ? string_member(item, "unit") : "";
-	if (v->group == NULL || !text_valid(v->group, 1, SNAPSHOT_NAME_MAX) || v->channel == NULL ||
-	    !text_valid(v->channel, 1, SNAPSHOT_NAME_MAX)) {
-		snprintf(err, errlen, "%s: group and channel must be strings of 1..%d bytes without control characters",
-		         where, SNAPSHOT_NAME_MAX);
-		return SNAPSHOT_SCHEMA;
-	}
-	if (v->unit == NULL || !text_valid(v->unit, 0, SNAPSHOT_UNIT_MAX)) {
-		snprintf(err, errlen, "%s: unit must be a string of at most %d bytes", where, SNAPSHOT_UNIT_MAX);
-		return SNAPSHOT_SCHEMA;
-	}
-	val = cJSON_GetObjectItemCaseSensitive(item, "value");
 	if (cJSON_IsNumber(val)) {
 		if (!isfinite(val->valuedouble)) {
 			snprintf(err, errlen, "%s: value is not a finite number", where);
@@ -191,6 +170,34 @@ static snapshot_status parse_value(const cJSON *item, size_t i, snapshot_value *
 		return SNAPSHOT_SCHEMA;
 	}
 	return SNAPSHOT_OK;
+}
+
+static snapshot_status parse_value(const cJSON *item, size_t i, snapshot_value *v, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "group", "channel", "unit", "value" };
+	char where[48];
+
+	snprintf(where, sizeof where, "values[%zu]", i);
+	if (!cJSON_IsObject(item)) {
+		snprintf(err, errlen, "%s is not an object", where);
+		return SNAPSHOT_SCHEMA;
+	}
+	if (!only_keys(item, keys, 4, err, errlen, where))
+		return SNAPSHOT_SCHEMA;
+	v->group = string_member(item, "group");
+	v->channel = string_member(item, "channel");
+	v->unit = cJSON_GetObjectItemCaseSensitive(item, "unit") != NULL ? string_member(item, "unit") : "";
+	if (v->group == NULL || !snapshot_text_valid(v->group, 1, SNAPSHOT_NAME_MAX) || v->channel == NULL ||
+	    !snapshot_text_valid(v->channel, 1, SNAPSHOT_NAME_MAX)) {
+		snprintf(err, errlen, "%s: group and channel must be strings of 1..%d bytes without control characters",
+		         where, SNAPSHOT_NAME_MAX);
+		return SNAPSHOT_SCHEMA;
+	}
+	if (v->unit == NULL || !snapshot_text_valid(v->unit, 0, SNAPSHOT_UNIT_MAX)) {
+		snprintf(err, errlen, "%s: unit must be a string of at most %d bytes", where, SNAPSHOT_UNIT_MAX);
+		return SNAPSHOT_SCHEMA;
+	}
+	return parse_scalar(cJSON_GetObjectItemCaseSensitive(item, "value"), where, v, err, errlen);
 }
 
 static snapshot_status parse_values(const cJSON *arr, size_t max_values, snapshot *out, char *err,
@@ -242,10 +249,88 @@ out:
 	return st;
 }
 
+/* The compact form: values[i] is the value of the dictionary's channel i,
+ * null when the device did not report it this time. */
+static snapshot_status parse_compact_values(const cJSON *arr, const snapshot_dict *d, size_t max_values,
+                                            snapshot *out, char *err, size_t errlen)
+{
+	const cJSON *item;
+	snapshot_status st;
+	char where[48];
+	size_t i = 0, n = 0;
+
+	if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) != d->n) {
+		snprintf(err, errlen, "\"values\" is not an array of the dictionary's %zu entries", d->n);
+		return SNAPSHOT_SCHEMA;
+	}
+	if ((out->values = calloc(d->n, sizeof *out->values)) == NULL) {
+		snprintf(err, errlen, "out of memory for %zu values", d->n);
+		return SNAPSHOT_TOO_LARGE;
+	}
+	cJSON_ArrayForEach(item, arr) {
+		snapshot_value *v = &out->values[n];
+
+		if (cJSON_IsNull(item)) {
+			i++;
+			continue;
+		}
+		if (n == max_values) {
+			snprintf(err, errlen, "more than %zu values", max_values);
+			return SNAPSHOT_TOO_LARGE;
+		}
+		snprintf(where, sizeof where, "values[%zu]", i);
+		if ((st = parse_scalar(item, where, v, err, errlen)) != SNAPSHOT_OK)
+			return st;
+		v->group = d->channels[i].group;
+		v->channel = d->channels[i].channel;
+		v->unit = d->channels[i].unit;
+		n++;
+		i++;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "\"values\" holds no value");
+		return SNAPSHOT_SCHEMA;
+	}
+	out->n_values = n;
+	return SNAPSHOT_OK;
+}
+
+/* Which dictionary the snapshot names: known, and for its device type. */
+static snapshot_status find_dictionary(const cJSON *root, const snapshot_dicts *dicts, snapshot *out,
+                                       const snapshot_dict **d, char *err, size_t errlen)
+{
+	const char *digest = string_member(root, "dictionary");
+
+	if (digest == NULL || !snapshot_text_valid(digest, 1, SNAPSHOT_NAME_MAX)) {
+		snprintf(err, errlen, "\"dictionary\" is not a digest");
+		return SNAPSHOT_SCHEMA;
+	}
+	out->dictionary = digest;
+	*d = dicts != NULL ? snapshot_dicts_find(dicts, digest) : NULL;
+	if (*d == NULL) {
+		snprintf(err, errlen, "channel dictionary %.64s (device type %.64s) is not known here", digest,
+		         out->device_type);
+		return SNAPSHOT_UNKNOWN_DICTIONARY;
+	}
+	if (strcmp((*d)->device_type, out->device_type) != 0) {
+		snprintf(err, errlen, "channel dictionary %.64s is for device type %.64s, the snapshot says %.64s",
+		         digest, (*d)->device_type, out->device_type);
+		return SNAPSHOT_UNKNOWN_DICTIONARY;
+	}
+	return SNAPSHOT_OK;
+}
+
 snapshot_status snapshot_parse(const char *json, size_t len, size_t max_values,
                                snapshot *out, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "equipment", "device_type", "taken_at", "seq", "values" };
+	return snapshot_parse_dict(json, len, max_values, NULL, out, err, errlen);
+}
+
+snapshot_status snapshot_parse_dict(const char *json, size_t len, size_t max_values, const snapshot_dicts *dicts,
+                                    snapshot *out, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "equipment", "device_type", "taken_at", "seq", "values", "dictionary" };
+	const snapshot_dict *dict = NULL;
 	const char *end = NULL;
 	cJSON *root;
 	const cJSON *seq;
@@ -280,7 +365,7 @@ snapshot_status snapshot_parse(const char *json, size_t len, size_t max_values,
 		snprintf(err, errlen, "snapshot is not a JSON object");
 		goto fail;
 	}
-	if (!only_keys(root, keys, 5, err, errlen, "snapshot"))
+	if (!only_keys(root, keys, 6, err, errlen, "snapshot"))
 		goto fail;
 	out->equipment = string_member(root, "equipment");
 	if (out->equipment == NULL || !snapshot_topic_level_valid(out->equipment, strlen(out->equipment))) {
@@ -288,7 +373,7 @@ snapshot_status snapshot_parse(const char *json, size_t len, size_t max_values,
 		goto fail;
 	}
 	out->device_type = string_member(root, "device_type");
-	if (out->device_type == NULL || !text_valid(out->device_type, 1, SNAPSHOT_NAME_MAX)) {
+	if (out->device_type == NULL || !snapshot_text_valid(out->device_type, 1, SNAPSHOT_NAME_MAX)) {
 		snprintf(err, errlen, "\"device_type\" is missing or not 1..%d bytes of text", SNAPSHOT_NAME_MAX);
 		goto fail;
 	}
@@ -304,7 +389,11 @@ snapshot_status snapshot_parse(const char *json, size_t len, size_t max_values,
 		goto fail;
 	}
 	out->seq = (long long)seq->valuedouble;
-	st = parse_values(cJSON_GetObjectItemCaseSensitive(root, "values"), max_values, out, err, errlen);
+	if (cJSON_GetObjectItemCaseSensitive(root, "dictionary") == NULL)
+		st = parse_values(cJSON_GetObjectItemCaseSensitive(root, "values"), max_values, out, err, errlen);
+	else if ((st = find_dictionary(root, dicts, out, &dict, err, errlen)) == SNAPSHOT_OK)
+		st = parse_compact_values(cJSON_GetObjectItemCaseSensitive(root, "values"), dict, max_values, out,
+		                          err, errlen);
 	if (st != SNAPSHOT_OK)
 		goto fail;
 	return SNAPSHOT_OK;

@@ -7,11 +7,13 @@
 
 #include "common/conf.h"
 #include "common/conf_blocks.h"
+#include "common/snapshot_dict.h"
 
 static const char *const known_keys[] = {
 	CONF_BROKER_KEYS, "broker.session_expiry", "broker.backoff_max_ms",
 	CONF_METRICS_KEYS,
 	CONF_E2E_KEYS, "e2e.services_ca", "e2e.recipients", "e2e.receipt_signer",
+	"e2e.compress", "dictionary",
 	"spool.dir", "spool.max_file", "spool.max_values", "spool.scan_interval_ms",
 	"outbox.dir", "outbox.max_entries", "outbox.max_bytes", "outbox.max_age_days", "outbox.resend_interval",
 	"outbox.window",
@@ -20,6 +22,22 @@ static const char *const known_keys[] = {
 	"e2e.sign_snapshots", "socket.path", "socket.mode", "socket.uid", "socket.gid", "socket.timeout_ms",
 	NULL
 };
+
+/* What makes a snapshot smaller on the wire (README "Wire size"). */
+static int load_wire(conf_file *f, int readable, agent_config *cfg)
+{
+	char err[600];
+
+	if (conf_bool(f, "e2e.compress", 0, &cfg->compress) ||
+	    conf_path(f, "dictionary", CONF_OPTIONAL, readable, &cfg->dictionary))
+		return -1;
+	if (cfg->sign_snapshots && cfg->e2e.chain == NULL)
+		return conf_fail(f, "e2e.sign_snapshots", "needs e2e.chain: the SignedData carries the signer's chain, "
+		                 "receivers verify it from there");
+	if (cfg->dictionary != NULL && snapshot_dicts_load_file(cfg->dictionary, &cfg->dicts, err, sizeof err) != 0)
+		return conf_fail(f, "dictionary", "%s", err);
+	return 0;
+}
 
 static int load_ints(conf_file *f, agent_config *cfg)
 {
@@ -107,7 +125,7 @@ static int load(conf_file *f, void *out, int readable)
 		                 "(and the customer's account client certificates)");
 	if (strcmp(cfg->spool_dir, cfg->outbox_dir) == 0)
 		return conf_fail(f, "outbox.dir", "must not be the spool directory");
-	return 0;
+	return load_wire(f, readable, cfg);
 }
 
 static void free_config(void *cfg)
@@ -142,6 +160,8 @@ void agent_config_free(agent_config *cfg)
 	free(cfg->crl_dir);
 	free_list(cfg->crl_tls_ca_certs, cfg->n_crl_tls_ca_certs);
 	free(cfg->socket_path);
+	free(cfg->dictionary);
+	snapshot_dicts_free(cfg->dicts);
 	conf_metrics_free(&cfg->metrics);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -20,6 +20,10 @@
  *   socket: { path (absent: no socket intake), mode ("0600", octal string), uid, gid (-1: any
  *             peer; else SO_PEERCRED must match), timeout_ms (5000 per client) }
  *   e2e.sign_snapshots (false): each snapshot is SignedData inside the envelope
+ *   e2e.compress (false): the envelope holds RFC 3274 CompressedData (zlib)
+ *   dictionary: this device type's channel dictionary (common/snapshot_dict.h):
+ *             the spool may hold compact snapshots by it, and every snapshot
+ *             whose channels it lists is sent in the compact form
  *   metrics:  { dir, interval (15 s) }: dir/sms-agent.prom (agent_metrics.h)
  *   stats_interval (60 s, 0: off), log_file (stderr when absent)
  *
@@ -33,6 +37,7 @@
 #include <stddef.h>
 
 #include "common/conf_blocks.h"
+#include "common/snapshot_json.h"
 
 #define AGENT_MAX_RECIPIENTS 16
 
@@ -65,6 +70,9 @@ typedef struct {
 	char *log_file;
 
 	int sign_snapshots;
+	int compress;
+	char *dictionary;
+	snapshot_dicts *dicts;          /* the one dictionary, NULL without */
 	char *socket_path;
 	unsigned int socket_mode;
 	long socket_uid, socket_gid;    /* -1: not checked */

@@ -111,7 +111,7 @@ int intake_check(const intake_config *cfg, const char *json, size_t len, char *w
 {
 	char err[256];
 	snapshot snap;
-	snapshot_status st = snapshot_parse(json, len, cfg->max_values, &snap, err, sizeof err);
+	snapshot_status st = snapshot_parse_dict(json, len, cfg->max_values, cfg->dicts, &snap, err, sizeof err);
 	int rc = -1;
 
 	if (st != SNAPSHOT_OK) {

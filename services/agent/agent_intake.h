@@ -27,6 +27,7 @@ typedef struct {
 	const char *equipment;    /* the identifier in the JSON, e.g. "EQID00000234" */
 	size_t max_file, max_values;
 	size_t max_per_scan;      /* files taken per call, so a big spool does not starve sending */
+	const struct snapshot_dicts *dicts; /* for compact snapshots (common/snapshot_dict.h), may be NULL */
 } intake_config;
 
 typedef struct {

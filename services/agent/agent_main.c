@@ -53,6 +53,7 @@
 #include "services/agent/agent_outbox.h"
 #include "services/agent/agent_socket.h"
 #include "common/signed_data.h"
+#include "common/snapshot_dict.h"
 #include "common/monotonic.h"
 #include "common/x509_util.h"
 
@@ -392,6 +393,22 @@ static int sign_if_asked(const agent *a, const char *json, size_t len, const uns
 	return 0;
 }
 
+/* The snapshot in the compact form of the agent's dictionary, or NULL when
+ * there is none or it does not list every channel (then the full form goes). */
+static char *compact_form(const agent *a, const char *json, size_t len)
+{
+	snapshot s;
+	char err[300], *out = NULL;
+
+	if (a->cfg->dicts == NULL ||
+	    snapshot_parse_dict(json, len, a->cfg->max_values, a->cfg->dicts, &s, err, sizeof err) != SNAPSHOT_OK)
+		return NULL;
+	if (snapshot_dict_compact(a->cfg->dicts->d[0], &s, &out, err, sizeof err) != 0)
+		sms_log(LOG_LEVEL_DEBUG, "intake: sent in the full form: %s", err);
+	snapshot_free(&s);
+	return out;
+}
+
 /* Signs (when configured), encrypts and stores the snapshot durably; ctx
  * belongs to the calling thread. */
 static intake_verdict seal(agent *a, smscms_ctx *ctx, const char *json, size_t len,
@@ -405,10 +422,18 @@ static intake_verdict seal(agent *a, smscms_ctx *ctx, const char *json, size_t l
 	char err[400];
 	intake_verdict v = INTAKE_LATER;
 	outbox_status st;
+	char *compact = compact_form(a, json, len);
 
+	if (compact != NULL) {
+		json = compact;
+		len = strlen(compact);
+	}
 	smscms_encrypt_opts_init(&opts);
-	if (sign_if_asked(a, json, len, &pt, &pt_len, &signed_der, why, whylen) != 0)
+	opts.compress = a->cfg->compress;
+	if (sign_if_asked(a, json, len, &pt, &pt_len, &signed_der, why, whylen) != 0) {
+		free(compact);
 		return INTAKE_REFUSED;
+	}
 	if (signed_der != NULL)
 		opts.content_type_nid = NID_pkcs7_signed;
 	if (smscms_encrypt(ctx, &opts, a->originator, a->recipients, a->n_recipients, pt, pt_len, &der, &der_len) !=
@@ -440,6 +465,7 @@ static intake_verdict seal(agent *a, smscms_ctx *ctx, const char *json, size_t l
 out:
 	OPENSSL_free(der);
 	OPENSSL_free(signed_der);
+	free(compact);
 	return v;
 }
 
@@ -718,7 +744,8 @@ static int run(const agent_config *cfg)
 	if (setup(&a, err, sizeof err) != 0)
 		goto fail;
 	ic = (intake_config){ .dir = cfg->spool_dir, .equipment = a.id.equipment, .max_file = cfg->max_file,
-	                      .max_values = cfg->max_values, .max_per_scan = (size_t)cfg->window };
+	                      .max_values = cfg->max_values, .max_per_scan = (size_t)cfg->window,
+	                      .dicts = cfg->dicts };
 	if (intake_prepare(&ic, err, sizeof err) != 0 || start_socket(&a, &ic, err, sizeof err) != 0)
 		goto fail;
 	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {

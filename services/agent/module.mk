@@ -8,7 +8,7 @@ BINS += $(B)/bin/sms-agent
 
 $(B)/bin/sms-agent: $(patsubst %.c,$(B)/obj/%.o,$(AGENT_SRC)) $(SMSCOMMON_LIB) $(SMSCMS_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lcjson -lconfig -lssl -lcrypto -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lcjson -lconfig -lssl -lcrypto -lz -lpthread -lm
 
 HELPERS += $(B)/tests/sms-test-receipt
 

@@ -39,6 +39,7 @@ struct audit_keys {
 	char scope[IDENTITY_SCOPE_MAX];
 	known_recipient known[AUDIT_MAX_KNOWN * 2 + 2];
 	size_t n_known;
+	const snapshot_dicts *dicts;   /* the config's, for compact snapshots */
 };
 
 /* ------------------------------------------------------------ keys */
@@ -127,7 +128,8 @@ static int load_verifiers(audit_keys *k, const audit_config *cfg, char *err, siz
 {
 	if (load_cas(k, cfg, err, errlen) != 0)
 		return -1;
-	if (smscms_verifier_new(k->ctx, cfg->e2e.trust_root, NULL, 0, &k->verifier) != SMSCMS_OK) {
+	if (smscms_verifier_new(k->ctx, cfg->e2e.trust_root, NULL, 0, &k->verifier) != SMSCMS_OK ||
+	    smscms_verifier_set_intermediates(k->ctx, k->verifier, k->cas) != SMSCMS_OK) {
 		snprintf(err, errlen, "trust root %s: %s", cfg->e2e.trust_root, smscms_ctx_error(k->ctx));
 		return -1;
 	}
@@ -167,6 +169,7 @@ audit_keys *audit_keys_new(const audit_config *cfg, char *err, size_t errlen)
 	}
 	if (load_verifiers(k, cfg, err, errlen) != 0)
 		goto fail;
+	k->dicts = cfg->dicts;
 	add_known(k, smscms_identity_cert(k->us), "us");
 	for (i = 0; i < cfg->n_known; i++) {
 		X509 *x = x509_read_cert(cfg->known[i]);
@@ -364,6 +367,7 @@ static int analyse_snapshot(audit_keys *k, const unsigned char *der, size_t len,
 	unsigned char *pt = NULL;
 	size_t pt_len = 0;
 	snapshot snap;
+	snapshot_status js;
 	char who[IDENTITY_SCOPE_MAX + 80], err[300];
 	int rc = 0;
 
@@ -416,8 +420,10 @@ static int analyse_snapshot(audit_keys *k, const unsigned char *der, size_t len,
 		rc = -1;
 		goto out;
 	}
-	if (snapshot_parse((const char *)pt, pt_len, MAX_VALUES, &snap, err, sizeof err) != SNAPSHOT_OK) {
-		finding(a, "undecodable", "snapshot JSON: %s", err);
+	js = snapshot_parse_dict((const char *)pt, pt_len, MAX_VALUES, k->dicts, &snap, err, sizeof err);
+	if (js != SNAPSHOT_OK) {
+		finding(a, js == SNAPSHOT_UNKNOWN_DICTIONARY ? "unknown_dictionary" : "undecodable", "snapshot JSON: %s",
+		        err);
 		goto out;
 	}
 	a->seq = snap.seq;

@@ -8,11 +8,12 @@
 #include <sys/stat.h>
 
 #include "common/conf.h"
+#include "common/snapshot_dict.h"
 
 static const char *const known_keys[] = {
 	CONF_BROKER_KEYS, "broker.session_expiry",
 	CONF_E2E_KEYS, "e2e.services_ca", "e2e.receipt_signer", "e2e.known_recipients",
-	"store.path", "receipt_grace", "log_file", CONF_METRICS_KEYS,
+	"store.path", "receipt_grace", "log_file", "dictionaries", CONF_METRICS_KEYS,
 	NULL
 };
 
@@ -56,8 +57,14 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_int(f, "receipt_grace", 600, 0, 30LL * 86400, &cfg->receipt_grace) ||
 	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file) ||
 	    conf_metrics_load(f, readable && cfg->check_run, &cfg->metrics) ||
-	    (readable && store_dir_ok(f, cfg->store_path) != 0))
+	    (readable && store_dir_ok(f, cfg->store_path) != 0) ||
+	    conf_path(f, "dictionaries", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->dictionaries))
 		return -1;
+	if (cfg->dictionaries != NULL) {
+		char err[600];
+		if (snapshot_dicts_load_dir(cfg->dictionaries, &cfg->dicts, err, sizeof err) != 0)
+			return conf_fail(f, "dictionaries", "%s", err);
+	}
 	cfg->session_expiry = (unsigned int)expiry;
 	return 0;
 }
@@ -78,6 +85,8 @@ void audit_config_free(audit_config *cfg)
 {
 	size_t i;
 
+	free(cfg->dictionaries);
+	snapshot_dicts_free(cfg->dicts);
 	conf_broker_free(&cfg->broker);
 	conf_e2e_free(&cfg->e2e);
 	free(cfg->services_ca);

@@ -13,7 +13,9 @@
  *   metrics: { dir, interval (15 s) }: dir/sms-audit.prom, written by `run`
  *            (common/conf_blocks.h, audit_metrics.h)
  *   receipt_grace (600 s: a snapshot unreceipted for longer is a finding),
- *   log_file
+ *   log_file,
+ *   dictionaries: directory of channel dictionaries (common/snapshot_dict.h):
+ *   compact snapshots are read by them; one naming another is a finding
  *
  * Unknown keys are errors, paths are relative to the file, one line
  * "FILE:LINE: key problem" per error (common/conf.h).
@@ -24,6 +26,7 @@
 #include <stddef.h>
 
 #include "common/conf_blocks.h"
+#include "common/snapshot_json.h"
 
 #define AUDIT_MAX_KNOWN 16
 
@@ -37,6 +40,8 @@ typedef struct {
 	char *store_path;
 	long long receipt_grace;
 	char *log_file;
+	char *dictionaries;             /* NULL: full-form snapshots only */
+	snapshot_dicts *dicts;          /* loaded from it */
 	conf_metrics metrics;           /* common/conf_blocks.h */
 	int check_run;                  /* AUDIT_CHECK_RUN was given */
 } audit_config;

@@ -12,6 +12,7 @@ typedef struct {
 	export_format fmt;
 	FILE *out;
 	long long n;
+	const snapshot_dicts *dicts;
 } exporter;
 
 static void csv_cell(FILE *out, const char *s)
@@ -55,7 +56,7 @@ static int csv_rows(exporter *x, const char *equipment, const char *received_at,
 	const char *head[] = { equipment, received_at, digest };
 	size_t i, k;
 
-	if (snapshot_parse(json, strlen(json), 1000000, &snap, err, sizeof err) != SNAPSHOT_OK)
+	if (snapshot_parse_dict(json, strlen(json), 1000000, x->dicts, &snap, err, sizeof err) != SNAPSHOT_OK)
 		return 0;   /* undecodable: a finding in the report, nothing to export */
 	snprintf(seq, sizeof seq, "%lld", snap.seq);
 	for (i = 0; i < snap.n_values; i++) {
@@ -133,9 +134,10 @@ static int one(void *ud, const char *equipment, const char *received_at, const c
 	return rc;
 }
 
-int audit_export(audit_store *s, const store_filter *f, export_format fmt, FILE *out, char *err, size_t errlen)
+int audit_export(audit_store *s, const store_filter *f, export_format fmt, const snapshot_dicts *dicts, FILE *out,
+                 char *err, size_t errlen)
 {
-	exporter x = { .fmt = fmt, .out = out };
+	exporter x = { .fmt = fmt, .out = out, .dicts = dicts };
 
 	if (fmt == EXPORT_CSV)
 		fputs("device,received_at,digest,seq,taken_at,device_type,group,channel,unit,value,findings\r\n", out);

@@ -11,11 +11,14 @@
 
 #include <stdio.h>
 
+#include "common/snapshot_json.h"
 #include "services/audit/audit_store.h"
 
 typedef enum { EXPORT_CSV, EXPORT_JSONL } export_format;
 
 /* 0, or -1 with err. */
-int audit_export(audit_store *s, const store_filter *f, export_format fmt, FILE *out, char *err, size_t errlen);
+/* dicts (may be NULL): the channel dictionaries compact snapshots name. */
+int audit_export(audit_store *s, const store_filter *f, export_format fmt, const snapshot_dicts *dicts, FILE *out,
+                 char *err, size_t errlen);
 
 #endif

@@ -293,7 +293,7 @@ static int cmd_export(int argc, char **argv)
 	}
 	if ((out = open_output(o.output)) == NULL)
 		goto out;
-	if (audit_export(s, &f, fmt, out, err, sizeof err) != 0)
+	if (audit_export(s, &f, fmt, cfg.dicts, out, err, sizeof err) != 0)
 		fprintf(stderr, "sms-audit: %s\n", err);
 	else
 		rc = 0;

@@ -4,7 +4,7 @@
 AUDIT_SRC := services/audit/audit_main.c services/audit/audit_config.c services/audit/audit_analysis.c \
 	services/audit/audit_store.c services/audit/audit_intake.c services/audit/audit_report.c \
 	services/audit/audit_export.c services/audit/audit_verify.c services/audit/audit_metrics.c
-AUDIT_LIBS := -lmosquitto -lsqlite3 -lcjson -lconfig -lssl -lcrypto -lpthread -lm
+AUDIT_LIBS := -lmosquitto -lsqlite3 -lcjson -lconfig -lssl -lcrypto -lz -lpthread -lm
 
 BINS += $(B)/bin/sms-audit
 
@@ -20,4 +20,4 @@ $(B)/tests/unit/test_audit: $(B)/obj/tests/unit/test_audit.o $(B)/obj/services/a
 		$(B)/obj/services/audit/audit_report.o $(B)/obj/services/audit/audit_analysis.o \
 		$(SMSCOMMON_LIB) $(SMSCMS_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lsqlite3 -lcjson -lconfig -lssl -lcrypto -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lsqlite3 -lcjson -lconfig -lssl -lcrypto -lz -lpthread -lm

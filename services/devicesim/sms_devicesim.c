@@ -32,6 +32,7 @@
 #include "common/version.h"
 #include "common/identity.h"
 #include "common/mqtt_session.h"
+#include "common/snapshot_dict.h"
 
 #define MAX_RECIPIENTS 8
 #define MAX_PAYLOAD (4 * 1024 * 1024)
@@ -44,7 +45,8 @@ typedef struct {
 	size_t n_recipients;
 	const char *equipment, *device_type, *write_dir, *from_dir;
 	long long count, seq_start, taken_at;
-	int values, interval_ms, ecdh;
+	int values, interval_ms, ecdh, compress;
+	const char *dictionary, *make_dictionary;
 } options;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -113,11 +115,66 @@ static void usage(FILE *f)
 	        "  --max-inflight N       unacknowledged messages at once (default 20)\n"
 	        "  --qos Q                0 or 1 (default 1)\n"
 	        "  --ecdh                 ephemeral-static ECDH instead of ECMQV\n"
+	        "  --compress             RFC 3274 CompressedData (zlib) inside the envelope\n"
+	        "  --dictionary F         compact form: values by the channel dictionary F, without names\n"
+	        "  --make-dictionary F    write the channel dictionary of --device-type/--values to F, exit\n"
 	        "  --timeout S            give up waiting for acks after S seconds (default 120)\n"
 	        "  --write DIR            write DIR/<seq>.cms instead of publishing\n"
 	        "  --from DIR             publish the *.cms files of DIR as they are\n"
 	        "  --help, --version\n"
 	        "\n" SMS_EXIT_CODES_HELP);
+}
+
+/* The simulated channels: group g<i/10>, channel c<i>, unit "h" except
+ * every 17th (a text state without unit). */
+static int channel_is_text(int i)
+{
+	return i % 17 == 5;
+}
+
+/* The channel dictionary of these channels (common/snapshot_dict.h). */
+static void write_dictionary(const options *o)
+{
+	cJSON *root = cJSON_CreateObject(), *chans, *c;
+	char name[32], *text = NULL;
+	FILE *f;
+	int i;
+
+	if (root == NULL || !cJSON_AddStringToObject(root, "device_type", o->device_type) ||
+	    !cJSON_AddNumberToObject(root, "version", 1) || (chans = cJSON_AddArrayToObject(root, "channels")) == NULL)
+		die("out of memory");
+	for (i = 0; i < o->values; i++) {
+		if ((c = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(chans, c))
+			die("out of memory");
+		snprintf(name, sizeof name, "g%d", i / 10);
+		if (!cJSON_AddStringToObject(c, "group", name))
+			die("out of memory");
+		snprintf(name, sizeof name, "c%d", i);
+		if (!cJSON_AddStringToObject(c, "channel", name) ||
+		    (!channel_is_text(i) && !cJSON_AddStringToObject(c, "unit", "h")))
+			die("out of memory");
+	}
+	if ((text = cJSON_PrintUnformatted(root)) == NULL)
+		die("out of memory");
+	if ((f = fopen(o->make_dictionary, "w")) == NULL || fputs(text, f) == EOF || fclose(f) != 0)
+		die("cannot write %s: %s", o->make_dictionary, strerror(errno));
+	free(text);
+	cJSON_Delete(root);
+}
+
+/* The full JSON in the compact form of dict (the same parser reads both). */
+static char *compact_json(const snapshot_dict *dict, char *json)
+{
+	snapshot s;
+	char err[300], *out = NULL;
+
+	if (snapshot_parse(json, strlen(json), 1000000, &s, err, sizeof err) != SNAPSHOT_OK)
+		die("simulated snapshot does not parse: %s", err);
+	if (snapshot_dict_compact(dict, &s, &out, err, sizeof err) != 0)
+		die("compact form: %s", err);
+	snapshot_free(&s);
+	free(json);
+	return out;
 }
 
 static char *build_json(const options *o, const char *eq, long long seq, time_t taken)
@@ -148,7 +205,7 @@ static char *build_json(const options *o, const char *eq, long long seq, time_t 
 		snprintf(name, sizeof name, "c%d", i);
 		if (cJSON_AddStringToObject(v, "channel", name) == NULL)
 			goto out;
-		if (i % 17 == 5) {
+		if (channel_is_text(i)) {
 			if (cJSON_AddStringToObject(v, "value", seq % 2 == 0 ? "ok" : "check") == NULL)
 				goto out;
 		} else if (cJSON_AddStringToObject(v, "unit", "h") == NULL ||
@@ -320,6 +377,8 @@ static void parse_args(int argc, char **argv, options *o)
 		{ "max-inflight", required_argument, NULL, 'm' }, { "qos", required_argument, NULL, 'q' },
 		{ "timeout", required_argument, NULL, 'o' }, { "write", required_argument, NULL, 'w' },
 		{ "from", required_argument, NULL, 'f' }, { "ecdh", no_argument, NULL, 'D' },
+		{ "compress", no_argument, NULL, 'z' }, { "dictionary", required_argument, NULL, 'd' },
+		{ "make-dictionary", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 }
 	};
 	int opt;
@@ -366,6 +425,9 @@ static void parse_args(int argc, char **argv, options *o)
 		case 'w': o->write_dir = optarg; break;
 		case 'f': o->from_dir = optarg; break;
 		case 'D': o->ecdh = 1; break;
+		case 'z': o->compress = 1; break;
+		case 'd': o->dictionary = optarg; break;
+		case 'M': o->make_dictionary = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': sms_print_version(stdout, "sms-devicesim"); exit(0);
 		default: usage_error("unknown option or missing argument '%s'", argv[optind - 1]);
@@ -375,6 +437,8 @@ static void parse_args(int argc, char **argv, options *o)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->count < 0 || o->values < 1 || o->max_inflight < 1 || (o->qos != 0 && o->qos != 1) || o->timeout < 1)
 		usage_error("bad --count, --values, --max-inflight, --qos or --timeout");
+	if (o->make_dictionary != NULL)
+		return;
 	if (o->from_dir == NULL && (o->e2e_cert == NULL || o->e2e_key == NULL || o->n_recipients == 0))
 		usage_error("--e2e-cert, --e2e-key and at least one --recipient are required");
 	if (o->write_dir == NULL && (o->cafile == NULL || o->cert == NULL || o->key == NULL))
@@ -402,11 +466,18 @@ int main(int argc, char **argv)
 	X509 *rcpt[MAX_RECIPIENTS];
 	mqtt_session *m = NULL;
 	identity id;
-	char err[200];
+	char err[300];
+	snapshot_dict *dict = NULL;
 	long long i, sent = 0;
 	size_t r;
 
 	parse_args(argc, argv, &o);
+	if (o.make_dictionary != NULL) {
+		write_dictionary(&o);
+		return 0;
+	}
+	if (o.dictionary != NULL && snapshot_dict_load(o.dictionary, &dict, err, sizeof err) != 0)
+		die("%s", err);
 	/* A broker restart must show up as a write error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	mosquitto_lib_init();
@@ -434,6 +505,7 @@ int main(int argc, char **argv)
 	smscms_encrypt_opts_init(&eo);
 	if (o.ecdh)
 		eo.ka = SMSCMS_KA_ECDH;
+	eo.compress = o.compress;
 	if (o.write_dir == NULL) {
 		snprintf(what, sizeof what, "devsim-%s", id.equipment);
 		default_client_id(&o, what, client_buf, sizeof client_buf);
@@ -447,6 +519,8 @@ int main(int argc, char **argv)
 
 		if (json == NULL)
 			die("out of memory building snapshot");
+		if (dict != NULL)
+			json = compact_json(dict, json);
 		if (smscms_encrypt(ctx, &eo, me, rcpt, o.n_recipients, (unsigned char *)json, strlen(json),
 		                   &der, &der_len) != SMSCMS_OK)
 			die("encrypt: %s", smscms_ctx_error(ctx));
@@ -469,6 +543,7 @@ finish:
 		mqtt_session_free(m);
 		fprintf(stderr, "sms-devicesim: %lld message(s) published and acknowledged on %s\n", sent, o.topic);
 	}
+	snapshot_dict_free(dict);
 	smscms_identity_free(me);
 	smscms_ctx_free(ctx);
 	mosquitto_lib_cleanup();

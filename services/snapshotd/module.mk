@@ -1,6 +1,6 @@
 # sms-snapshotd: snapshot subscriber -> PostgreSQL, and its unit tests.
 
-SERVICES_LIBS := -lmosquitto -lpq -lcjson -lconfig -lssl -lcrypto -lpthread -lm
+SERVICES_LIBS := -lmosquitto -lpq -lcjson -lconfig -lssl -lcrypto -lz -lpthread -lm
 
 $(B)/obj/services/%.o: MODULE_CFLAGS := -I/usr/include/cjson -I/usr/include/postgresql \
 	-DSMS_SQL_DIR=\"$(PREFIX)/share/sms/sql\"
@@ -22,7 +22,7 @@ UNIT_TESTS += $(B)/tests/unit/test_services_config
 $(B)/tests/unit/test_services_config: $(B)/obj/tests/unit/test_services_config.o \
 		$(B)/obj/services/snapshotd/snapshotd_config.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lconfig
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lconfig -lcjson -lcrypto
 
 UNIT_TESTS += $(B)/tests/unit/test_snapshotd_receipts
 

@@ -160,8 +160,8 @@ int snapshot_ingest(smscms_ctx *ctx, const ingest_keys *keys, const char *topic,
 	if (bind_originator(&orig, r) != 0 || unwrap_signature(keys, orig.content_type_nid, r) != 0)
 		goto out;
 	note_certificate(orig.cert, r);
-	js = snapshot_parse((const char *)r->plaintext, r->plaintext_len, keys->max_values, &r->snap,
-	                    err, sizeof err);
+	js = snapshot_parse_dict((const char *)r->plaintext, r->plaintext_len, keys->max_values, keys->dicts,
+	                         &r->snap, err, sizeof err);
 	if (js != SNAPSHOT_OK) {
 		reject(r, snapshot_status_name(js), "%s", err);
 		goto out;

@@ -11,7 +11,7 @@
  * Reason codes (stable, stored in t_dead_letter.reason):
  *   empty, too_large, bad_topic, <smscms status name with '-' as '_'> (malformed,
  *   not_recipient, auth, untrusted, revoked, ...), originator_identity, originator_mismatch,
- *   bad_json, schema, equipment_mismatch, content_type (the envelope holds
+ *   bad_json, schema, unknown_dictionary, equipment_mismatch, content_type (the envelope holds
  *   neither id-data nor id-signedData), signature (the inner SignedData does
  *   not verify: shape, signature, chain to the E2E root with CRLs),
  *   signer_mismatch (signer is not the originator, the topic's equipment),
@@ -34,6 +34,7 @@ typedef struct {
 	size_t max_values;
 	const signed_data_trust *signatures; /* E2E root + CRLs, for signed snapshots */
 	int require_signature;
+	const snapshot_dicts *dicts;         /* channel dictionaries for the compact form, may be NULL */
 } ingest_keys;
 
 typedef struct {

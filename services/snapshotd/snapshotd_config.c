@@ -8,6 +8,7 @@
 #include "common/conf.h"
 #include "common/conf_blocks.h"
 #include "common/receipt.h"
+#include "common/snapshot_dict.h"
 
 #ifndef SMS_SQL_DIR
 #define SMS_SQL_DIR "/usr/local/share/sms/sql"
@@ -21,7 +22,7 @@ static const char *const known_keys[] = {
 	"database.replay_interval",
 	"limits.max_payload", "limits.max_values", "limits.dead_letter_max_bytes",
 	"receipts.enabled", "receipts.batch_ms", "receipts.max_digests",
-	"workers", "stats_interval", "log_file",
+	"workers", "stats_interval", "log_file", "dictionaries",
 	NULL
 };
 
@@ -67,6 +68,13 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_path(f, "log_file", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->log_file) ||
 	    load_ints(f, cfg))
 		return -1;
+	if (conf_path(f, "dictionaries", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->dictionaries))
+		return -1;
+	if (cfg->dictionaries != NULL) {
+		char err[600];
+		if (snapshot_dicts_load_dir(cfg->dictionaries, &cfg->dicts, err, sizeof err) != 0)
+			return conf_fail(f, "dictionaries", "%s", err);
+	}
 	if (cfg->sql_dir == NULL && (cfg->sql_dir = strdup(SMS_SQL_DIR)) == NULL)
 		return conf_fail(f, NULL, "out of memory");
 	if (cfg->workers > 1 && strncmp(cfg->subscription, "$share/", 7) != 0)
@@ -93,6 +101,8 @@ void snapshotd_config_free(snapshotd_config *cfg)
 	free(cfg->db_conninfo);
 	free(cfg->sql_dir);
 	free(cfg->log_file);
+	free(cfg->dictionaries);
+	snapshot_dicts_free(cfg->dicts);
 	conf_metrics_free(&cfg->metrics);
 	memset(cfg, 0, sizeof *cfg);
 }

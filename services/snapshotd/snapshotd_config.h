@@ -16,6 +16,8 @@
  *               RECEIPT_MAX_DIGESTS) }: signed receipts on
  *               <ma>/<acc>/<eq>/receipts, snapshotd_receipts.h
  *   metrics:  { dir, interval (15 s) }: Prometheus text file
+ *   dictionaries: directory of channel dictionaries (common/snapshot_dict.h)
+ *               for compact snapshots; without it only the full form is read
  *               dir/sms-snapshotd.prom (common/conf_blocks.h, snapshotd_metrics.h)
  *   workers, stats_interval, log_file (stderr when absent)
  *
@@ -35,6 +37,7 @@
 #include <stddef.h>
 
 #include "common/conf_blocks.h"
+#include "common/snapshot_json.h"
 
 #define SNAPSHOTD_MAX_WORKERS 32
 
@@ -57,6 +60,8 @@ typedef struct {
 	int workers;
 	int stats_interval;
 	char *log_file;
+	char *dictionaries;          /* directory of channel dictionaries (*.json), NULL: none */
+	snapshot_dicts *dicts;       /* loaded from it; compact snapshots name one of these */
 	conf_metrics metrics;           /* common/conf_blocks.h */
 } snapshotd_config;
 

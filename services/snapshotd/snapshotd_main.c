@@ -24,6 +24,7 @@
 #include "common/mqtt_session.h"
 #include "services/snapshotd/snapshotd_config.h"
 #include "common/log.h"
+#include "common/x509_util.h"
 #include "common/monotonic.h"
 #include "services/snapshotd/snapshotd_metrics.h"
 #include "services/snapshotd/snapshotd_replay.h"
@@ -106,6 +107,35 @@ static int load_signature_trust(const snapshotd_config *cfg, crl_watch *crls, si
 	return 0;
 }
 
+/* e2e.ca_certs as chain material: a device may then send its certificate
+ * without the CAs above it (fewer bytes on the wire, same verification). */
+static int load_intermediates(smscms_ctx *ctx, const snapshotd_config *cfg, smscms_verifier *v)
+{
+	STACK_OF(X509) *cas = sk_X509_new_null();
+	char err[600];
+	size_t i;
+	int rc = -1;
+
+	if (cas == NULL) {
+		sms_log(LOG_LEVEL_ERROR, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < cfg->e2e.n_ca_certs; i++) {
+		if (x509_add_certs_from_pem(cas, cfg->e2e.ca_certs[i], err, sizeof err) != 0) {
+			sms_log(LOG_LEVEL_ERROR, "e2e.ca_certs: %s", err);
+			goto out;
+		}
+	}
+	if (sk_X509_num(cas) > 0 && smscms_verifier_set_intermediates(ctx, v, cas) != SMSCMS_OK) {
+		sms_log(LOG_LEVEL_ERROR, "e2e.ca_certs: %s", smscms_ctx_error(ctx));
+		goto out;
+	}
+	rc = 0;
+out:
+	sk_X509_pop_free(cas, X509_free);
+	return rc;
+}
+
 /* The verifier starts without CRLs and gets them only through the watch,
  * so nothing ever rests on a CRL whose signature did not verify. */
 static int load_keys(smscms_ctx *ctx, const snapshotd_config *cfg, crl_watch *crls, smscms_identity **id,
@@ -123,7 +153,7 @@ static int load_keys(smscms_ctx *ctx, const snapshotd_config *cfg, crl_watch *cr
 		sms_log(LOG_LEVEL_ERROR, "E2E CRLs: %s", smscms_ctx_error(ctx));
 		return -1;
 	}
-	return 0;
+	return load_intermediates(ctx, cfg, *v);
 }
 
 /* The E2E CRL files as the plugin treats its own (crl_watch.h). */
@@ -364,6 +394,7 @@ int main(int argc, char **argv)
 	sh.keys.max_values = cfg.max_values;
 	sh.keys.signatures = sh.signatures;
 	sh.keys.require_signature = cfg.require_signature;
+	sh.keys.dicts = cfg.dicts;
 	if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
 		sms_log(LOG_LEVEL_ERROR, "mosquitto_lib_init failed");
 		goto out;

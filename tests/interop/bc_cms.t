@@ -244,4 +244,38 @@ for kdf in sha1 sha256; do
 done
 run_batch
 
+# ---- RFC 3274 CompressedData inside the envelope (sms-agent e2e.compress) ----
+# A JSON snapshot (compressible, unlike pt.bin), both directions, MQV with the
+# production profile and ECDH; BC compresses with its ZlibCompressor and
+# expands with ZlibExpanderProvider, we with zlib.
+python3 - "$W/snap.json" <<'PY'
+import json, sys
+vals = [{"group": "g%d" % (i // 10), "channel": "c%d" % i, "unit": "h", "value": 1000.25 + i} for i in range(340)]
+json.dump({"equipment": "EQ1", "device_type": "FM", "taken_at": "2026-11-21T10:00:00Z", "seq": 1, "values": vals},
+          open(sys.argv[1], "w"))
+PY
+batch_new bc-compress
+batch_add "BC encrypts CompressedData: mqv sha256 aes256-gcm P-256 2rcpt" \
+	"encrypt $(originator_args 256) $(recipient_args R1c256 R2c256) --ka mqv --kdf sha256 --compress --in snap.json --out bcz_mqv.der"
+batch_add "BC encrypts CompressedData: ecdh sha256 aes128-gcm P-384 1rcpt" \
+	"encrypt $(originator_args 384) $(recipient_args R1c384) --ka ecdh --kdf sha256 --cipher aes128-gcm --compress --in snap.json --out bcz_ecdh.der"
+for c in "mqv 256 R1c256 --bc-compat" "ecdh 384 R1c384"; do
+	read -r ka curve r compat <<<"$c"
+	# shellcheck disable=SC2046,SC2086
+	"$SMSCMS" encrypt $(originator_args "$curve") $(recipient_args "$r") --ka "$ka" $compat --compress \
+		--in "$W/snap.json" --out "$W/oursz_$ka.der" || tap_not_ok "smscms --compress $ka"
+	batch_add "smscms --compress -> BC: $ka P-$curve, BC expands the CompressedData" \
+		"decrypt $(leaf_args "$r") --in oursz_$ka.der --expect snap.json"
+done
+run_batch
+for c in "mqv R2c256" "ecdh R1c384"; do
+	read -r ka r <<<"$c"
+	rm -f "$W/out"
+	# shellcheck disable=SC2046
+	tap_check "BC CompressedData -> smscms: $ka, recipient $r" run_and_cmp "$W/snap.json" "$W/out" \
+		"$SMSCMS" decrypt $(leaf_args "$r") --in "$W/bcz_$ka.der" --out "$W/out"
+done
+[ "$(wc -c <"$W/oursz_mqv.der")" -lt $(($(wc -c <"$W/snap.json") / 3)) ] &&
+	tap_ok "the compressed message is under a third of the JSON" || tap_not_ok "compressed size"
+
 tap_done

@@ -8,8 +8,11 @@
  *
  *   encrypt  --cert C --key K [--chain F] --recipient R... [--ka mqv|ecdh]
  *            [--kdf sha1|sha224|sha256|sha384|sha512] [--cipher aes128-gcm|aes256-gcm]
- *            [--no-attrs] [--no-originator-info] --in F --out F
+ *            [--no-attrs] [--no-originator-info] [--compress] --in F --out F
+ *            --compress: the content is RFC 3274 CompressedData (BC's ZlibCompressor)
  *   decrypt  --cert C --key K [--trust ROOT --crl F...] --in F [--out F] [--expect F]
+ *            content of type id-ct-compressedData is expanded (BC's ZlibExpanderProvider,
+ *            at most 1 MiB)
  *   derive   --cert C --key K --shared-info rfc5753|rfc5753-null|bc --in F [--out F] [--expect F]
  *            decrypts with BC's lightweight API (ECMQVBasicAgreement/ECDHBasicAgreement,
  *            KDF2BytesGenerator, ECCCMSSharedInfo, RFC3394WrapEngine, GCMBlockCipher),
@@ -101,7 +104,11 @@ import org.bouncycastle.cms.CMSAlgorithm;
 import org.bouncycastle.cms.CMSAttributeTableGenerator;
 import org.bouncycastle.cms.CMSAuthEnvelopedData;
 import org.bouncycastle.cms.CMSAuthEnvelopedDataGenerator;
+import org.bouncycastle.cms.CMSCompressedData;
+import org.bouncycastle.cms.CMSCompressedDataGenerator;
 import org.bouncycastle.cms.CMSProcessableByteArray;
+import org.bouncycastle.cms.jcajce.ZlibCompressor;
+import org.bouncycastle.cms.jcajce.ZlibExpanderProvider;
 import org.bouncycastle.cms.OriginatorInfoGenerator;
 import org.bouncycastle.cms.OriginatorInformation;
 import org.bouncycastle.cms.RecipientInformation;
@@ -162,7 +169,7 @@ public final class SmsBc {
 				if (!k.startsWith("--"))
 					throw new IllegalArgumentException("unexpected argument " + k);
 				k = k.substring(2);
-				boolean flag = k.startsWith("no-") || k.equals("help");
+				boolean flag = k.startsWith("no-") || k.equals("help") || k.equals("compress");
 				String v = "";
 				if (!flag) {
 					if (i + 1 >= argv.length)
@@ -284,7 +291,7 @@ public final class SmsBc {
 		List<X509Certificate> chain = new ArrayList<>();
 		List<X509Certificate> recipients = new ArrayList<>();
 		String ka, kdf, cipher;
-		boolean attrs, origInfo;
+		boolean attrs, origInfo, compress;
 		OriginatorInformation originatorInformation;
 
 		EncryptSetup(Args a) throws Exception {
@@ -303,6 +310,7 @@ public final class SmsBc {
 				throw new IllegalArgumentException("unknown --cipher " + cipher);
 			attrs = !a.has("no-attrs");
 			origInfo = !a.has("no-originator-info");
+			compress = a.has("compress");
 			if (origInfo) {
 				List<X509Certificate> all = new ArrayList<>();
 				all.add(cert);
@@ -344,7 +352,11 @@ public final class SmsBc {
 			gen.addRecipientInfoGenerator(rig);
 			OutputAEADEncryptor enc = (OutputAEADEncryptor) new JceCMSContentEncryptorBuilder(
 					aes128 ? CMSAlgorithm.AES128_GCM : CMSAlgorithm.AES256_GCM).setProvider(BC).build();
-			return gen.generate(new CMSProcessableByteArray(pt), enc).getEncoded();
+			CMSProcessableByteArray content = new CMSProcessableByteArray(pt);
+			if (compress)
+				content = new CMSProcessableByteArray(org.bouncycastle.asn1.cms.CMSObjectIdentifiers.compressedData,
+						new CMSCompressedDataGenerator().generate(content, new ZlibCompressor()).getEncoded());
+			return gen.generate(content, enc).getEncoded();
 		}
 	}
 
@@ -437,6 +449,10 @@ public final class SmsBc {
 			byte[] pt = mine.getContent(new KeyAgreeAuthEnvelopedRecipient(key).setProvider(BC));
 			if (anchor != null)
 				verifyOriginator(ed, mine);
+			ASN1ObjectIdentifier type = AuthEnvelopedData.getInstance(ContentInfo.getInstance(der).getContent())
+					.getAuthEncryptedContentInfo().getContentType();
+			if (type.equals(org.bouncycastle.asn1.cms.CMSObjectIdentifiers.compressedData))
+				pt = new CMSCompressedData(pt).getContent(new ZlibExpanderProvider(1 << 20));
 			return pt;
 		}
 
