@@ -16,19 +16,13 @@
 
 #define READ_CHUNK (64 * 1024)
 
-fw_image_result fw_piece_store(const char *workdir, unsigned int n, const void *data, size_t len,
-                               const unsigned char digest[FW_SHA256_LEN], char *err, size_t errlen)
+fw_image_result fw_piece_store(const char *workdir, const fw_manifest *m, unsigned int n, const void *data,
+                               size_t len, char *err, size_t errlen)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
 	char name[32];
 
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != FW_SHA256_LEN) {
-		snprintf(err, errlen, "piece %u: SHA-256 failed", n);
-		return FW_IMAGE_IO;
-	}
-	if (CRYPTO_memcmp(md, digest, FW_SHA256_LEN) != 0) {
-		snprintf(err, errlen, "piece %u: SHA-256 differs from the manifest's", n);
+	if (!fw_manifest_piece_ok(m, n, data, len)) {
+		snprintf(err, errlen, "piece %u (%zu bytes): length or SHA-256 differs from the manifest's", n, len);
 		return FW_IMAGE_MISMATCH;
 	}
 	snprintf(name, sizeof name, "piece.%u", n);
@@ -77,18 +71,18 @@ out:
 	return res;
 }
 
-static fw_image_result finish(EVP_CIPHER_CTX *c, EVP_MD_CTX *md, const fw_image_params *p,
-                              unsigned long long total, char *err, size_t errlen)
+static fw_image_result finish(EVP_CIPHER_CTX *c, EVP_MD_CTX *md, const fw_manifest *m, unsigned long long total,
+                              char *err, size_t errlen)
 {
 	unsigned char digest[EVP_MAX_MD_SIZE], last[32];
 	unsigned int dlen = 0;
 	int outl = 0;
 
-	if (total != p->size) {
-		snprintf(err, errlen, "the pieces hold %llu bytes, the manifest says %llu", total, p->size);
+	if (total != (unsigned long long)m->size) {
+		snprintf(err, errlen, "the pieces hold %llu bytes, the manifest says %lld", total, m->size);
 		return FW_IMAGE_SIZE;
 	}
-	if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, FW_TAG_LEN, (void *)p->tag) != 1) {
+	if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, FW_TAG_LEN, (void *)m->tag) != 1) {
 		snprintf(err, errlen, "AES-GCM: cannot set the tag");
 		return FW_IMAGE_IO;
 	}
@@ -96,26 +90,26 @@ static fw_image_result finish(EVP_CIPHER_CTX *c, EVP_MD_CTX *md, const fw_image_
 		snprintf(err, errlen, "AES-GCM tag does not verify (wrong key, or a tampered image)");
 		return FW_IMAGE_TAG;
 	}
-	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != FW_SHA256_LEN) {
+	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != FW_DIGEST_LEN) {
 		snprintf(err, errlen, "SHA-256 failed");
 		return FW_IMAGE_IO;
 	}
-	if (CRYPTO_memcmp(digest, p->sha256, FW_SHA256_LEN) != 0) {
+	if (CRYPTO_memcmp(digest, m->sha256, FW_DIGEST_LEN) != 0) {
 		snprintf(err, errlen, "the decrypted image's SHA-256 differs from the manifest's");
 		return FW_IMAGE_DIGEST;
 	}
 	return FW_IMAGE_OK;
 }
 
-static fw_image_result start(EVP_CIPHER_CTX *c, EVP_MD_CTX *md, const fw_image_params *p, char *err,
-                             size_t errlen)
+static fw_image_result start(EVP_CIPHER_CTX *c, EVP_MD_CTX *md, const fw_manifest *m, const unsigned char *key,
+                             char *err, size_t errlen)
 {
 	int outl;
 
 	if (EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, FW_NONCE_LEN, NULL) != 1 ||
-	    EVP_DecryptInit_ex(c, NULL, NULL, p->key, p->nonce) != 1 ||
-	    EVP_DecryptUpdate(c, NULL, &outl, (const unsigned char *)p->aad, (int)strlen(p->aad)) != 1 ||
+	    EVP_DecryptInit_ex(c, NULL, NULL, key, m->nonce) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &outl, (const unsigned char *)m->release, (int)strlen(m->release)) != 1 ||
 	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
 		snprintf(err, errlen, "AES-256-GCM or SHA-256 setup failed");
 		return FW_IMAGE_IO;
@@ -123,8 +117,8 @@ static fw_image_result start(EVP_CIPHER_CTX *c, EVP_MD_CTX *md, const fw_image_p
 	return FW_IMAGE_OK;
 }
 
-fw_image_result fw_image_decrypt(const char *workdir, const fw_image_params *p, const char *staging, char *err,
-                                 size_t errlen)
+fw_image_result fw_image_decrypt(const char *workdir, const fw_manifest *m, const unsigned char key[FW_KEY_LEN],
+                                 const char *staging, char *err, size_t errlen)
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -144,12 +138,12 @@ fw_image_result fw_image_decrypt(const char *workdir, const fw_image_params *p, 
 		snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if ((res = start(c, md, p, err, errlen)) != FW_IMAGE_OK)
+	if ((res = start(c, md, m, key, err, errlen)) != FW_IMAGE_OK)
 		goto out;
-	for (i = 0; i < p->n_pieces; i++)
+	for (i = 0; i < m->n_pieces; i++)
 		if ((res = decrypt_piece(workdir, i, c, md, out, in_buf, out_buf, &total, err, errlen)) != FW_IMAGE_OK)
 			goto out;
-	if ((res = finish(c, md, p, total, err, errlen)) != FW_IMAGE_OK)
+	if ((res = finish(c, md, m, total, err, errlen)) != FW_IMAGE_OK)
 		goto out;
 	if (fsync(out) != 0 || close(out) != 0 || rename(tmp, staging) != 0) {
 		out = -1;
@@ -171,7 +165,7 @@ out:
 	return res;
 }
 
-fw_image_result fw_image_check(const char *path, const unsigned char sha256[FW_SHA256_LEN], char *err,
+fw_image_result fw_image_check(const char *path, const unsigned char sha256[FW_DIGEST_LEN], char *err,
                                size_t errlen)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -197,7 +191,7 @@ fw_image_result fw_image_check(const char *path, const unsigned char sha256[FW_S
 		snprintf(err, errlen, "%s: SHA-256 failed", path);
 		goto out;
 	}
-	res = CRYPTO_memcmp(digest, sha256, FW_SHA256_LEN) == 0 ? FW_IMAGE_OK : FW_IMAGE_DIGEST;
+	res = CRYPTO_memcmp(digest, sha256, FW_DIGEST_LEN) == 0 ? FW_IMAGE_OK : FW_IMAGE_DIGEST;
 	if (res != FW_IMAGE_OK)
 		snprintf(err, errlen, "%s: SHA-256 differs from the manifest's", path);
 out:

@@ -13,10 +13,7 @@
 
 #include <stddef.h>
 
-#define FW_SHA256_LEN 32
-#define FW_KEY_LEN 32
-#define FW_NONCE_LEN 12
-#define FW_TAG_LEN 16
+#include "common/fw_manifest.h"
 
 typedef enum {
 	FW_IMAGE_OK = 0,
@@ -27,25 +24,20 @@ typedef enum {
 	FW_IMAGE_SIZE         /* the pieces do not add up to the manifest's size */
 } fw_image_result;
 
-/* Stores piece n when SHA-256(data) == digest: FW_IMAGE_OK, _MISMATCH
- * (nothing written) or _IO with err. */
-fw_image_result fw_piece_store(const char *workdir, unsigned int n, const void *data, size_t len,
-                               const unsigned char digest[FW_SHA256_LEN], char *err, size_t errlen);
+/* Stores piece n when it is the manifest's piece n (length and SHA-256,
+ * fw_manifest_piece_ok): FW_IMAGE_OK, _MISMATCH (nothing written) or _IO
+ * with err. */
+fw_image_result fw_piece_store(const char *workdir, const fw_manifest *m, unsigned int n, const void *data,
+                               size_t len, char *err, size_t errlen);
 
-typedef struct {
-	const unsigned char *key, *nonce, *tag, *sha256;
-	const char *aad;              /* the release id */
-	unsigned long long size;      /* ciphertext = plaintext length */
-	unsigned int n_pieces;
-} fw_image_params;
-
-/* Decrypts WORKDIR/piece.0 .. piece.<n-1> into staging (staging.tmp first). */
-fw_image_result fw_image_decrypt(const char *workdir, const fw_image_params *p, const char *staging, char *err,
-                                 size_t errlen);
+/* Decrypts WORKDIR/piece.0 .. piece.<n-1> with key (AAD m->release) into
+ * staging (staging.tmp first). */
+fw_image_result fw_image_decrypt(const char *workdir, const fw_manifest *m, const unsigned char key[FW_KEY_LEN],
+                                 const char *staging, char *err, size_t errlen);
 
 /* Whether the file's SHA-256 is sha256 (a staged image after a restart):
  * FW_IMAGE_OK, _DIGEST, or _IO with err. */
-fw_image_result fw_image_check(const char *path, const unsigned char sha256[FW_SHA256_LEN], char *err,
+fw_image_result fw_image_check(const char *path, const unsigned char sha256[FW_DIGEST_LEN], char *err,
                                size_t errlen);
 
 #endif

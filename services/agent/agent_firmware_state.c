@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/fw_release_id.h"
 #include "services/agent/agent_firmware_fs.h"
 
 #define STATE_MAX_FILE (64 * 1024)
@@ -20,20 +21,6 @@ static const char *const phase_names[FW_PHASE_COUNT] = { "none", "manifest", "do
 const char *fw_phase_name(fw_phase p)
 {
 	return p < FW_PHASE_COUNT ? phase_names[p] : "?";
-}
-
-/* The file name is the package name: only names the contract allows. */
-static int package_ok(const char *p)
-{
-	size_t i, n = strlen(p);
-
-	if (n == 0 || n > FW_PACKAGE_MAX || !((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= '0' && p[0] <= '9')))
-		return 0;
-	for (i = 1; i < n; i++)
-		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '_' ||
-		      p[i] == '-'))
-			return 0;
-	return 1;
 }
 
 int fw_state_has_piece(const fw_state *st, unsigned int n)
@@ -112,7 +99,7 @@ int fw_state_save(const char *dir, const fw_state *st, char *err, size_t errlen)
 	char name[FW_PACKAGE_MAX + sizeof STATE_SUFFIX], *text = NULL;
 	int rc = -1;
 
-	if (!package_ok(st->package)) {
+	if (!fw_package_valid(st->package)) {
 		snprintf(err, errlen, "firmware state: package name refused");
 		goto out;
 	}
@@ -250,7 +237,7 @@ int fw_state_load(const char *dir, const char *package, fw_state *st, char *err,
 	int rc;
 
 	memset(st, 0, sizeof *st);
-	if (!package_ok(package)) {
+	if (!fw_package_valid(package)) {
 		snprintf(err, errlen, "firmware state: package name refused");
 		return -1;
 	}
@@ -287,7 +274,7 @@ int fw_state_list(const char *dir, char (*out)[FW_PACKAGE_MAX + 1], size_t max, 
 			continue;
 		memcpy(out[*n], de->d_name, len - strlen(STATE_SUFFIX));
 		out[*n][len - strlen(STATE_SUFFIX)] = '\0';
-		if (package_ok(out[*n]))
+		if (fw_package_valid(out[*n]))
 			(*n)++;
 	}
 	closedir(d);

@@ -16,9 +16,9 @@
 
 #include <stddef.h>
 
-#define FW_PACKAGE_MAX 48
-#define FW_RELEASE_MAX 72        /* <package>-<version> */
-#define FW_MAX_PIECES 4096
+#include "common/fw_manifest.h"
+
+#define FW_MAX_PIECES FW_MANIFEST_MAX_PIECES
 #define FW_DETAIL_MAX 257
 
 typedef enum {
@@ -37,14 +37,14 @@ typedef struct {
 	struct {
 		fw_phase phase;
 		long long id, version;
-		char release[FW_RELEASE_MAX + 1];
+		char release[FW_RELEASE_MAX];
 		unsigned int n_pieces;
 		unsigned char have[FW_MAX_PIECES / 8];
 		char slot_from, slot_to;  /* 'a' / 'b' from FW_PHASE_INSTALLING on */
 	} rollout;
 	struct {                         /* the last rollout that ended (id 0: none) */
 		long long id;
-		char release[FW_RELEASE_MAX + 1];
+		char release[FW_RELEASE_MAX];
 		char state[16];          /* "succeeded", "failed", "rejected" */
 		char code[32];
 		int code_value;

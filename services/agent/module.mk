@@ -7,7 +7,7 @@ AGENT_FIRMWARE_SRC := services/agent/agent_firmware_fs.c services/agent/agent_fi
 
 AGENT_SRC := services/agent/agent_main.c services/agent/agent_config.c services/agent/agent_intake.c \
 	services/agent/agent_outbox.c services/agent/agent_crl.c services/agent/agent_socket.c services/agent/agent_metrics.c \
-	$(AGENT_FIRMWARE_SRC)
+	services/agent/agent_firmware.c $(AGENT_FIRMWARE_SRC)
 
 BINS += $(B)/bin/sms-agent
 

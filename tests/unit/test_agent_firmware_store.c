@@ -283,9 +283,9 @@ static void slots_install_and_hooks(void **state)
 #define PIECE 65536
 
 typedef struct {
-	unsigned char key[32], nonce[12], tag[16], sha[32];
+	unsigned char key[32];
 	unsigned char *pt, *ct;
-	unsigned int n;
+	fw_manifest m;
 } test_image;
 
 static void make_image(test_image *t, const char *aad)
@@ -293,6 +293,7 @@ static void make_image(test_image *t, const char *aad)
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int l;
 	unsigned int dl;
+	size_t i;
 
 	t->pt = malloc(IMG_SIZE);
 	t->ct = malloc(IMG_SIZE);
@@ -300,37 +301,40 @@ static void make_image(test_image *t, const char *aad)
 	assert_non_null(t->ct);
 	assert_int_equal(RAND_bytes(t->pt, IMG_SIZE), 1);
 	assert_int_equal(RAND_bytes(t->key, 32), 1);
-	assert_int_equal(RAND_bytes(t->nonce, 12), 1);
-	assert_int_equal(EVP_Digest(t->pt, IMG_SIZE, t->sha, &dl, EVP_sha256(), NULL), 1);
-	assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, t->key, t->nonce), 1);
+	memset(&t->m, 0, sizeof t->m);
+	snprintf(t->m.release, sizeof t->m.release, "%s", aad);
+	t->m.size = IMG_SIZE;
+	t->m.piece_size = PIECE;
+	t->m.n_pieces = (IMG_SIZE + PIECE - 1) / PIECE;
+	t->m.pieces = calloc(t->m.n_pieces, FW_DIGEST_LEN);
+	assert_non_null(t->m.pieces);
+	assert_int_equal(RAND_bytes(t->m.nonce, 12), 1);
+	assert_int_equal(EVP_Digest(t->pt, IMG_SIZE, t->m.sha256, &dl, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, t->key, t->m.nonce), 1);
 	assert_int_equal(EVP_EncryptUpdate(c, NULL, &l, (const unsigned char *)aad, (int)strlen(aad)), 1);
 	assert_int_equal(EVP_EncryptUpdate(c, t->ct, &l, t->pt, IMG_SIZE), 1);
 	assert_int_equal(EVP_EncryptFinal_ex(c, t->ct + l, &l), 1);
-	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, t->tag), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, t->m.tag), 1);
 	EVP_CIPHER_CTX_free(c);
-	t->n = (IMG_SIZE + PIECE - 1) / PIECE;
+	for (i = 0; i < t->m.n_pieces; i++)
+		assert_int_equal(EVP_Digest(t->ct + i * PIECE, fw_manifest_piece_len(&t->m, i), t->m.pieces[i], &dl,
+		                            EVP_sha256(), NULL), 1);
 }
 
 static void store_pieces(const test_image *t, const char *wd)
 {
-	unsigned char md[32];
-	unsigned int i, dl;
-	size_t len;
+	unsigned int i;
 
-	for (i = 0; i < t->n; i++) {
-		len = i + 1 < t->n ? PIECE : IMG_SIZE - (size_t)i * PIECE;
-		assert_int_equal(EVP_Digest(t->ct + (size_t)i * PIECE, len, md, &dl, EVP_sha256(), NULL), 1);
-		assert_int_equal(fw_piece_store(wd, i, t->ct + (size_t)i * PIECE, len, md, err, sizeof err), FW_IMAGE_OK);
-	}
+	for (i = 0; i < t->m.n_pieces; i++)
+		assert_int_equal(fw_piece_store(wd, &t->m, i, t->ct + (size_t)i * PIECE, fw_manifest_piece_len(&t->m, i),
+		                                err, sizeof err), FW_IMAGE_OK);
 }
 
 static void image_decrypts_and_refuses(void **state)
 {
 	test_image t;
 	char wd[128], staging[160], path[200];
-	unsigned char md[32], bad;
-	unsigned int dl;
-	fw_image_params p;
+	unsigned char bad;
 	FILE *f;
 
 	(void)state;
@@ -338,30 +342,35 @@ static void image_decrypts_and_refuses(void **state)
 	snprintf(staging, sizeof staging, "%s/staged", dir);
 	assert_int_equal(fw_fs_mkdirs(wd, err, sizeof err), 0);
 	make_image(&t, "pkg-7");
-	/* A piece whose digest is not the manifest's is never written. */
-	assert_int_equal(EVP_Digest(t.ct, PIECE, md, &dl, EVP_sha256(), NULL), 1);
-	md[0] ^= 1;
-	assert_int_equal(fw_piece_store(wd, 0, t.ct, PIECE, md, err, sizeof err), FW_IMAGE_MISMATCH);
+	/* A piece that is not the manifest's is never written. */
+	t.ct[10] ^= 1;
+	assert_int_equal(fw_piece_store(wd, &t.m, 0, t.ct, PIECE, err, sizeof err), FW_IMAGE_MISMATCH);
+	t.ct[10] ^= 1;
+	assert_int_equal(fw_piece_store(wd, &t.m, 0, t.ct, PIECE - 1, err, sizeof err), FW_IMAGE_MISMATCH);
 	snprintf(path, sizeof path, "%s/piece.0", wd);
 	assert_int_equal(access(path, F_OK), -1);
 	store_pieces(&t, wd);
 
-	p = (fw_image_params){ .key = t.key, .nonce = t.nonce, .tag = t.tag, .sha256 = t.sha, .aad = "pkg-7",
-	                       .size = IMG_SIZE, .n_pieces = t.n };
-	assert_int_equal(fw_image_decrypt(wd, &p, staging, err, sizeof err), FW_IMAGE_OK);
-	assert_int_equal(fw_image_check(staging, t.sha, err, sizeof err), FW_IMAGE_OK);
+	assert_int_equal(fw_image_decrypt(wd, &t.m, t.key, staging, err, sizeof err), FW_IMAGE_OK);
+	assert_int_equal(fw_image_check(staging, t.m.sha256, err, sizeof err), FW_IMAGE_OK);
 	unlink(staging);
 
-	/* Another release id (AAD), tag or digest: refused, nothing staged. */
-	p.aad = "pkg-8";
-	assert_int_equal(fw_image_decrypt(wd, &p, staging, err, sizeof err), FW_IMAGE_TAG);
-	p.aad = "pkg-7";
-	t.sha[5] ^= 1;
-	assert_int_equal(fw_image_decrypt(wd, &p, staging, err, sizeof err), FW_IMAGE_DIGEST);
-	t.sha[5] ^= 1;
-	p.size = IMG_SIZE + 1;
-	assert_int_equal(fw_image_decrypt(wd, &p, staging, err, sizeof err), FW_IMAGE_SIZE);
-	p.size = IMG_SIZE;
+	/* Another release id (AAD), key, tag or digest: refused, nothing staged. */
+	snprintf(t.m.release, sizeof t.m.release, "pkg-8");
+	assert_int_equal(fw_image_decrypt(wd, &t.m, t.key, staging, err, sizeof err), FW_IMAGE_TAG);
+	snprintf(t.m.release, sizeof t.m.release, "pkg-7");
+	t.key[0] ^= 1;
+	assert_int_equal(fw_image_decrypt(wd, &t.m, t.key, staging, err, sizeof err), FW_IMAGE_TAG);
+	t.key[0] ^= 1;
+	t.m.tag[3] ^= 1;
+	assert_int_equal(fw_image_decrypt(wd, &t.m, t.key, staging, err, sizeof err), FW_IMAGE_TAG);
+	t.m.tag[3] ^= 1;
+	t.m.sha256[5] ^= 1;
+	assert_int_equal(fw_image_decrypt(wd, &t.m, t.key, staging, err, sizeof err), FW_IMAGE_DIGEST);
+	t.m.sha256[5] ^= 1;
+	t.m.size = IMG_SIZE + 1;
+	assert_int_equal(fw_image_decrypt(wd, &t.m, t.key, staging, err, sizeof err), FW_IMAGE_SIZE);
+	t.m.size = IMG_SIZE;
 	/* A piece changed on disk after its check: the tag catches it. */
 	snprintf(path, sizeof path, "%s/piece.2", wd);
 	f = fopen(path, "r+");
@@ -371,12 +380,13 @@ static void image_decrypts_and_refuses(void **state)
 	assert_int_equal(fseek(f, 100, SEEK_SET), 0);
 	fputc(bad ^ 0x40, f);
 	fclose(f);
-	assert_int_equal(fw_image_decrypt(wd, &p, staging, err, sizeof err), FW_IMAGE_TAG);
+	assert_int_equal(fw_image_decrypt(wd, &t.m, t.key, staging, err, sizeof err), FW_IMAGE_TAG);
 	assert_int_equal(access(staging, F_OK), -1);
 	snprintf(path, sizeof path, "%s.tmp", staging);
 	assert_int_equal(access(path, F_OK), -1);
 	free(t.pt);
 	free(t.ct);
+	free(t.m.pieces);
 }
 
 int main(void)
