@@ -264,15 +264,6 @@ static void log_refusal(const char *what, long long rollout, const char *release
 
 /* ------------------------------------------------------------ offers */
 
-/* The last report again for a rollout we already answered. */
-static void report_again(agent_firmware *fw, const fw_state *ps)
-{
-	fw_report_state s = fw_report_state_from_name(ps->last.state);
-
-	if (s != 0)
-		report(fw, ps->last.id, ps->last.release, s, ps->last.code_value, ps->last.detail, ps->installed);
-}
-
 /* The rollout in progress, as the publisher should see it now. */
 static void report_progress(agent_firmware *fw)
 {
@@ -373,10 +364,6 @@ static void on_offer(agent_firmware *fw, const unsigned char *der, size_t len)
 		goto out;
 	if (fw_state_load(fw->state_dir, o.package, &ps, err, sizeof err) != 0) {
 		sms_log(LOG_LEVEL_ERROR, "firmware offer of rollout %lld not taken: %s", o.rollout, err);
-		goto out;
-	}
-	if (ps.last.id == o.rollout && strcmp(ps.last.release, o.release) == 0) {
-		report_again(fw, &ps);
 		goto out;
 	}
 	if ((code = offer_allowed(fw, &o, &ps, detail, sizeof detail)) != 0) {
@@ -531,15 +518,14 @@ static void on_piece(agent_firmware *fw, unsigned int n, const unsigned char *da
 	sms_log(LOG_LEVEL_INFO, "firmware rollout %lld: piece %u stored (%u of %u)", fw->st.rollout.id, n, held,
 	        fw->st.rollout.n_pieces);
 	drop_sub(fw, (int)n);
-	if (held == fw->st.rollout.n_pieces) {
-		fw->install_due = 1;
-		return;
-	}
-	if (held - fw->reported_pieces >= (unsigned int)fw->cfg->fw.progress_every) {
+	if (held == fw->st.rollout.n_pieces || held - fw->reported_pieces >= (unsigned int)fw->cfg->fw.progress_every) {
 		fw->reported_pieces = held;
 		report(fw, fw->st.rollout.id, fw->st.rollout.release, FW_REPORT_DOWNLOADING, 0, NULL, fw->st.installed);
 	}
-	fill_window(fw);
+	if (held == fw->st.rollout.n_pieces)
+		fw->install_due = 1;
+	else
+		fill_window(fw);
 }
 
 /* sms/firmware/<release>/<rest> of the rollout in progress: rest, or NULL. */
@@ -723,7 +709,7 @@ static void run_install(agent_firmware *fw)
 	pthread_mutex_lock(&fw->lock);
 	fw->busy = 0;
 	if (code != 0) {
-		log_refusal("install", fw->st.rollout.id, fw->st.rollout.release, code, detail);
+		log_refusal("install (or health check)", fw->st.rollout.id, fw->st.rollout.release, code, detail);
 		finish(fw, FW_REPORT_FAILED, code, detail);
 		return;
 	}

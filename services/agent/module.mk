@@ -41,3 +41,10 @@ $(B)/tests/unit/test_agent_firmware_store: $(B)/obj/tests/unit/test_agent_firmwa
 		$(patsubst %.c,$(B)/obj/%.o,$(AGENT_FIRMWARE_SRC)) $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto
+
+# sms-test-firmware: the vendor side for agent_firmware.t (releases, offers, status checks).
+HELPERS += $(B)/tests/sms-test-firmware
+
+$(B)/tests/sms-test-firmware: $(B)/obj/tests/harness/sms_test_firmware.o $(SMSCOMMON_LIB) $(SMSCMS_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcjson -lssl -lcrypto -lpthread -lm
