@@ -7,33 +7,16 @@
 # verify); every refusal with its RFC 4108 code (tampered piece and
 # manifest, signers that are not vendor-firmware-signer, downgrade, replay,
 # another device, other hardware, expired, dependencies, image too large);
-# kill -9 during the download (only the missing pieces are fetched) and
+# a revoked signer; kill -9 during the download (only the missing pieces are fetched) and
 # during the install; a failing health check rolls back; a device offline
 # during the offer installs when it is back; a 64 MiB image with the
 # release agent's peak RSS under 16 MiB.
 source "$(dirname "$0")/../harness/harness.sh"
 source "$(dirname "$0")/services_common.bash"
 source "$(dirname "$0")/agent_common.bash"
-
-# The plugin's roles as acl/sms_auth.conf has them for firmware: every
-# client reads sms/firmware/#, the publisher writes releases and offers and
-# reads the devices' reports.
-svc_plugin_conf() {
-	cat >"$1" <<-CONF
-	trust_root = "$P/tls/root/ca.crt";
-	intermediates = "$P/tls/cas.pem";
-	services_ca = "$P/tls/services/ca.crt";
-	crls = [ "$P/tls/crls.pem" ];
-	crl_check_interval = 5;
-	public_read = [ "sms/crl/#", "sms/firmware/#" ];
-	roles = (
-		{ name = "vendor-firmware-service";
-		  rules = ( { access = "write"; filter = "+/+/+/firmware"; },
-		            { access = "write"; filter = "sms/firmware/#"; },
-		            { access = "read"; filter = "+/+/+/firmware/status"; } ); }
-	);
-	CONF
-}
+# The broker's roles (tests/integration/testdata/sms_auth.conf.in, as in
+# acl/sms_auth.conf): every client reads sms/firmware/#, the publisher
+# writes releases and offers and reads the devices' reports.
 
 harness_init
 agent_setup
@@ -294,6 +277,20 @@ else
 	tap_ok "# SKIP peak RSS: no release build (VmHWM $hwm KiB under ASan)"
 fi
 echo "# a2 (release build) VmHWM after a 64 MiB install: $hwm KiB"
+
+# --- A revoked signer: its manifests are refused once the E2E CRL lists it.
+cp -r "$SIGNER" "$H_DIR/old-signer"
+harness_pki revoke services/roles/vendor-firmware-signer --pki e2e >/dev/null || harness_die "sms-pki revoke"
+kill -HUP "${AGENT_PID[a1]}" # re-reads e2e.crls now
+sleep 1
+image v8 100000
+release v8 8 --image "$H_DIR/img-v8" --cert "$H_DIR/old-signer/cert.pem" --key "$H_DIR/old-signer/key.pem" \
+	--chain "$H_DIR/old-signer/chain.pem"
+CUR=a
+publish_release v8 8 && offer v8 8 20 "$DEV1" $EQ1
+refused 20 signatureFailure "manifest signed by a revoked vendor-firmware-signer"
+grep -q 'rollout 20 .*revoked' "$H_DIR/a1/agent.log" && tap_ok "the refusal names the revocation" ||
+	tap_not_ok "$(grep 'rollout 20 ' "$H_DIR/a1/agent.log" | head -n 2)"
 
 for a in a1 a2; do agent_stop $a TERM; done
 tap_is "$(grep -c 'ERROR' "$H_DIR/a1/agent.log" "$H_DIR/a2/agent.log" | awk -F: '{s+=$2} END {print s}')" 0 \
