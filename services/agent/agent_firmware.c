@@ -436,11 +436,9 @@ static int manifest_allowed(agent_firmware *fw, const fw_manifest *m, char *deta
 		         fw->st.highest_seen);
 		return FW_ERR_STALE_PACKAGE;
 	}
-	if (installed > 0 && installed < m->min_version) {
-		snprintf(detail, len, "installed version %lld is below the release's min_version %lld", installed,
-		         m->min_version);
-		return FW_ERR_STALE_PACKAGE;
-	}
+	/* min_version (the lowest version still accepted, DESIGN.md) needs no
+	 * check of its own: it is <= version (fw_manifest), and version >= the
+	 * highest version seen, which keeps every floor a manifest set. */
 	if ((unsigned long long)m->size > fw->cfg->fw.max_image) {
 		snprintf(detail, len, "image of %lld bytes, firmware.max_image is %llu", m->size, fw->cfg->fw.max_image);
 		return FW_ERR_INSUFFICIENT_MEMORY;

@@ -8,8 +8,7 @@
  * downgrade). An accepted offer subscribes sms/firmware/<release>/manifest;
  * the manifest (SignedData by vendor-firmware-signer, common/fw_manifest)
  * must name this device type, a version above the installed one and not
- * below the highest seen, a min_version the installed one meets, no expiry
- * passed, dependencies that are installed (firmware.versions or the state),
+ * below the highest seen, no expiry passed, dependencies that are installed (firmware.versions or the state),
  * a size within firmware.max_image. Then the pieces are fetched through a
  * window of firmware.window subscriptions to sms/firmware/<release>/<n>,
  * each checked against the manifest and kept on disk (agent_firmware_image.h)
