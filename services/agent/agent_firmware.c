@@ -355,9 +355,12 @@ static void on_offer(agent_firmware *fw, const unsigned char *der, size_t len)
 
 	if (fw_offer_decrypt(fw->ctx, fw->device, fw->verifier, fw->services_ca, der, len, &o, &code, err,
 	                     sizeof err) != 0) {
-		/* Nothing authentic to answer to: the rollout id is unknown or not the publisher's. */
 		sms_log(LOG_LEVEL_WARNING, "firmware offer (%zu bytes) refused, %s: %s", len, fw_load_error_name(code), err);
-		return;
+		/* Only the publisher's offer for another equipment is answered; anything
+		 * else has no authentic rollout to answer to. */
+		if (code == FW_ERR_WRONG_HARDWARE && o.rollout > 0)
+			report(fw, o.rollout, o.release, FW_REPORT_REJECTED, code, err, installed_version(fw, o.package));
+		goto out;
 	}
 	sms_log(LOG_LEVEL_INFO, "firmware offer: rollout %lld, release %s", o.rollout, o.release);
 	if (offer_while_busy(fw, &o))

@@ -45,6 +45,8 @@ exit 0
 HOOK
 cat >"$H_DIR/health.sh" <<-HOOK
 #!/bin/sh
+echo \$\$ >"$H_DIR/health-started"
+[ -f "$H_DIR/stall-health" ] && exec sleep 60
 [ ! -f "$H_DIR/unhealthy" ]
 HOOK
 chmod 755 "$H_DIR/install.sh" "$H_DIR/health.sh"
@@ -189,10 +191,9 @@ refused 11 insufficientMemory "image larger than firmware.max_image"
 grep -q 'piece [0-9]* stored' <(sed -n '/rollout 4 /,$p' "$H_DIR/a1/agent.log") &&
 	tap_not_ok "a piece was fetched for a refused manifest" || tap_ok "no piece fetched for any refused manifest"
 
-# --- An offer for another device (encrypted for EQ1, naming EQ2): refused, nothing starts.
+# --- An offer for another device: refused, nothing starts.
 offer v3 3 12 "$DEV1" $EQ2 $EQ1
-wait_log_count "$H_DIR/a1/agent.log" 'firmware offer .* refused, wrongHardware' 1 20 &&
-	tap_ok "an offer naming another equipment is refused" || tap_not_ok "offer for EQ2 not refused"
+refused 12 wrongHardware "an offer naming another equipment (encrypted for EQ1, naming EQ2)"
 # An offer encrypted for EQ2 on EQ1's topic does not even decrypt.
 offer v3 3 13 "$DEV2" $EQ2 $EQ1
 wait_log_count "$H_DIR/a1/agent.log" 'firmware offer .* refused, noDecryptKey' 1 20 &&
@@ -242,32 +243,62 @@ wait_report $EQ1 '^succeeded 17 fm-controller-5 installed=5$' 60 && [ "$(current
 	tap_not_ok "v5 after kill -9: current $(current a1)"
 CUR=b
 
-# --- Offline during the offer: the persistent session delivers it later.
-agent_stop a1 TERM
+# --- kill -9 during the health check (after the switch): back up, current
+# names the new slot and the health check runs again.
+rm -f "$H_DIR/health-started"
+touch "$H_DIR/stall-health"
 image v6 150000
 release v6 6 --image "$H_DIR/img-v6" && publish_release v6 6 && offer v6 6 18 "$DEV1" $EQ1
+for i in $(seq 1 100); do [ -f "$H_DIR/health-started" ] && break; sleep 0.2; done
+agent_stop a1 KILL
+kill "$(cat "$H_DIR/health-started")" 2>/dev/null # the stalled health hook (our child's child)
+rm -f "$H_DIR/stall-health"
+tap_is "$(current a1) $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rollout"]["phase"])' \
+	"$H_DIR/a1/fw/state/fm-controller.json")" "a switched" \
+	"killed during the health check: current already names the new slot a, the state says switched"
 agent_start a1 || harness_die "a1 did not restart"
 wait_report $EQ1 '^succeeded 18 fm-controller-6 installed=6$' 60 && [ "$(current a1)" = a ] &&
-	tap_ok "offline during the offer: installed once back (persistent session)" || tap_not_ok "v6 not installed"
+	cmp -s "$H_DIR/img-v6" "$H_DIR/a1/slots/a/image" &&
+	tap_ok "after the restart the health check ran again: succeeded, current a holds v6" ||
+	tap_not_ok "v6 after kill -9 in the health check: current $(current a1)"
+CUR=a
+
+# --- The offer carries a wrong content key: the GCM tag fails, no slot is touched.
+image v7w 150000
+release v7w 7 --image "$H_DIR/img-v7w" && publish_release v7w 7
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$H_DIR/rel/v7w/key.hex"
+rm -f "$H_DIR/a1/slots/b/hook-started"
+offer v7w 7 19 "$DEV1" $EQ1
+refused 19 decryptFailure "an offer with the wrong content key" failed
+[ ! -e "$H_DIR/a1/slots/b/hook-started" ] && tap_ok "wrong key: the install hook never ran" ||
+	tap_not_ok "the install hook ran for an image that did not decrypt"
+
+# --- Offline during the offer: the persistent session delivers it later.
+agent_stop a1 TERM
+image v7 150000
+release v7 7 --image "$H_DIR/img-v7" && publish_release v7 7 && offer v7 7 20 "$DEV1" $EQ1
+agent_start a1 || harness_die "a1 did not restart"
+wait_report $EQ1 '^succeeded 20 fm-controller-7 installed=7$' 60 && [ "$(current a1)" = b ] &&
+	tap_ok "offline during the offer: installed once back (persistent session)" || tap_not_ok "v7 not installed"
 
 # --- 64 MiB on the release build, killed -9 halfway through the download.
 [ -x "$SMS_RELEASE/bin/sms-agent" ] && DBIN_A2=$SMS_RELEASE/bin || DBIN_A2=$DBIN
-image v7 $((64 * 1024 * 1024))
-release v7 7 --image "$H_DIR/img-v7" --piece-size 1048576 || harness_die "release v7"
-publish_release v7 7 $(seq 0 24) || harness_die "publish v7"
+image v9 $((64 * 1024 * 1024))
+release v9 9 --image "$H_DIR/img-v9" --piece-size 1048576 || harness_die "release v9"
+publish_release v9 9 $(seq 0 24) || harness_die "publish v9"
 DBIN=$DBIN_A2 agent_start a2 || harness_die "a2 did not start: $(tail -n 3 "$H_DIR/a2/agent.log")"
-offer v7 7 19 "$DEV2" $EQ2
+offer v9 9 21 "$DEV2" $EQ2
 wait_log_count "$H_DIR/a2/agent.log" 'piece [0-9]* stored' 25 60 || tap_not_ok "a2 did not store 25 pieces"
 sleep 0.5
 agent_stop a2 KILL
 before=$(grep -c 'piece [0-9]* stored' "$H_DIR/a2/agent.log")
-publish_release v7 7 $(seq 25 63) || harness_die "publish v7 rest"
+publish_release v9 9 $(seq 25 63) || harness_die "publish v9 rest"
 DBIN=$DBIN_A2 agent_start a2 || harness_die "a2 did not restart"
-wait_report $EQ2 '^succeeded 19 fm-controller-7 installed=7$' 180 &&
-	tap_ok "64 MiB: succeeded after kill -9 during the download" || tap_not_ok "v7 not installed"
+wait_report $EQ2 '^succeeded 21 fm-controller-9 installed=9$' 180 &&
+	tap_ok "64 MiB: succeeded after kill -9 during the download" || tap_not_ok "v9 not installed"
 after=$(( $(grep -c 'piece [0-9]* stored' "$H_DIR/a2/agent.log") - before ))
 tap_is "$before+$after" "25+39" "kill -9 after 25 of 64 pieces: the restart fetched only the 39 missing ones"
-cmp -s "$H_DIR/img-v7" "$H_DIR/a2/slots/b/image" && tap_ok "64 MiB: slot b holds exactly the image" ||
+cmp -s "$H_DIR/img-v9" "$H_DIR/a2/slots/b/image" && tap_ok "64 MiB: slot b holds exactly the image" ||
 	tap_not_ok "slot b differs"
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/${AGENT_PID[a2]}/status")
 if [ "$DBIN_A2" = "$SMS_RELEASE/bin" ]; then
@@ -283,14 +314,14 @@ cp -r "$SIGNER" "$H_DIR/old-signer"
 harness_pki revoke services/roles/vendor-firmware-signer --pki e2e >/dev/null || harness_die "sms-pki revoke"
 kill -HUP "${AGENT_PID[a1]}" # re-reads e2e.crls now
 sleep 1
-image v8 100000
-release v8 8 --image "$H_DIR/img-v8" --cert "$H_DIR/old-signer/cert.pem" --key "$H_DIR/old-signer/key.pem" \
+image v10 100000
+release v10 10 --image "$H_DIR/img-v10" --cert "$H_DIR/old-signer/cert.pem" --key "$H_DIR/old-signer/key.pem" \
 	--chain "$H_DIR/old-signer/chain.pem"
-CUR=a
-publish_release v8 8 && offer v8 8 20 "$DEV1" $EQ1
-refused 20 signatureFailure "manifest signed by a revoked vendor-firmware-signer"
-grep -q 'rollout 20 .*revoked' "$H_DIR/a1/agent.log" && tap_ok "the refusal names the revocation" ||
-	tap_not_ok "$(grep 'rollout 20 ' "$H_DIR/a1/agent.log" | head -n 2)"
+CUR=b
+publish_release v10 10 && offer v10 10 22 "$DEV1" $EQ1
+refused 22 signatureFailure "manifest signed by a revoked vendor-firmware-signer"
+grep -q 'rollout 22 .*revoked' "$H_DIR/a1/agent.log" && tap_ok "the refusal names the revocation" ||
+	tap_not_ok "$(grep 'rollout 22 ' "$H_DIR/a1/agent.log" | head -n 2)"
 
 for a in a1 a2; do agent_stop $a TERM; done
 tap_is "$(grep -c 'ERROR' "$H_DIR/a1/agent.log" "$H_DIR/a2/agent.log" | awk -F: '{s+=$2} END {print s}')" 0 \
