@@ -115,6 +115,24 @@ image() { # NAME BYTES: a random image
 	head -c "$2" /dev/urandom >"$H_DIR/img-$1"
 }
 
+# --check-config: the firmware group is all there or refused with one line.
+check_fw() { # EXPECTED_PATTERN FIRMWARE_GROUP
+	local d=$H_DIR/cc out
+	mkdir -p "$d" && agent_conf cc 000001 00001 EQ1 "$2"
+	out=$("$DBIN/sms-agent" --config "$d/agent.conf" --check-config 2>&1)
+	if [ "$1" = valid ]; then [ -z "$out" ]; else echo "$out" | grep -q -- "$1"; fi ||
+		{ echo "# got: $out"; return 1; }
+}
+tap_check "--check-config accepts the suite's firmware group" check_fw valid "$(tail -n 3 "$H_DIR/a1/agent.conf")"
+tap_check "--check-config: firmware.dir without slots" check_fw 'firmware.slots.*required' \
+	'firmware = { dir = "fw"; device_type = "FM"; };'
+tap_check "--check-config: firmware.dir without device_type" check_fw 'firmware.device_type.*required' \
+	'firmware = { dir = "fw"; slots = "slots"; };'
+tap_check "--check-config: a versions entry that is not package=version" check_fw 'firmware.versions.*entry 0' \
+	'firmware = { dir = "fw"; slots = "slots"; device_type = "FM"; versions = [ "boot:3" ]; };'
+tap_check "--check-config: an install hook that does not exist" check_fw 'install_hook' \
+	'firmware = { dir = "fw"; slots = "slots"; device_type = "FM"; install_hook = "/nonexistent/hook"; };'
+
 agent_start a1 || harness_die "a1 did not start: $(tail -n 3 "$H_DIR/a1/agent.log")"
 tap_is "$(current a1)" a "the slots are prepared, current -> a"
 
