@@ -1,6 +1,7 @@
 /* sms-agent's firmware updates; contract in agent_firmware.h. */
 #include "services/agent/agent_firmware.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -823,6 +824,29 @@ static int find_rollout(agent_firmware *fw, char *err, size_t errlen)
 	return 0;
 }
 
+/* A crash between a rollout's end and the removal of its files leaves
+ * them behind: everything but the rollout in progress goes. */
+static void clean_work(agent_firmware *fw)
+{
+	DIR *d = opendir(fw->work_root);
+	struct dirent *de;
+	char path[PATH_LEN], err[600];
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    (fw->st.rollout.phase != FW_PHASE_NONE && strcmp(de->d_name, fw->st.rollout.release) == 0))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", fw->work_root, de->d_name);
+		if (fw_fs_remove_tree(path, err, sizeof err) != 0)
+			sms_log(LOG_LEVEL_WARNING, "firmware: %s", err);
+		else
+			sms_log(LOG_LEVEL_INFO, "firmware: removed %s, left from an earlier rollout", path);
+	}
+	closedir(d);
+}
+
 static int open_trust(agent_firmware *fw, char *err, size_t errlen)
 {
 	const agent_config *cfg = fw->cfg;
@@ -869,6 +893,7 @@ agent_firmware *agent_firmware_open(const agent_config *cfg, const identity *sel
 		agent_firmware_close(fw);
 		return NULL;
 	}
+	clean_work(fw);
 	return fw;
 }
 

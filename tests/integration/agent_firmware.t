@@ -295,7 +295,10 @@ refused 19 decryptFailure "an offer with the wrong content key" failed
 agent_stop a1 TERM
 image v7 150000
 release v7 7 --image "$H_DIR/img-v7" && publish_release v7 7 && offer v7 7 20 "$DEV1" $EQ1
+mkdir -p "$H_DIR/a1/fw/work/fm-controller-99" && echo x >"$H_DIR/a1/fw/work/fm-controller-99/piece.0"
 agent_start a1 || harness_die "a1 did not restart"
+[ ! -e "$H_DIR/a1/fw/work/fm-controller-99" ] && tap_ok "files left from an ended rollout are removed at start" ||
+	tap_not_ok "work/fm-controller-99 still there"
 wait_report $EQ1 '^succeeded 20 fm-controller-7 installed=7$' 60 && [ "$(current a1)" = b ] &&
 	tap_ok "offline during the offer: installed once back (persistent session)" || tap_not_ok "v7 not installed"
 
