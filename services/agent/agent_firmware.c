@@ -54,6 +54,7 @@ struct agent_firmware {
 	int busy;                          /* tick works on the rollout outside the lock */
 	int resume_due, install_due;
 	unsigned int reported_pieces;
+	unsigned long long n_succeeded, n_failed, n_rejected;
 };
 
 /* ---------------------------------------------------------- helpers */
@@ -113,6 +114,9 @@ static void report(agent_firmware *fw, long long rollout, const char *release, f
 		        rollout, err);
 		return;
 	}
+	fw->n_succeeded += state == FW_REPORT_SUCCEEDED;
+	fw->n_failed += state == FW_REPORT_FAILED;
+	fw->n_rejected += state == FW_REPORT_REJECTED;
 	if (mqtt_session_publish(fw->session, fw->topic_status, der, len, 1, 0, &mid, err, sizeof err) != 0)
 		sms_log(LOG_LEVEL_WARNING, "firmware status %s for rollout %lld not sent: %s", fw_report_state_name(state),
 		        rollout, err);
@@ -935,4 +939,16 @@ int agent_firmware_set_crls(agent_firmware *fw, const STACK_OF(X509_CRL) *crls, 
 	}
 	pthread_mutex_unlock(&fw->lock);
 	return rc;
+}
+
+void agent_firmware_get_stats(agent_firmware *fw, agent_firmware_stats *out)
+{
+	pthread_mutex_lock(&fw->lock);
+	out->phase = (int)fw->st.rollout.phase;
+	out->pieces = fw->st.rollout.n_pieces;
+	out->pieces_held = fw_state_pieces_held(&fw->st);
+	out->succeeded = fw->n_succeeded;
+	out->failed = fw->n_failed;
+	out->rejected = fw->n_rejected;
+	pthread_mutex_unlock(&fw->lock);
 }

@@ -65,4 +65,12 @@ void agent_firmware_on_connected(agent_firmware *fw);
 /* The long work that is due; supervising thread. */
 void agent_firmware_tick(agent_firmware *fw);
 
+/* For the metrics file (agent_metrics.h). */
+typedef struct {
+	int phase;                          /* fw_phase of the rollout in progress (0: none) */
+	unsigned int pieces_held, pieces;   /* of the rollout in progress */
+	unsigned long long succeeded, failed, rejected;   /* reports sent since start */
+} agent_firmware_stats;
+void agent_firmware_get_stats(agent_firmware *fw, agent_firmware_stats *out);
+
 #endif

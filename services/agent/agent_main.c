@@ -652,9 +652,15 @@ static void write_metrics(agent *a)
 		.disk_full = atomic_load(&a->disk_full), .started = a->started,
 	};
 
+	agent_firmware_stats fw;
+
 	if (a->cfg->metrics.dir == NULL)
 		return;
 	outbox_get_stats(a->outbox, &in.outbox);
+	if (a->fw != NULL) {
+		agent_firmware_get_stats(a->fw, &fw);
+		in.fw = &fw;
+	}
 	agent_metrics_write(a->cfg->metrics.dir, &in, a->session, a->crls);
 }
 

@@ -57,7 +57,8 @@ fw_conf() { # NAME MAX_IMAGE
 	  versions = [ "fm-controller=1", "bootloader=3" ]; };\n' "$H_DIR/install.sh" "$H_DIR/health.sh" "$2" \
 		>>"$H_DIR/$1/agent.conf"
 }
-agent_conf a1 000001 00001 EQ1
+agent_conf a1 000001 00001 EQ1 'metrics = { dir = "metrics"; interval = 1; };'
+mkdir -p "$H_DIR/a1/metrics"
 fw_conf a1 2097152
 agent_conf a2 000001 00001 EQ2
 fw_conf a2 134217728
@@ -153,6 +154,11 @@ reports $EQ1 | grep -q '^downloading 1 fm-controller-2 20/20' && tap_ok "v2: pro
 reports $EQ1 >/dev/null && tap_ok "every report's signature and chain verify, signer = EQ1" ||
 	tap_not_ok "a report does not verify: $(reports $EQ1 | grep REFUSED)"
 tap_is "$(installed a1)" 2 "v2: the state store says installed 2"
+M1=$H_DIR/a1/metrics/sms-agent.prom
+harness_wait_metric "$M1" "sms_agent_firmware_reports_total{state='succeeded'}" 1.0 10 &&
+	[ "$(harness_metric "$M1" 'sms_agent_firmware_phase{}')" = 0.0 ] &&
+	tap_ok "metrics: one succeeded report, no rollout in progress" ||
+	tap_not_ok "metrics: $(grep firmware "$M1" | grep -v '^#' | tr '\n' ' ')"
 [ -z "$(ls "$H_DIR/a1/fw/work")" ] && tap_ok "v2: pieces and staging removed after the install" ||
 	tap_not_ok "left in work/: $(ls "$H_DIR/a1/fw/work")"
 # A report that was tampered with, or that claims another device, does not verify.
@@ -206,6 +212,9 @@ image big 2200000
 release v3l 3 --image "$H_DIR/img-big"
 publish_release v3l 3 && offer v3l 3 11 "$DEV1" $EQ1
 refused 11 insufficientMemory "image larger than firmware.max_image"
+harness_wait_metric "$M1" "sms_agent_firmware_reports_total{state='rejected'}" 11.0 10 &&
+	tap_ok "metrics: the eleven rejections counted" ||
+	tap_not_ok "metrics: $(grep 'reports_total{' "$M1" | tr '\n' ' ')"
 grep -q 'piece [0-9]* stored' <(sed -n '/rollout 4 /,$p' "$H_DIR/a1/agent.log") &&
 	tap_not_ok "a piece was fetched for a refused manifest" || tap_ok "no piece fetched for any refused manifest"
 
