@@ -99,7 +99,8 @@ static void usage(FILE *f)
 	        "(and from the socket.path unix socket when configured),\n"
 	        "encrypts them for the vendor and the customer, keeps them in a durable\n"
 	        "outbox and publishes them until a signed receipt from the snapshot\n"
-	        "service says they are stored.\n"
+	        "service says they are stored. With a firmware group it also installs\n"
+	        "signed, encrypted firmware releases into A/B slots (docs/firmware.md).\n"
 	        "\n"
 	        "  --config FILE  libconfig file (see services/agent/agent.conf.example)\n"
 	        "  --check-config read the file and every file it names, then exit: 0, or 1\n"
@@ -651,7 +652,6 @@ static void write_metrics(agent *a)
 		.receipts_refused = atomic_load(&a->receipts_refused), .last_receipt = atomic_load(&a->last_receipt),
 		.disk_full = atomic_load(&a->disk_full), .started = a->started,
 	};
-
 	agent_firmware_stats fw;
 
 	if (a->cfg->metrics.dir == NULL)
