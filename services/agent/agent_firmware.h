@@ -2,14 +2,16 @@
  * sms-agent's firmware updates (docs/firmware.md, the device side).
  *
  * An offer on <ma>/<acc>/<eq>/firmware (AuthEnvelopedData from
- * vendor-firmware-service, common/fw_offer) is checked against the stored
- * versions (agent_firmware_state.h): another rollout of the same package
- * with a version <= installed or < the highest seen is refused (replay,
- * downgrade). An accepted offer subscribes sms/firmware/<release>/manifest;
- * the manifest (SignedData by vendor-firmware-signer, common/fw_manifest)
- * must name this device type, a version above the installed one and not
- * below the highest seen, no expiry passed, dependencies that are installed (firmware.versions or the state),
- * a size within firmware.max_image. Then the pieces are fetched through a
+ * vendor-firmware-service for this equipment, common/fw_offer) is checked
+ * against the stored versions (agent_firmware_state.h): a version <=
+ * installed or < the highest seen is refused (replay, downgrade); one
+ * rollout at a time (a newer version of the package being downloaded
+ * supersedes it). An accepted offer subscribes
+ * sms/firmware/<release>/manifest; the manifest (SignedData by
+ * vendor-firmware-signer, common/fw_manifest) must name this device type,
+ * a version above the installed one and not below the highest seen, no
+ * expiry passed, dependencies that are installed (firmware.versions or the
+ * state), a size within firmware.max_image. Then the pieces are fetched through a
  * window of firmware.window subscriptions to sms/firmware/<release>/<n>,
  * each checked against the manifest and kept on disk (agent_firmware_image.h)
  * before it is acknowledged, so a restart or reconnect fetches only what is
