@@ -66,6 +66,53 @@ static const pg_need reader_needs[] = {
 	{ "SELECT", "t_snapshot_signature", NULL },
 };
 
+/* Releases and rollouts are written whole; the operator's pause, resume
+ * and abort change only the rollout's state. The device tables resolve
+ * targets. The transition log is read only (its trigger writes it). */
+static const pg_need firmware_needs[] = {
+	{ "SELECT", "schema_migrations", NULL },
+	TABLE_SI("t_fw_release"),
+	{ "INSERT", "t_fw_piece", NULL },
+	TABLE_SI("t_fw_rollout"),
+	{ "UPDATE", "t_fw_rollout", "state" },
+	{ "UPDATE", "t_fw_rollout", "end_reason" },
+	{ "UPDATE", "t_fw_rollout", "finished_at" },
+	TABLE_SI("t_fw_rollout_device"),
+	{ "SELECT", "t_fw_transition", NULL },
+	{ "SELECT", "t_master_account", NULL },
+	{ "SELECT", "t_account", NULL },
+	{ "SELECT", "t_device_type", NULL },
+	{ "SELECT", "t_device", NULL },
+};
+
+/* The publisher reads releases (the wrapped key is only usable with its
+ * own E2E key) and rollouts, and moves states; it creates nothing. */
+static const pg_need publisherd_needs[] = {
+	{ "SELECT", "schema_migrations", NULL },
+	{ "SELECT", "t_fw_release", NULL },
+	{ "UPDATE", "t_fw_release", "published_at" },
+	{ "SELECT", "t_fw_piece", NULL },
+	{ "SELECT", "t_fw_rollout", NULL },
+	{ "UPDATE", "t_fw_rollout", "phase" },
+	{ "UPDATE", "t_fw_rollout", "state" },
+	{ "UPDATE", "t_fw_rollout", "end_reason" },
+	{ "UPDATE", "t_fw_rollout", "finished_at" },
+	{ "SELECT", "t_fw_rollout_device", NULL },
+	{ "UPDATE", "t_fw_rollout_device", "state" },
+	{ "UPDATE", "t_fw_rollout_device", "code" },
+	{ "UPDATE", "t_fw_rollout_device", "detail" },
+	{ "UPDATE", "t_fw_rollout_device", "offers" },
+	{ "UPDATE", "t_fw_rollout_device", "last_offer_at" },
+	{ "UPDATE", "t_fw_rollout_device", "last_report_at" },
+	{ "UPDATE", "t_fw_rollout_device", "progress_pieces" },
+	{ "UPDATE", "t_fw_rollout_device", "progress_of" },
+	{ "UPDATE", "t_fw_rollout_device", "installed_version" },
+	{ "UPDATE", "t_fw_rollout_device", "updated_at" },
+};
+
 const db_role_spec db_role_snapshotd = { "sms_snapshotd", "sms-snapshotd", snapshotd_needs, N(snapshotd_needs) };
 const db_role_spec db_role_admin = { "sms_admin", "sms-db dead-letters", admin_needs, N(admin_needs) };
 const db_role_spec db_role_reader = { "sms_reader", "read-only reports", reader_needs, N(reader_needs) };
+const db_role_spec db_role_firmware = { "sms_firmware", "sms-firmware", firmware_needs, N(firmware_needs) };
+const db_role_spec db_role_publisherd = { "sms_publisherd", "sms-publisherd", publisherd_needs,
+	                                  N(publisherd_needs) };

@@ -13,6 +13,8 @@
 
 /* sql/NNN_*.sql these programs were written against. */
 #define SMS_SCHEMA_VERSION 4
+/* sql/005_firmware.sql: what sms-firmware and sms-publisherd need. */
+#define SMS_FIRMWARE_SCHEMA_VERSION 5
 
 typedef struct {
 	const char *role;         /* default NOLOGIN group role name */
@@ -27,5 +29,9 @@ extern const db_role_spec db_role_snapshotd;
 extern const db_role_spec db_role_admin;
 /* Read-only access to the snapshot data (reports, the customer portal). */
 extern const db_role_spec db_role_reader;
+/* sms-firmware: releases, rollouts, their status and history. */
+extern const db_role_spec db_role_firmware;
+/* sms-publisherd: drives rollouts, records what devices report. */
+extern const db_role_spec db_role_publisherd;
 
 #endif

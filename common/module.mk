@@ -6,7 +6,7 @@ COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/
 	common/snapshot_json.c common/snapshot_dict.c common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c \
 	common/crl_watch.c common/ident_grammar.c common/errf.c common/pg_session.c common/db_privileges.c \
 	common/sleep_unless.c common/signed_data.c common/receipt.c common/conf_blocks.c common/daemon_cli.c common/crl_topic.c \
-	common/version.c common/metrics.c common/daemon_metrics.c common/log_limit.c common/write_all.c common/monotonic.c
+	common/version.c common/metrics.c common/json_fields.c common/role_cert.c common/fw_release_id.c common/fw_load_error.c common/fw_manifest.c common/fw_offer.c common/fw_status.c common/daemon_metrics.c common/log_limit.c common/write_all.c common/monotonic.c
 SMSCOMMON_LIB := $(B)/lib/libsmscommon.a
 LIBS += $(SMSCOMMON_LIB)
 
@@ -90,3 +90,13 @@ UNIT_TESTS += $(B)/tests/unit/test_log_limit
 $(B)/tests/unit/test_log_limit: $(B)/obj/tests/unit/test_log_limit.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka
+
+# The firmware formats (manifest, offer, status, ids, RFC 4108 codes).
+UNIT_TESTS += $(B)/tests/unit/test_fw_formats
+
+$(B)/obj/tests/unit/test_fw_formats.o: MODULE_CFLAGS := -I/usr/include/cjson -D_GNU_SOURCE
+
+$(B)/tests/unit/test_fw_formats: $(B)/obj/tests/unit/test_fw_formats.o $(B)/obj/tests/unit/pki_test_support.o \
+		$(SMSCOMMON_LIB) $(B)/lib/libsmscms.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread -lm

@@ -229,7 +229,9 @@ static char *current_schema_ident(pg_session *db, char *err, size_t errlen)
 
 static pg_class run_roles(pg_session *db, const options *o, char *err, size_t errlen)
 {
-	const db_role_spec *specs[3] = { &db_role_snapshotd, &db_role_admin, &db_role_reader };
+	const db_role_spec *specs[] = { &db_role_snapshotd, &db_role_admin, &db_role_reader, &db_role_firmware,
+		                        &db_role_publisherd };
+	const int n_specs = (int)(sizeof specs / sizeof specs[0]);
 	role_job job;
 	pg_class c = PG_OK;
 	char *schema;
@@ -246,9 +248,9 @@ static pg_class run_roles(pg_session *db, const options *o, char *err, size_t er
 	if (schema == NULL)
 		return PG_SETUP;
 	job.schema = schema;
-	for (i = 0; i < 3 && c == PG_OK; i++) {
+	for (i = 0; i < n_specs && c == PG_OK; i++) {
 		job.spec = specs[i];
-		job.name = o->role[i] != NULL ? o->role[i] : specs[i]->role;
+		job.name = i < 3 && o->role[i] != NULL ? o->role[i] : specs[i]->role;
 		c = pg_session_transaction(db, make_role, &job, err, errlen);
 		if (c == PG_OK)
 			c = verify_role(db, &job, err, errlen);

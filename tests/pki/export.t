@@ -15,7 +15,7 @@ pki init && pki master 000001 && pki account 000001 00002 && pki device 000001 0
 	pki device 000001 00002 EQ2 && pki client 000001 00002 auditor && pki client 000001 00002 second &&
 	pki master 000002 && pki account 000002 00001 && pki device 000002 00001 EQ9 &&
 	pki service vendor-snapshot-service && pki service vendor-firmware-service &&
-	pki service vendor-crl-service || harness_die "cannot issue the PKI"
+	pki service vendor-crl-service && pki service vendor-firmware-signer || harness_die "cannot issue the PKI"
 X=$H_DIR/export
 SMS_PKI=$H_ROOT/pki/sms-pki
 
@@ -59,8 +59,16 @@ tap_is "$(files "$X/crlpub")" "$(want MANIFEST-crlpub tls/root/ca.crt tls/cas.pe
 harness_pki export firmware "$X/firmware" >/dev/null
 F=services/roles/vendor-firmware-service
 tap_is "$(files "$X/firmware")" "$(want MANIFEST-firmware tls/root/ca.crt $(leaf tls $F) \
-	e2e/root/ca.crt e2e/cas.pem e2e/crls.pem $(leaf e2e $F) e2e/$D/dev/EQ1/cert.pem e2e/$D/dev/EQ2/cert.pem \
-	e2e/ma/000002/acc/00001/dev/EQ9/cert.pem)" "firmware: its role and every device's E2E certificate"
+	e2e/root/ca.crt e2e/services/ca.crt e2e/cas.pem e2e/crls.pem $(leaf e2e $F) e2e/$D/dev/EQ1/cert.pem \
+	e2e/$D/dev/EQ2/cert.pem e2e/ma/000002/acc/00001/dev/EQ9/cert.pem)" \
+	"firmware: its role, the services CA and every device's E2E certificate"
+
+harness_pki export firmware-signer "$X/firmware-signer" >/dev/null
+tap_is "$(files "$X/firmware-signer")" "$(want MANIFEST-firmware-signer e2e/root/ca.crt \
+	$(leaf e2e services/roles/vendor-firmware-signer) e2e/$F/cert.pem)" \
+	"firmware-signer: the E2E signer role, the publisher's certificate, the E2E root; nothing of TLS"
+tap_is "$(grep -rl 'PRIVATE KEY' "$X/firmware-signer" | sed "s|$X/firmware-signer/||")" \
+	e2e/services/roles/vendor-firmware-signer/key.pem "the signer export holds one private key, the signer's"
 
 # --- no CA key anywhere, by content: no exported key belongs to a CA certificate
 ca_pubs() {
@@ -93,7 +101,7 @@ same_as_pki() {
 		cmp -s "$d/$f" "$PKI/$f" || { echo "$f differs from the PKI's"; return 1; }
 	done < <(files "$d")
 }
-for h in broker snapshotd agent audit crlpub firmware; do
+for h in broker snapshotd agent audit crlpub firmware firmware-signer; do
 	tap_check "$h: every file is the PKI's file at the same relative path" same_as_pki "$X/$h"
 done
 tap_check "MANIFEST-broker verifies with sha256sum -c" sh -c "cd '$X/broker' && sha256sum --quiet -c MANIFEST-broker"

@@ -87,6 +87,8 @@ static void privilege_lists(void **state)
 	check_spec(&db_role_snapshotd);
 	check_spec(&db_role_admin);
 	check_spec(&db_role_reader);
+	check_spec(&db_role_firmware);
+	check_spec(&db_role_publisherd);
 	assert_string_equal(db_role_snapshotd.role, "sms_snapshotd");
 }
 
