@@ -99,4 +99,4 @@ $(B)/obj/tests/unit/test_fw_formats.o: MODULE_CFLAGS := -I/usr/include/cjson -D_
 $(B)/tests/unit/test_fw_formats: $(B)/obj/tests/unit/test_fw_formats.o $(B)/obj/tests/unit/pki_test_support.o \
 		$(SMSCOMMON_LIB) $(B)/lib/libsmscms.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson $(SMSCMS_LDLIBS) -lm

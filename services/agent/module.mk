@@ -47,4 +47,4 @@ HELPERS += $(B)/tests/sms-test-firmware
 
 $(B)/tests/sms-test-firmware: $(B)/obj/tests/harness/sms_test_firmware.o $(SMSCOMMON_LIB) $(SMSCMS_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcjson -lssl -lcrypto -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcjson -lssl $(SMSCMS_LDLIBS) -lm

@@ -9,4 +9,4 @@ $(B)/obj/services/firmware/%.o: MODULE_CFLAGS := -I/usr/include/postgresql -I/us
 
 $(B)/bin/sms-firmware: $(patsubst %.c,$(B)/obj/%.o,$(FIRMWARE_SRC)) $(SMSCOMMON_LIB) $(B)/lib/libsmscms.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lpq -lcjson -lcrypto -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lpq -lcjson $(SMSCMS_LDLIBS) -lm
