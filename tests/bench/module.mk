@@ -8,3 +8,13 @@ $(B)/tests/bench/bench_cms: $(B)/obj/tests/bench/bench_cms.o $(SMSCMS_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcrypto -lpthread
 endif
+
+# The fleet load generator (tests/bench/load.bench): device sessions, the
+# counting subscriber it forks, /proc readings.
+HELPERS += $(B)/tests/bench/bench_fleet_load
+
+$(B)/tests/bench/bench_fleet_load: $(B)/obj/tests/bench/bench_fleet_load.o $(B)/obj/tests/bench/load_fleet.o \
+		$(B)/obj/tests/bench/load_sub.o $(B)/obj/tests/bench/load_msg.o $(B)/obj/tests/bench/load_proc.o \
+		$(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lssl -lcrypto -lpthread -lm
