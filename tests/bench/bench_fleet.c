@@ -6,6 +6,7 @@
  *   bench_fleet encrypt  FLEET --recipient CERT --rounds R [--values V] --out FILE
  *   bench_fleet publish  FLEET --port P --cafile ROOT --in FILE [--round R]
  *                        [--inflight W] [--rate MSG_PER_S] [--stamps FILE]
+ *   bench_fleet decrypt  FLEET --in FILE --cert C --key K --chain F --trust ROOT --crl F
  *   FLEET = --pki DIR --ma MA --acc ACC --prefix P --devices N --cache DIR
  *
  * pki loads or issues the fleet and prints "devices=N source=issued|cache
@@ -19,6 +20,13 @@
  * most W unacknowledged at once (default 200), at MSG_PER_S when given. It
  * prints "connected=N seconds=S" and "published=K seconds=S"; --stamps
  * writes "EQ<TAB>seq<TAB>epoch_ms" of each message as it is published.
+ * decrypt reads rounds 1 and 2 of FILE as recipient C and prints
+ * "cold=<msg/s> warm=<msg/s> mqv_only=<msg/s> rss_growth_kib=<KiB>": cold is
+ * round 1 (every device seen for the first time: MQV decrypt + chain
+ * verification against ROOT with the CRLs), warm round 2 (same devices
+ * again, through whatever the library's caches kept), mqv_only round 2
+ * without a verifier; rss_growth is the resident size the first two
+ * passes added (what the caches hold for N devices, plus allocator slack).
  */
 #include <errno.h>
 #include <poll.h>
@@ -27,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 #include <mosquitto.h>
@@ -39,6 +48,7 @@
 
 typedef struct {
 	const char *cmd, *pki, *ma, *acc, *prefix, *cache, *out, *in, *recipient, *cafile, *stamps;
+	const char *cert, *key, *chain, *trust, *crl;
 	long devices, write_index, rounds, values, round, inflight, port;
 	double rate;
 } opts;
@@ -111,6 +121,11 @@ static int parse(int argc, char **argv, opts *o)
 		else if (!strcmp(a, "--port")) o->port = atol(v);
 		else if (!strcmp(a, "--cafile")) o->cafile = v;
 		else if (!strcmp(a, "--stamps")) o->stamps = v;
+		else if (!strcmp(a, "--cert")) o->cert = v;
+		else if (!strcmp(a, "--key")) o->key = v;
+		else if (!strcmp(a, "--chain")) o->chain = v;
+		else if (!strcmp(a, "--trust")) o->trust = v;
+		else if (!strcmp(a, "--crl")) o->crl = v;
 		else {
 			fprintf(stderr, "bench_fleet: unknown option %s\n", a);
 			return 0;
@@ -414,6 +429,68 @@ static int cmd_publish(const opts *o)
 	return 0;
 }
 
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long size = 0, rss = 0;
+
+	if (f == NULL || fscanf(f, "%ld %ld", &size, &rss) != 2)
+		rss = 0;
+	if (f != NULL)
+		fclose(f);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Messages per second decrypting recs[from, to). */
+static double decrypt_pass(smscms_ctx *ctx, const smscms_identity *me, smscms_verifier *v, size_t from, size_t to)
+{
+	double t0 = now_s();
+
+	for (size_t k = from; k < to; k++) {
+		unsigned char *pt = NULL;
+		size_t len = 0;
+
+		if (smscms_decrypt(ctx, NULL, me, v, recs[k].der, recs[k].len, &pt, &len, NULL) != SMSCMS_OK)
+			die(smscms_ctx_error(ctx));
+		OPENSSL_free(pt);
+	}
+	return (double)(to - from) / (now_s() - t0);
+}
+
+static int cmd_decrypt(const opts *o)
+{
+	smscms_ctx *ctx = smscms_ctx_new();
+	smscms_identity *me = NULL;
+	smscms_verifier *v = NULL;
+	const char *crls[1] = { o->crl };
+	size_t n = (size_t)o->devices, nrec;
+	double cold, warm, mqv;
+	long rss0;
+
+	if (ctx == NULL || o->in == NULL || o->cert == NULL || o->key == NULL || o->trust == NULL || o->crl == NULL)
+		die("decrypt needs --in, --cert, --key, --trust and --crl");
+	if (smscms_identity_load_pem(ctx, o->cert, o->key, o->chain, &me) != SMSCMS_OK ||
+	    smscms_verifier_new(ctx, o->trust, crls, 1, &v) != SMSCMS_OK)
+		die(smscms_ctx_error(ctx));
+	nrec = read_records(o->in, n, -1);
+	if (nrec < 2 * n)
+		die("decrypt needs two rounds in --in");
+	rss0 = rss_kib();
+	cold = decrypt_pass(ctx, me, v, 0, n);
+	warm = decrypt_pass(ctx, me, v, n, 2 * n);
+	printf("cold=%.0f warm=%.0f", cold, warm);
+	printf(" rss_growth_kib=%ld", rss_kib() - rss0);
+	mqv = decrypt_pass(ctx, me, NULL, n, 2 * n);
+	printf(" mqv_only=%.0f\n", mqv);
+	for (size_t k = 0; k < nrec; k++)
+		free(recs[k].der);
+	free(recs);
+	smscms_verifier_free(v);
+	smscms_identity_free(me);
+	smscms_ctx_free(ctx);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	opts o;
@@ -429,6 +506,8 @@ int main(int argc, char **argv)
 		return cmd_encrypt(&o);
 	if (!strcmp(o.cmd, "publish"))
 		return cmd_publish(&o);
+	if (!strcmp(o.cmd, "decrypt"))
+		return cmd_decrypt(&o);
 	fprintf(stderr, "bench_fleet: unknown command %s\n", o.cmd);
 	return 2;
 }
