@@ -14,8 +14,9 @@
  *                    lost a message, delivered one later than --late-ms or
  *                    dropped a session.
  *
- * Devices: EQ = PREFIX + 5-digit index under MA/ACC of the sms-pki
- * directory --pki (certificates as sms-pki lays them out).
+ * Devices: N identities from tests/bench/fleet_pki under the account CA
+ * MA/ACC of the sms-pki directory --pki, EQ = PREFIX + index, cached in
+ * --cache DIR.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,16 +32,16 @@
 
 #include <mosquitto.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "common/monotonic.h"
+#include "tests/bench/fleet_pki.h"
 #include "tests/bench/load_fleet.h"
 #include "tests/bench/load_proc.h"
 #include "tests/bench/load_sub.h"
 
 struct opts {
-	const char *host, *cafile, *pki, *ma, *acc, *prefix, *steps, *sub_cert, *sub_key, *sub_id, *filter;
+	const char *host, *cafile, *pki, *cache, *ma, *acc, *prefix, *steps, *sub_cert, *sub_key, *sub_id, *filter;
 	int port, keepalive, max_pending, sources, rounds, late_ms, connect_only;
 	long devices, payload_bytes;
 	double interval, rate;
@@ -48,10 +49,9 @@ struct opts {
 };
 
 struct creds {
+	fleet_pki *fleet;
 	struct load_device *dev;
-	char (*eq)[32];
 	size_t n;
-	STACK_OF(X509) *chain;
 	X509_STORE *roots;
 };
 
@@ -68,73 +68,30 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static X509 *read_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-
-	if (f)
-		fclose(f);
-	return x;
-}
-
-static void load_chain(struct creds *c, const char *path)
-{
-	FILE *f = fopen(path, "r");
-	X509 *x;
-
-	if (f == NULL || (c->chain = sk_X509_new_null()) == NULL)
-		die("reading the device chain %s: %s", path, f ? "out of memory" : strerror(errno));
-	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(c->chain, x))
-			die("out of memory reading %s", path);
-	ERR_clear_error();
-	fclose(f);
-}
-
-static void load_device(struct creds *c, const struct opts *o, size_t i)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(c->eq[i], sizeof c->eq[i], "%s%05zu", o->prefix, i);
-	c->dev[i] = (struct load_device){ o->ma, o->acc, c->eq[i], NULL, NULL };
-	snprintf(path, sizeof path, "%s/tls/ma/%s/acc/%s/dev/%s/cert.pem", o->pki, o->ma, o->acc, c->eq[i]);
-	if ((c->dev[i].cert = read_cert(path)) == NULL)
-		die("device %zu: cannot read %s (issue the fleet first)", i, path);
-	snprintf(path, sizeof path, "%s/tls/ma/%s/acc/%s/dev/%s/key.pem", o->pki, o->ma, o->acc, c->eq[i]);
-	if ((f = fopen(path, "r")) == NULL || (c->dev[i].key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL)
-		die("device %zu: cannot read the key %s", i, path);
-	fclose(f);
-	if (i == 0) {
-		snprintf(path, sizeof path, "%s/tls/ma/%s/acc/%s/dev/%s/chain.pem", o->pki, o->ma, o->acc, c->eq[i]);
-		load_chain(c, path);
-	}
-}
-
 static void load_creds(struct creds *c, const struct opts *o)
 {
-	c->n = (size_t)o->devices;
-	c->dev = calloc(c->n, sizeof *c->dev);
-	c->eq = calloc(c->n, sizeof *c->eq);
-	if (c->dev == NULL || c->eq == NULL || (c->roots = X509_STORE_new()) == NULL)
+	char err[512];
+
+	c->fleet = fleet_pki_open(o->pki, o->ma, o->acc, o->prefix, (size_t)o->devices, o->cache, stderr, err,
+	                          sizeof err);
+	if (c->fleet == NULL)
+		die("device identities: %s", err);
+	c->n = fleet_pki_count(c->fleet);
+	if ((c->dev = calloc(c->n, sizeof *c->dev)) == NULL || (c->roots = X509_STORE_new()) == NULL)
 		die("out of memory for %zu devices", c->n);
 	if (X509_STORE_load_file(c->roots, o->cafile) != 1)
 		die("cannot load the CA file %s", o->cafile);
 	for (size_t i = 0; i < c->n; i++)
-		load_device(c, o, i);
+		c->dev[i] = (struct load_device){ fleet_pki_ma(c->fleet), fleet_pki_acc(c->fleet),
+		                                  fleet_pki_equipment(c->fleet, i), fleet_pki_cert(c->fleet, FLEET_TLS, i),
+		                                  fleet_pki_key(c->fleet, FLEET_TLS, i) };
 }
 
 static void free_creds(struct creds *c)
 {
-	for (size_t i = 0; i < c->n; i++) {
-		X509_free(c->dev[i].cert);
-		EVP_PKEY_free(c->dev[i].key);
-	}
-	sk_X509_pop_free(c->chain, X509_free);
 	X509_STORE_free(c->roots);
 	free(c->dev);
-	free(c->eq);
+	fleet_pki_free(c->fleet);
 }
 
 /* Two sockets per device on this machine (ours and the broker's, which
@@ -159,7 +116,7 @@ static void raise_nofile(long devices)
 static load_fleet *new_fleet(const struct opts *o, const struct creds *c, unsigned char *payload)
 {
 	struct load_fleet_cfg cfg = {
-		.host = o->host, .port = o->port, .keepalive = o->keepalive, .roots = c->roots, .chain = c->chain,
+		.host = o->host, .port = o->port, .keepalive = o->keepalive, .roots = c->roots, .chain = fleet_pki_chain(c->fleet, FLEET_TLS),
 		.devices = c->dev, .n = c->n, .payload = payload, .payload_len = (size_t)o->payload_bytes,
 		.sources = o->sources, .max_pending = o->max_pending,
 	};
@@ -348,7 +305,6 @@ static int hold_step(const struct opts *o, load_fleet *f, struct sub_link *s, un
 	char line[256];
 	unsigned got_k;
 
-	load_fleet_set_publishing(f, o->interval, k);
 	load_fleet_stats(f, &st0);
 	if ((r.ramp_s = ramp(o, f, n)) < 0) {
 		load_fleet_stats(f, &st);
@@ -393,6 +349,9 @@ static int run_hold(const struct opts *o, load_fleet *f, struct sub_link *s)
 	unsigned k;
 
 	print_header();
+	/* Step k's messages are those published from the end of step k-1
+	 * (while its answer was awaited) to the end of step k's window. */
+	load_fleet_set_publishing(f, o->interval, 0);
 	for (k = 0; k < ns; k++) {
 		if (steps[k] == 0 || steps[k] > (size_t)o->devices)
 			die("step %zu is not within 1..%ld devices", steps[k], o->devices);
@@ -407,7 +366,8 @@ static int run_hold(const struct opts *o, load_fleet *f, struct sub_link *s)
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: bench_fleet_load --port P --cafile F --pki DIR --ma MA --acc ACC --devices N [options]\n"
+	        "usage: bench_fleet_load --port P --cafile F --pki DIR --ma MA --acc ACC --devices N --cache DIR\n"
+	        "       [options]\n"
 	        "  --host H (127.0.0.1)  --prefix P (F)  --keepalive S (60)  --payload-bytes B (22034)\n"
 	        "  --max-pending K (64)  --sources K (0: bind devices to 127.0.0.2 .. K+1 round robin)\n"
 	        "  --broker-pid PID      read the broker's CPU and memory from /proc\n"
@@ -425,7 +385,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "sources", 1, 0, 'S' }, { "broker-pid", 1, 0, 'B' }, { "connect-only", 0, 0, 'C' },
 		{ "steps", 1, 0, 's' }, { "interval", 1, 0, 'i' }, { "rounds", 1, 0, 'r' }, { "rate", 1, 0, 'R' },
 		{ "late-ms", 1, 0, 'l' }, { "sub-cert", 1, 0, 'e' }, { "sub-key", 1, 0, 'y' }, { "sub-id", 1, 0, 'I' },
-		{ "filter", 1, 0, 'f' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "filter", 1, 0, 'f' }, { "cache", 1, 0, 'D' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
 
@@ -454,11 +414,12 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'y': o->sub_key = optarg; break;
 		case 'I': o->sub_id = optarg; break;
 		case 'f': o->filter = optarg; break;
+		case 'D': o->cache = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
 	}
-	if (optind < argc || !o->port || !o->cafile || !o->pki || !o->ma || !o->acc || o->devices < 1 ||
+	if (optind < argc || !o->port || !o->cafile || !o->pki || !o->cache || !o->ma || !o->acc || o->devices < 1 ||
 	    o->payload_bytes < 64 || o->interval <= 0 || o->rounds < 1 || o->max_pending < 1 ||
 	    (!o->connect_only && (!o->steps || !o->sub_cert || !o->sub_key))) {
 		usage(stderr);

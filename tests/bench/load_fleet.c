@@ -388,7 +388,8 @@ void load_fleet_poll(load_fleet *f, int timeout_ms)
 	int n;
 
 	if (f->hn > 0) {
-		double wait = (f->heap[0].at - now) * 1000.0;
+		/* Rounded up: waking early would spin until the slot is due. */
+		double wait = ceil((f->heap[0].at - now) * 1000.0);
 		if (wait < timeout_ms)
 			timeout_ms = wait < 0 ? 0 : (int)wait;
 	}
