@@ -94,8 +94,8 @@ static void free_creds(struct creds *c)
 	fleet_pki_free(c->fleet);
 }
 
-/* Two sockets per device on this machine (ours and the broker's, which
- * raises its own limit): ours are raised to what the fleet needs. */
+/* One descriptor per device here (load_fleet refuses libmosquitto's
+ * socket pairs), and as many in the broker, whose limit its starter sets. */
 static void raise_nofile(long devices)
 {
 	struct rlimit rl;

@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <mosquitto.h>
@@ -238,6 +240,35 @@ static SSL_CTX *make_ctx(const load_fleet *f, const struct dev *d)
 	return c;
 }
 
+/* libmosquitto 2.0 opens a socket pair per client only to wake its own
+ * threaded loop, which this fleet never runs; when the pair cannot be
+ * opened it logs a warning and every use checks for INVALID_SOCKET. At
+ * three descriptors a device, a hard limit of 20,000 (no CAP_SYS_RESOURCE
+ * to raise it) would cap one process at 6,600 devices: the pair is refused
+ * by setting the soft limit to the lowest free descriptor around
+ * mosquitto_new (this process has one thread). */
+static struct mosquitto *new_client(const load_fleet *f, struct dev *d)
+{
+	struct rlimit rl, tight;
+	struct mosquitto *m;
+	int lowest = fcntl(f->ep, F_DUPFD, 0);
+
+	if (lowest < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		if (lowest >= 0)
+			close(lowest);
+		return mosquitto_new(d->client_id, true, d);
+	}
+	close(lowest);
+	tight = rl;
+	tight.rlim_cur = (rlim_t)lowest;
+	if (setrlimit(RLIMIT_NOFILE, &tight) != 0)
+		return mosquitto_new(d->client_id, true, d);
+	m = mosquitto_new(d->client_id, true, d);
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		fprintf(stderr, "load_fleet: restoring the descriptor limit: %s\n", strerror(errno));
+	return m;
+}
+
 static int dev_connect(load_fleet *f, struct dev *d, double now)
 {
 	char bind[32];
@@ -247,7 +278,7 @@ static int dev_connect(load_fleet *f, struct dev *d, double now)
 	d->tcp_up = 0;
 	if (d->ctx == NULL && (d->ctx = make_ctx(f, d)) == NULL)
 		return -1;
-	if ((d->m = mosquitto_new(d->client_id, true, d)) == NULL)
+	if ((d->m = new_client(f, d)) == NULL)
 		return -1;
 	rc = mosquitto_int_option(d->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	if (rc == MOSQ_ERR_SUCCESS)
