@@ -29,7 +29,7 @@ $(B)/obj/tests/bench/bench_fleet.o: MODULE_CFLAGS := -I/usr/include/cjson
 $(B)/tests/bench/bench_fleet: $(B)/obj/tests/bench/bench_fleet.o $(B)/obj/tests/bench/fleet_pki.o \
 		$(SMSCOMMON_LIB) $(SMSCMS_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lcjson -lssl -lcrypto -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lcjson -lssl $(SMSCMS_LDLIBS) -lm
 
 # The fleet load generator (tests/bench/load.bench): device sessions with
 # fleet_pki identities, the counting subscriber it forks, /proc readings.
