@@ -307,7 +307,7 @@ static pg_class send_offers(publisherd *p, const rollout *r)
 	          "SELECT equipment, state = 'offered' FROM t_fw_rollout_device WHERE rollout_id = $1::bigint"
 	          "   AND ((state = 'queued' AND seq < $2::int)"
 	          "     OR (state = 'offered' AND last_offer_at < now() - $4::int * interval '1 second'))"
-	          " ORDER BY state = 'queued', seq LIMIT $3::int", 4, params, &c);
+	          " ORDER BY state = 'offered', seq LIMIT $3::int", 4, params, &c);
 	for (i = 0; res != NULL && i < PQntuples(res) && c == PG_OK; i++) {
 		c = offer(p, r, PQgetvalue(res, i, 0), strcmp(PQgetvalue(res, i, 1), "t") == 0, &sent);
 		if (sent)
