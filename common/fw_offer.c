@@ -231,7 +231,8 @@ int fw_offer_decrypt(smscms_ctx *ctx, const smscms_identity *device, smscms_veri
 	if (strcmp(out->equipment, mine) != 0) {
 		*code = FW_ERR_WRONG_HARDWARE;
 		errf(err, errlen, LABEL " for %s refused: it names equipment %s", mine, out->equipment);
-		fw_offer_clear(out);
+		/* Authentic but not ours: the device answers the rollout, so only the key goes. */
+		OPENSSL_cleanse(out->key, sizeof out->key);
 		goto out;
 	}
 	rc = 0;

@@ -60,7 +60,9 @@ void fw_offer_clear(fw_offer *o);
  * 0, or -1 with err. */
 int fw_offer_encrypt(smscms_ctx *ctx, const smscms_identity *publisher, X509 *device_cert, const fw_offer *o,
                      unsigned char **der, size_t *der_len, char *err, size_t errlen);
-/* 0 and *out (wipe with fw_offer_clear), or -1 with err and *code. */
+/* 0 and *out (wipe with fw_offer_clear), or -1 with err and *code; on
+ * wrongHardware (an authentic offer naming another equipment) *out keeps
+ * everything but the key, so the device can reject that rollout. */
 int fw_offer_decrypt(smscms_ctx *ctx, const smscms_identity *device, smscms_verifier *verifier, X509 *services_ca,
                      const unsigned char *der, size_t der_len, fw_offer *out, int *code, char *err, size_t errlen);
 

@@ -804,3 +804,23 @@ int mqtt_session_publish(mqtt_session *s, const char *topic, const void *payload
 	snprintf(err, errlen, "publish to %s: %s", topic, mosquitto_strerror(rc));
 	return -1;
 }
+
+int mqtt_session_subscribe(mqtt_session *s, const char *filter, char *err, size_t errlen)
+{
+	int rc = mosquitto_subscribe_v5(s->mosq, NULL, filter, s->qos, 0, NULL);
+
+	if (rc == MOSQ_ERR_SUCCESS)
+		return 0;
+	snprintf(err, errlen, "subscribe to %s: %s", filter, mosquitto_strerror(rc));
+	return -1;
+}
+
+int mqtt_session_unsubscribe(mqtt_session *s, const char *filter, char *err, size_t errlen)
+{
+	int rc = mosquitto_unsubscribe_v5(s->mosq, NULL, filter, NULL);
+
+	if (rc == MOSQ_ERR_SUCCESS)
+		return 0;
+	snprintf(err, errlen, "unsubscribe from %s: %s", filter, mosquitto_strerror(rc));
+	return -1;
+}

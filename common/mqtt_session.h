@@ -121,6 +121,13 @@ void mqtt_session_abandon(mqtt_session *s, const char *why);
 int mqtt_session_publish(mqtt_session *s, const char *topic, const void *payload, size_t len, int qos,
                          int retain, int *mid, char *err, size_t errlen);
 
+/* Subscriptions besides the fixed ones of mqtt_session_new, from any
+ * thread while connected (-1 with err when not): they are not restored by
+ * the session; a caller that needs them after a reconnect without session
+ * present renews them in on_connected. */
+int mqtt_session_subscribe(mqtt_session *s, const char *filter, char *err, size_t errlen);
+int mqtt_session_unsubscribe(mqtt_session *s, const char *filter, char *err, size_t errlen);
+
 /* With check_crls: the CRLs (verified by the caller) the broker's chain is
  * checked against from the next connect on; NULL or empty: none. Takes its
  * own references; any thread. 0, or -1 with err. */

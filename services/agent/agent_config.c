@@ -18,6 +18,9 @@ static const char *const known_keys[] = {
 	"crl.dir", "crl.tls_ca_certs",
 	"stats_interval", "log_file",
 	"e2e.sign_snapshots", "socket.path", "socket.mode", "socket.uid", "socket.gid", "socket.timeout_ms",
+	"firmware.dir", "firmware.slots", "firmware.device_type", "firmware.max_image", "firmware.window",
+	"firmware.progress_every", "firmware.install_hook", "firmware.health_hook", "firmware.hook_timeout",
+	"firmware.versions",
 	NULL
 };
 
@@ -83,6 +86,66 @@ fail:
 	return -1;
 }
 
+/* firmware.versions: "package=version" strings, each checked here so the
+ * agent can trust them later. */
+static int load_versions(conf_file *f, agent_config *cfg)
+{
+	const config_setting_t *list = config_lookup(&f->cfg, "firmware.versions");
+	const char *v, *eq;
+	char *end;
+	long long n;
+	int i;
+
+	if (list == NULL)
+		return 0;
+	if (!config_setting_is_array(list) && !config_setting_is_list(list))
+		return conf_fail(f, "firmware.versions", "must be a list like [ \"bootloader=3\" ]");
+	if ((size_t)config_setting_length(list) > AGENT_MAX_VERSIONS)
+		return conf_fail(f, "firmware.versions", "has more than %d entries", AGENT_MAX_VERSIONS);
+	for (i = 0; i < config_setting_length(list); i++) {
+		v = config_setting_get_string_elem(list, i);
+		eq = v ? strchr(v, '=') : NULL;
+		if (eq == NULL || eq == v || eq - v > 48 || eq[1] < '1' || eq[1] > '9')
+			return conf_fail(f, "firmware.versions", "entry %d is not \"package=version\"", i);
+		n = strtoll(eq + 1, &end, 10);
+		if (*end != '\0' || n < 1 || n > (1LL << 53) - 1)
+			return conf_fail(f, "firmware.versions", "entry %d: version must be 1 .. 2^53-1", i);
+		if ((cfg->fw.versions[cfg->fw.n_versions] = strdup(v)) == NULL)
+			return conf_fail(f, "firmware.versions", "out of memory");
+		cfg->fw.n_versions++;
+	}
+	return 0;
+}
+
+/* The firmware group: all of it or nothing (no dir: no firmware updates). */
+static int load_firmware(conf_file *f, int readable, agent_config *cfg)
+{
+	long long max_image, window, progress, timeout;
+
+	if (conf_path(f, "firmware.dir", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->fw.dir) ||
+	    conf_path(f, "firmware.slots", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->fw.slots) ||
+	    conf_string(f, "firmware.device_type", CONF_OPTIONAL, NULL, &cfg->fw.device_type) ||
+	    conf_path(f, "firmware.install_hook", CONF_OPTIONAL, readable, &cfg->fw.install_hook) ||
+	    conf_path(f, "firmware.health_hook", CONF_OPTIONAL, readable, &cfg->fw.health_hook) ||
+	    conf_int(f, "firmware.max_image", 256LL << 20, 1, 1LL << 40, &max_image) ||
+	    conf_int(f, "firmware.window", 4, 1, 64, &window) ||
+	    conf_int(f, "firmware.progress_every", 16, 1, 4096, &progress) ||
+	    conf_int(f, "firmware.hook_timeout", 300, 1, 86400, &timeout) || load_versions(f, cfg))
+		return -1;
+	cfg->fw.max_image = (unsigned long long)max_image;
+	cfg->fw.window = (int)window;
+	cfg->fw.progress_every = (int)progress;
+	cfg->fw.hook_timeout = (int)timeout;
+	if (cfg->fw.dir == NULL)
+		return 0;
+	if (cfg->fw.slots == NULL)
+		return conf_fail(f, "firmware.slots", "is required with firmware.dir (the A/B slot directory)");
+	if (cfg->fw.device_type == NULL || cfg->fw.device_type[0] == '\0')
+		return conf_fail(f, "firmware.device_type", "is required with firmware.dir (matched against the "
+		                 "manifest's hardware)");
+	return 0;
+}
+
 static int load(conf_file *f, void *out, int readable)
 {
 	agent_config *cfg = out;
@@ -100,7 +163,7 @@ static int load(conf_file *f, void *out, int readable)
 	    conf_path(f, "crl.dir", CONF_OPTIONAL, CONF_PATH_ANY, &cfg->crl_dir) ||
 	    conf_path_list(f, "crl.tls_ca_certs", readable, cfg->crl_tls_ca_certs, CONF_MAX_CRLS,
 	                   &cfg->n_crl_tls_ca_certs) ||
-	    load_ints(f, cfg) || load_signing_and_socket(f, cfg))
+	    load_ints(f, cfg) || load_signing_and_socket(f, cfg) || load_firmware(f, readable, cfg))
 		return -1;
 	if (cfg->n_recipients == 0)
 		return conf_fail(f, "e2e.recipients", "must name at least the vendor snapshot service's certificate "
@@ -143,5 +206,11 @@ void agent_config_free(agent_config *cfg)
 	free_list(cfg->crl_tls_ca_certs, cfg->n_crl_tls_ca_certs);
 	free(cfg->socket_path);
 	conf_metrics_free(&cfg->metrics);
+	free(cfg->fw.dir);
+	free(cfg->fw.slots);
+	free(cfg->fw.device_type);
+	free(cfg->fw.install_hook);
+	free(cfg->fw.health_hook);
+	free_list(cfg->fw.versions, cfg->fw.n_versions);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -22,6 +22,16 @@
  *   e2e.sign_snapshots (false): each snapshot is SignedData inside the envelope
  *   metrics:  { dir, interval (15 s) }: dir/sms-agent.prom (agent_metrics.h)
  *   stats_interval (60 s, 0: off), log_file (stderr when absent)
+ *   firmware: { dir (absent: no firmware updates; state, pieces, staging),
+ *             slots (the A/B pair: slots/a, slots/b, slots/current),
+ *             device_type (matched against the manifest's hardware),
+ *             max_image (256 MiB: larger -> insufficientMemory), window (4
+ *             pieces subscribed at a time), progress_every (16 pieces
+ *             between downloading reports), install_hook, health_hook
+ *             (programs; absent: copy into SLOT/image, always healthy),
+ *             hook_timeout (300 s), versions = [ "bootloader=3", ... ] (what
+ *             is installed besides what the agent installed: dependencies
+ *             and the first version of a package) }
  *
  * Unknown keys are errors; paths are relative to the file's directory; with
  * check_files every input file named must be readable. Each error is one
@@ -35,6 +45,7 @@
 #include "common/conf_blocks.h"
 
 #define AGENT_MAX_RECIPIENTS 16
+#define AGENT_MAX_VERSIONS 32
 
 typedef struct {
 	conf_broker broker;             /* common/conf_blocks.h */
@@ -70,6 +81,14 @@ typedef struct {
 	long socket_uid, socket_gid;    /* -1: not checked */
 	int socket_timeout_ms;
 	conf_metrics metrics;           /* common/conf_blocks.h */
+
+	struct {
+		char *dir, *slots, *device_type, *install_hook, *health_hook;
+		unsigned long long max_image;
+		int window, progress_every, hook_timeout;
+		char *versions[AGENT_MAX_VERSIONS];   /* "package=version" as checked at load */
+		size_t n_versions;
+	} fw;
 } agent_config;
 
 /* 0, or -1 with "file:line: key reason" in err. Free with agent_config_free. */

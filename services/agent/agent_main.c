@@ -20,6 +20,10 @@
  * the broker's chain from the next connect, the E2E ones (with the files
  * of e2e.crls) for receipts.
  *
+ * Firmware (agent_firmware.h): with firmware.dir, offers on
+ * <ma>/<acc>/<eq>/firmware, the release fetched from sms/firmware/...,
+ * installed into the A/B slots, every step reported signed.
+ *
  * Signals: SIGTERM/SIGINT disconnect and exit 0; SIGHUP scans the spool and
  * re-reads the E2E CRLs at once.
  */
@@ -48,6 +52,7 @@
 #include "common/receipt.h"
 #include "services/agent/agent_config.h"
 #include "services/agent/agent_crl.h"
+#include "services/agent/agent_firmware.h"
 #include "services/agent/agent_intake.h"
 #include "services/agent/agent_metrics.h"
 #include "services/agent/agent_outbox.h"
@@ -74,6 +79,7 @@ typedef struct {
 	crl_watch *crls;
 	agent_crl *crl_store;              /* changed under verifier_lock */
 	agent_outbox *outbox;
+	agent_firmware *fw;                /* NULL without firmware.dir */
 	mqtt_session *session;
 	pthread_t session_thread;
 	atomic_int session_done, inflight, disk_full;
@@ -93,7 +99,8 @@ static void usage(FILE *f)
 	        "(and from the socket.path unix socket when configured),\n"
 	        "encrypts them for the vendor and the customer, keeps them in a durable\n"
 	        "outbox and publishes them until a signed receipt from the snapshot\n"
-	        "service says they are stored.\n"
+	        "service says they are stored. With a firmware group it also installs\n"
+	        "signed, encrypted firmware releases into A/B slots (docs/firmware.md).\n"
 	        "\n"
 	        "  --config FILE  libconfig file (see services/agent/agent.conf.example)\n"
 	        "  --check-config read the file and every file it names, then exit: 0, or 1\n"
@@ -259,6 +266,14 @@ static int load_keys(agent *a, char *err, size_t errlen)
 	return a->verifier ? 0 : -1;
 }
 
+/* The E2E CRLs for receipts and, with firmware, for manifests and offers. */
+static int use_e2e_crls(agent *a, const STACK_OF(X509_CRL) *crls, char *err, size_t errlen)
+{
+	if (receipt_verifier_set_crls(a->verifier, crls, err, errlen) != 0)
+		return -1;
+	return a->fw ? agent_firmware_set_crls(a->fw, crls, err, errlen) : 0;
+}
+
 /* The receipt verifier's CRLs: the files' (crl_watch) and those from the
  * broker (agent_crl), the newer per issuer. Caller holds verifier_lock
  * once the session runs. */
@@ -269,13 +284,13 @@ static int receipt_crls(agent *a, char *err, size_t errlen)
 	int rc;
 
 	if (a->crl_store == NULL)
-		return receipt_verifier_set_crls(a->verifier, files, err, errlen);
+		return use_e2e_crls(a, files, err, errlen);
 	all = agent_crl_merge(agent_crl_held(a->crl_store, CRL_PKI_E2E), files);
 	if (all == NULL) {
 		snprintf(err, errlen, "out of memory merging the E2E CRLs");
 		return -1;
 	}
-	rc = receipt_verifier_set_crls(a->verifier, all, err, errlen);
+	rc = use_e2e_crls(a, all, err, errlen);
 	sk_X509_CRL_pop_free(all, X509_CRL_free);
 	return rc;
 }
@@ -497,6 +512,10 @@ static void on_receipt(mqtt_session *s, void *ud, const struct mosquitto_message
 		on_crl(a, msg);
 		return;
 	}
+	if (a->fw != NULL && agent_firmware_wants(a->fw, msg->topic)) {
+		agent_firmware_on_message(a->fw, msg);
+		return;
+	}
 	if (strcmp(msg->topic, a->topic_receipts) != 0 || msg->payloadlen <= 0) {
 		sms_log(LOG_LEVEL_WARNING, "ignoring a message on %s", msg->topic);
 		return;
@@ -531,6 +550,8 @@ static void on_connected(mqtt_session *s, void *ud, int session_present)
 		outbox_all_due(a->outbox);
 		sms_log(LOG_LEVEL_INFO, "no session on the broker: every unreceipted snapshot is due again");
 	}
+	if (a->fw != NULL)
+		agent_firmware_on_connected(a->fw);
 }
 
 static void on_published(mqtt_session *s, void *ud, int mid)
@@ -557,7 +578,8 @@ static void *session_main(void *arg)
 static int start_session(agent *a, char *err, size_t errlen)
 {
 	const agent_config *cfg = a->cfg;
-	const char *subs[2] = { a->topic_receipts, CRL_TOPIC_FILTER };
+	const char *subs[3] = { a->topic_receipts, CRL_TOPIC_FILTER, NULL };
+	size_t n_subs = 1;
 	mqtt_session_handlers h = { .on_message = on_receipt, .on_connected = on_connected,
 	                            .on_published = on_published };
 	mqtt_session_config mc = {
@@ -568,9 +590,15 @@ static int start_session(agent *a, char *err, size_t errlen)
 		.check_crls = a->crl_store != NULL,
 	};
 
-	a->session = mqtt_session_new(&mc, subs, a->crl_store ? 2 : 1, 1, &h, a, err, errlen);
+	if (a->crl_store != NULL)
+		n_subs++;
+	if (a->fw != NULL)
+		subs[n_subs++] = agent_firmware_offer_topic(a->fw);
+	a->session = mqtt_session_new(&mc, subs, n_subs, 1, &h, a, err, errlen);
 	if (a->session == NULL)
 		return -1;
+	if (a->fw != NULL)
+		agent_firmware_attach(a->fw, a->session);
 	if (a->crl_store != NULL &&
 	    mqtt_session_set_crls(a->session, agent_crl_held(a->crl_store, CRL_PKI_TLS), err, errlen) != 0)
 		return -1;
@@ -624,10 +652,15 @@ static void write_metrics(agent *a)
 		.receipts_refused = atomic_load(&a->receipts_refused), .last_receipt = atomic_load(&a->last_receipt),
 		.disk_full = atomic_load(&a->disk_full), .started = a->started,
 	};
+	agent_firmware_stats fw;
 
 	if (a->cfg->metrics.dir == NULL)
 		return;
 	outbox_get_stats(a->outbox, &in.outbox);
+	if (a->fw != NULL) {
+		agent_firmware_get_stats(a->fw, &fw);
+		in.fw = &fw;
+	}
 	agent_metrics_write(a->cfg->metrics.dir, &in, a->session, a->crls);
 }
 
@@ -651,6 +684,8 @@ static void supervise(agent *a, const intake_config *ic)
 		while (intake_scan(ic, seal_and_store, a, &a->intake) > 0 && !a->intake.deferred)
 			publish_due(a);
 		publish_due(a);
+		if (a->fw != NULL)
+			agent_firmware_tick(a->fw);
 		if (cfg->stats_interval > 0 && now - last_stats >= cfg->stats_interval) {
 			log_stats(a);
 			last_stats = now;
@@ -681,7 +716,11 @@ static int setup(agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (load_keys(a, err, errlen) != 0 || open_crl_store(a, err, errlen) != 0 || watch_crls(a, err, errlen) != 0)
+	if (load_keys(a, err, errlen) != 0)
+		return -1;
+	if (cfg->fw.dir != NULL && (a->fw = agent_firmware_open(cfg, &a->id, a->originator, err, errlen)) == NULL)
+		return -1;
+	if (open_crl_store(a, err, errlen) != 0 || watch_crls(a, err, errlen) != 0)
 		return -1;
 	a->outbox = outbox_open(cfg->outbox_dir, &lim, err, errlen);
 	return a->outbox ? 0 : -1;
@@ -694,6 +733,7 @@ static void teardown(agent *a)
 	socket_intake_stop(a->socket);
 	smscms_ctx_free(a->socket_ctx);
 	mqtt_session_free(a->session);
+	agent_firmware_close(a->fw);
 	outbox_close(a->outbox);
 	crl_watch_free(a->crls);
 	agent_crl_close(a->crl_store);

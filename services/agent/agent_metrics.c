@@ -5,6 +5,23 @@
 
 #define P "sms_agent"
 
+static void firmware_metrics(metrics_buf *m, const agent_firmware_stats *fw)
+{
+	const char *const succeeded[] = { "state", "succeeded", NULL }, *const failed[] = { "state", "failed", NULL },
+		*const rejected[] = { "state", "rejected", NULL };
+
+	metrics_one(m, P "_firmware_phase", METRIC_GAUGE,
+	            "Rollout in progress: 0 none, 1 manifest, 2 downloading, 3 installing, 4 switched (health check)",
+	            fw->phase);
+	metrics_one(m, P "_firmware_pieces", METRIC_GAUGE, "Pieces of the rollout in progress", fw->pieces);
+	metrics_one(m, P "_firmware_pieces_held", METRIC_GAUGE, "Pieces of the rollout in progress on disk",
+	            fw->pieces_held);
+	metrics_family(m, P "_firmware_reports_total", METRIC_COUNTER, "Final firmware status reports sent, by state");
+	metrics_sample(m, succeeded, (double)fw->succeeded);
+	metrics_sample(m, failed, (double)fw->failed);
+	metrics_sample(m, rejected, (double)fw->rejected);
+}
+
 void agent_metrics_write(const char *dir, const agent_metrics_input *in, mqtt_session *session,
                          const crl_watch *crls)
 {
@@ -36,6 +53,8 @@ void agent_metrics_write(const char *dir, const agent_metrics_input *in, mqtt_se
 	            (double)in->outbox.corrupt);
 	metrics_one(&m, P "_disk_full", METRIC_GAUGE, "1 while new input is refused for lack of disk space",
 	            in->disk_full ? 1 : 0);
+	if (in->fw != NULL)
+		firmware_metrics(&m, in->fw);
 	daemon_metrics_sessions(&m, P, &session, 1);
 	daemon_metrics_crls(&m, P, crls, now);
 	daemon_metrics_write(&m, dir, "sms-agent");

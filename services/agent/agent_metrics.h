@@ -12,6 +12,11 @@
  *   sms_agent_outbox_bytes                   gauge
  *   sms_agent_outbox_added_total, _removed_total (receipted), _evicted_total (bounds), _corrupt_total
  *   sms_agent_disk_full                      gauge    1 while new input is refused for lack of space
+ * with a firmware group (agent_firmware.h):
+ *   sms_agent_firmware_phase                 gauge    rollout in progress: 0 none, 1 manifest, 2 downloading,
+ *                                                     3 installing, 4 switched (health check)
+ *   sms_agent_firmware_pieces, _pieces_held  gauge    of the rollout in progress
+ *   sms_agent_firmware_reports_total{state}  counter succeeded, failed, rejected reports sent
  * and the shared ones of common/daemon_metrics.h (build info, start time,
  * broker connection, reconnects, E2E CRL age and nextUpdate).
  */
@@ -22,6 +27,7 @@
 
 #include "common/crl_watch.h"
 #include "common/mqtt_session.h"
+#include "services/agent/agent_firmware.h"
 #include "services/agent/agent_outbox.h"
 
 typedef struct {
@@ -30,6 +36,7 @@ typedef struct {
 	long long last_receipt;
 	int disk_full;
 	time_t started;
+	const agent_firmware_stats *fw;   /* NULL without a firmware group */
 } agent_metrics_input;
 
 void agent_metrics_write(const char *dir, const agent_metrics_input *in, mqtt_session *session,

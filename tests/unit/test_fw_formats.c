@@ -487,6 +487,7 @@ static void offer_round_trip(void **state)
 
 static void offer_refused(void **state)
 {
+	static const unsigned char zero[FW_KEY_LEN];
 	fw_offer got;
 	char err[512];
 	int code = 0;
@@ -505,6 +506,9 @@ static void offer_refused(void **state)
 	assert_int_equal(offer_trip(PUBLISHER, EQ2, DEV1, DEV1, &got, &code, err, sizeof err), -1);
 	assert_int_equal(code, FW_ERR_WRONG_HARDWARE);
 	assert_non_null(strstr(err, "names equipment " EQ2));
+	/* The device answers that rollout (rejected wrongHardware): all but the key kept. */
+	assert_int_equal(got.rollout, 17);
+	assert_memory_equal(got.key, zero, FW_KEY_LEN);
 }
 
 static void offer_strict(void **state)
