@@ -12,6 +12,14 @@
  *     installing, succeeded (fail: failed badFirmware after verifying);
  *     reject answers rejected stalePackage at once; silent never answers.
  *     One line per event on stdout ("offer rollout=N release=R", "done ...").
+ *   fleet  --tls-dir D --e2e-dir DIR --equipment MA/ACC/PREFIX --count N [--first I]
+ *          --tls-root F --e2e-root F --services-ca F --port N [--mode ack|succeed]
+ *     N devices MA/ACC/PREFIX<i> in one process (one connection and thread
+ *     each), E2E identities DIR/PREFIX<i>/{cert,key,chain}.pem, all on the
+ *     TLS certificate of D (a broker without sms_auth: benchmarks only).
+ *     ack: the offer is decrypted and the manifest verified, then the
+ *     device reports downloading N of N, verified, installing, succeeded
+ *     without fetching the pieces.
  *   report --tls-dir D --tls-root F --port N --client-id ID --sign-dir E --topic-equipment MA/ACC/EQ
  *          --equipment MA/ACC/EQ --rollout N --release R --state S [--tamper]
  *     publishes one signed status report (as E's key; --tamper flips a
@@ -19,6 +27,8 @@
  * Exit status 0, or 1 with one line on stderr.
  */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +51,8 @@ typedef struct {
 	const char *topic_eq;
 	const char *release, *state;
 	long long rollout;
-	int port, tamper;
+	int port, tamper, count, first;
+	char fleet_eq[IDENTITY_SCOPE_MAX], fleet_dir[512];
 } args;
 
 typedef struct {
@@ -213,6 +224,17 @@ static void on_manifest(device *d, const void *data, size_t len)
 		return;
 	}
 	d->have_manifest = 1;
+	if (strcmp(d->a->mode, "ack") == 0) {
+		report(d, FW_REPORT_DOWNLOADING, (long long)d->m.n_pieces, (long long)d->m.n_pieces, 0, NULL);
+		report(d, FW_REPORT_VERIFIED, 0, 0, 0, NULL);
+		report(d, FW_REPORT_INSTALLING, 0, 0, 0, NULL);
+		report(d, FW_REPORT_SUCCEEDED, 0, 0, 0, NULL);
+		printf("done rollout=%lld image=skipped\n", d->offer.rollout);
+		d->busy = 0;
+		fw_manifest_free(&d->m);
+		d->have_manifest = 0;
+		return;
+	}
 	report(d, FW_REPORT_DOWNLOADING, (long long)d->n_have, (long long)d->m.n_pieces, 0, NULL);
 }
 
@@ -245,7 +267,8 @@ static void on_offer(device *d, const void *data, size_t len)
 	}
 	d->busy = 1;
 	reset_download(d);
-	snprintf(filter, sizeof filter, "sms/firmware/%s/#", o.release);
+	snprintf(filter, sizeof filter, strcmp(d->a->mode, "ack") == 0 ? "sms/firmware/%s/manifest" : "sms/firmware/%s/#",
+	         o.release);
 	mosquitto_subscribe(d->mosq, NULL, filter, 1);
 }
 
@@ -323,38 +346,86 @@ static int load_identity(smscms_ctx *ctx, const char *dir, smscms_identity **out
 	return smscms_identity_load_pem(ctx, cert, key, chain, out) == SMSCMS_OK ? 0 : -1;
 }
 
-static int run_device(const args *a)
+/* Loads the identities and connects: 0, or -1 after a line on stderr. */
+static int device_open(device *d, const args *a)
 {
 	char id[200], err[600];
+
+	memset(d, 0, sizeof *d);
+	d->a = a;
+	if ((d->ctx = smscms_ctx_new()) == NULL || load_identity(d->ctx, a->e2e_dir, &d->me) != 0 ||
+	    smscms_verifier_new(d->ctx, a->e2e_root, NULL, 0, &d->verifier) != SMSCMS_OK ||
+	    (d->trust = signed_data_trust_new(a->e2e_root, err, sizeof err)) == NULL ||
+	    (d->services_ca = x509_read_cert(a->services_ca)) == NULL)
+		return die("cannot load the E2E identity, root or services CA"), -1;
+	snprintf(id, sizeof id, "%s@fwtest", a->equipment);
+	if ((d->mosq = connect_as(a, id, d)) == NULL)
+		return die("cannot connect to the broker"), -1;
+	mosquitto_connect_callback_set(d->mosq, on_connect);
+	mosquitto_message_callback_set(d->mosq, on_message);
+	return 0;
+}
+
+static void device_close(device *d)
+{
+	reset_download(d);
+	fw_offer_clear(&d->offer);
+	mosquitto_destroy(d->mosq);
+	X509_free(d->services_ca);
+	signed_data_trust_free(d->trust);
+	smscms_verifier_free(d->verifier);
+	smscms_identity_free(d->me);
+	smscms_ctx_free(d->ctx);
+}
+
+static int run_device(const args *a)
+{
 	device d;
 	int rc = 1;
 
-	memset(&d, 0, sizeof d);
-	d.a = a;
-	if ((d.ctx = smscms_ctx_new()) == NULL || load_identity(d.ctx, a->e2e_dir, &d.me) != 0 ||
-	    smscms_verifier_new(d.ctx, a->e2e_root, NULL, 0, &d.verifier) != SMSCMS_OK ||
-	    (d.trust = signed_data_trust_new(a->e2e_root, err, sizeof err)) == NULL ||
-	    (d.services_ca = x509_read_cert(a->services_ca)) == NULL) {
-		die("cannot load the E2E identity, root or services CA");
+	if (device_open(&d, a) == 0)
+		rc = mosquitto_loop_forever(d.mosq, -1, 1) == MOSQ_ERR_SUCCESS ? 0 : 1;
+	device_close(&d);
+	return rc;
+}
+
+/* count devices, one thread each (libmosquitto's), until a signal. */
+static int run_fleet(const args *a)
+{
+	args *each = calloc((size_t)a->count, sizeof *each);
+	device *devs = calloc((size_t)a->count, sizeof *devs);
+	int i, opened = 0, rc = 1;
+	sigset_t set;
+
+	if (each == NULL || devs == NULL)
 		goto out;
+	for (i = 0; i < a->count; i++) {
+		each[i] = *a;
+		snprintf(each[i].fleet_eq, sizeof each[i].fleet_eq, "%s%d", a->equipment, a->first + i);
+		snprintf(each[i].fleet_dir, sizeof each[i].fleet_dir, "%s/%s%d", a->e2e_dir,
+		         strrchr(a->equipment, '/') + 1, a->first + i);
+		each[i].equipment = each[i].fleet_eq;
+		each[i].e2e_dir = each[i].fleet_dir;
+		if (device_open(&devs[i], &each[i]) != 0 || mosquitto_loop_start(devs[i].mosq) != MOSQ_ERR_SUCCESS)
+			goto out;
+		opened = i + 1;
 	}
-	snprintf(id, sizeof id, "%s@fwtest", a->equipment);
-	if ((d.mosq = connect_as(a, id, &d)) == NULL) {
-		die("cannot connect to the broker");
-		goto out;
-	}
-	mosquitto_connect_callback_set(d.mosq, on_connect);
-	mosquitto_message_callback_set(d.mosq, on_message);
-	rc = mosquitto_loop_forever(d.mosq, -1, 1) == MOSQ_ERR_SUCCESS ? 0 : 1;
+	printf("fleet connected: %d\n", a->count);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigwait(&set, &i);
+	rc = 0;
 out:
-	reset_download(&d);
-	fw_offer_clear(&d.offer);
-	mosquitto_destroy(d.mosq);
-	X509_free(d.services_ca);
-	signed_data_trust_free(d.trust);
-	smscms_verifier_free(d.verifier);
-	smscms_identity_free(d.me);
-	smscms_ctx_free(d.ctx);
+	for (i = 0; i < opened; i++) {
+		mosquitto_disconnect(devs[i].mosq);
+		mosquitto_loop_stop(devs[i].mosq, true);
+	}
+	for (i = 0; devs != NULL && i < a->count; i++)
+		if (devs[i].a != NULL)
+			device_close(&devs[i]);
+	free(devs);
+	free(each);
 	return rc;
 }
 
@@ -428,7 +499,8 @@ int main(int argc, char **argv)
 		{ "client-id", required_argument, NULL, 'i' }, { "sign-dir", required_argument, NULL, 'S' },
 		{ "topic-equipment", required_argument, NULL, 'T' }, { "rollout", required_argument, NULL, 'o' },
 		{ "release", required_argument, NULL, 'l' }, { "state", required_argument, NULL, 'x' },
-		{ "tamper", no_argument, NULL, 'z' }, { NULL, 0, NULL, 0 }
+		{ "tamper", no_argument, NULL, 'z' }, { "count", required_argument, NULL, 'n' },
+		{ "first", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 }
 	};
 	args a;
 	int opt, rc;
@@ -452,6 +524,8 @@ int main(int argc, char **argv)
 		case 'l': a.release = optarg; break;
 		case 'x': a.state = optarg; break;
 		case 'z': a.tamper = 1; break;
+		case 'n': a.count = atoi(optarg); break;
+		case 'f': a.first = atoi(optarg); break;
 		default: return die("usage: see the comment at the top of tests/harness/sms_test_fw_device.c");
 		}
 	}
@@ -461,6 +535,17 @@ int main(int argc, char **argv)
 	mosquitto_lib_init();
 	if (strcmp(argv[optind], "device") == 0 && a.e2e_dir && a.equipment && a.e2e_root && a.services_ca)
 		rc = run_device(&a);
+	else if (strcmp(argv[optind], "fleet") == 0 && a.e2e_dir && a.equipment && strchr(a.equipment, '/') &&
+	         a.e2e_root && a.services_ca && a.count > 0) {
+		sigset_t set;
+
+		/* Blocked before the device threads start: only sigwait takes them. */
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGINT);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		rc = run_fleet(&a);
+	}
 	else if (strcmp(argv[optind], "report") == 0 && a.client_id && a.sign_dir && a.topic_eq && a.equipment &&
 	         a.release && a.state && fw_report_state_from_name(a.state) != 0)
 		rc = run_report(&a);
