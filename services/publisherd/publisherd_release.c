@@ -125,7 +125,7 @@ static pg_class publish_one(publisherd *p, const char *id, const char *release, 
 }
 
 static const char due_sql[] =
-	"SELECT r.id, r.release, r.manifest, r.pieces FROM t_fw_release r"
+	"SELECT r.id::text, r.release, r.manifest, r.pieces::text FROM t_fw_release r"
 	" WHERE (r.published_at IS NULL OR $1::bool)"
 	"   AND EXISTS (SELECT 1 FROM t_fw_rollout o WHERE o.release_id = r.id AND o.state IN ('running', 'paused'))"
 	" ORDER BY r.id";
@@ -146,15 +146,13 @@ pg_class publisherd_publish_releases(publisherd *p, int again)
 		return c;
 	}
 	for (i = 0; i < PQntuples(res) && c == PG_OK; i++) {
-		/* Binary results: id is int4, pieces int4, in network order. */
+		/* Binary results (for the manifest): text columns come as their
+		 * bytes, NUL-terminated by libpq. */
 		char id[16], release[FW_RELEASE_MAX];
-		const unsigned char *b = (const unsigned char *)PQgetvalue(res, i, 0);
-		const unsigned char *q = (const unsigned char *)PQgetvalue(res, i, 3);
-		long idv = (long)((unsigned long)b[0] << 24 | (unsigned long)b[1] << 16 | (unsigned long)b[2] << 8 | b[3]);
-		int pieces = (int)((unsigned)q[0] << 24 | (unsigned)q[1] << 16 | (unsigned)q[2] << 8 | q[3]);
+		int pieces = atoi(PQgetvalue(res, i, 3));
 		const char *up[1] = { id };
 
-		snprintf(id, sizeof id, "%ld", idv);
+		snprintf(id, sizeof id, "%s", PQgetvalue(res, i, 0));
 		snprintf(release, sizeof release, "%.*s", PQgetlength(res, i, 1), PQgetvalue(res, i, 1));
 		c = publish_one(p, id, release, PQgetvalue(res, i, 2), PQgetlength(res, i, 2), pieces);
 		if (c != PG_OK)
