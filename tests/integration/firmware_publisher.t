@@ -165,6 +165,27 @@ out=$("$FW" --conninfo "$FWDB" release create "$H_DIR/image-2.bin" --package fm-
 tap_is "$?:$out" "1:sms-firmware: --signer-cert $PUBE2E/cert.pem: not the role vendor-firmware-signer (devices would refuse it)" \
 	"the online publisher key cannot make a release (one line, exit 1)"
 
+# ---------------------------------------------------------------- offline release, import
+flip() { python3 -c 'import sys; p, o = sys.argv[1], int(sys.argv[2]); b = bytearray(open(p, "rb").read()); b[o] ^= 1; open(p, "wb").write(b)' "$1" "$2"; }
+out=$("$FW" --conninfo "host=/nonexistent" --quiet release create "$H_DIR/image-2.bin" --package fm-controller \
+	--version 44 --hardware FM --piece-size 65536 --out "$H_DIR/bundle" \
+	--signer-cert "$SIGNER/cert.pem" --signer-key "$SIGNER/key.pem" --signer-chain "$SIGNER/chain.pem" \
+	--publisher-cert "$PUBE2E/cert.pem" 2>&1)
+tap_is "$?:$(ls "$H_DIR/bundle" | paste -sd' ')" "0:key.cms manifest.der pieces.bin" \
+	"release create --out: the signed bundle, written without any database (offline signing host)"
+imp() { fw release import "$1" --e2e-root "$P/e2e/root/ca.crt" --services-ca "$P/e2e/services/ca.crt"; }
+cp -a "$H_DIR/bundle" "$H_DIR/bad-piece" && flip "$H_DIR/bad-piece/pieces.bin" 70000
+out=$(imp "$H_DIR/bad-piece" 2>&1)
+tap_is "$?:$out" "1:sms-firmware: ciphertext: piece 1 is short or does not match the manifest's digest" \
+	"release import: a changed ciphertext byte is refused (piece digest)"
+cp -a "$H_DIR/bundle" "$H_DIR/bad-manifest" && flip "$H_DIR/bad-manifest/manifest.der" 200
+tap_check_fails "release import: a changed manifest is refused (signature)" imp "$H_DIR/bad-manifest"
+tap_is "$(q "SELECT count(*) FROM t_fw_release WHERE release = 'fm-controller-44'")" 0 "... and nothing was stored"
+out=$(imp "$H_DIR/bundle" 2>&1)
+tap_is "$?:${out%%,*}" "0:release fm-controller-44 imported: 300000 bytes" "release import: the intact bundle is stored"
+tap_is "$(q "SELECT encode(manifest, 'hex') FROM t_fw_release WHERE release = 'fm-controller-44'")" \
+	"$(od -An -v -tx1 "$H_DIR/bundle/manifest.der" | tr -d ' \n')" "... with the manifest exactly as signed"
+
 # ---------------------------------------------------------------- a device target
 pub_start
 R1=$(new_rollout fm-controller-42 --target device:000002/00007/EQ3)
