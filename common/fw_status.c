@@ -254,13 +254,13 @@ int fw_status_verify(const signed_data_trust *trust, const unsigned char *der, s
 	if (identity_from_subject(X509_get_subject_name(sd.signer), &id, why, sizeof why) != 0 ||
 	    id.kind != IDENTITY_EQUIPMENT || strcmp(id.name, topic_equipment) != 0) {
 		x509_name_string(X509_get_subject_name(sd.signer), name, sizeof name);
-		errf(err, errlen, LABEL " on %s refused: signed by %s, not by that equipment", topic_equipment, name);
+		errf(err, errlen, LABEL ": signed by %s, not by the topic's equipment %s", name, topic_equipment);
 		goto out;
 	}
 	if (fw_status_parse((const char *)sd.content, sd.content_len, out, err, errlen) != 0)
 		goto out;
 	if (strcmp(out->equipment, topic_equipment) != 0) {
-		errf(err, errlen, LABEL " on %s refused: it names equipment %s", topic_equipment, out->equipment);
+		errf(err, errlen, LABEL ": names equipment %s, not the topic's %s", out->equipment, topic_equipment);
 		goto out;
 	}
 	rc = 0;

@@ -27,6 +27,8 @@ typedef struct {
 	const char *expires;             /* NULL: a year */
 	long long piece_size;            /* 0: 256 KiB, more when 4096 pieces are not enough */
 	const char *signer_cert, *signer_key, *signer_chain, *publisher_cert;
+	const char *out_dir;             /* release create --out: offline bundle, no database */
+	const char *e2e_root, *services_ca;   /* release import: who may have signed */
 	/* rollout create */
 	const char *target;
 	const char *rate, *abort_failures, *deadline, *phases;
@@ -49,6 +51,7 @@ int firmware_parse_phases(const char *s, int *phases, size_t *n);
 /* The commands. args are the words after the command ("create IMAGE"...). */
 int firmware_release_create(const firmware_opts *o, const char *image);
 int firmware_release_list(const firmware_opts *o);
+int firmware_release_import(const firmware_opts *o, const char *dir);
 int firmware_rollout_create(const firmware_opts *o, const char *release);
 int firmware_rollout_control(const firmware_opts *o, const char *action, const char *id);
 int firmware_rollout_status(const firmware_opts *o, const char *id);

@@ -33,10 +33,13 @@ static void usage(FILE *f)
 	        "  release create IMAGE --package NAME --version N --hardware TYPE [--hardware TYPE]...\n"
 	        "                 [--min-version M] [--requires NAME>=V]... [--expires DATE]\n"
 	        "                 [--piece-size BYTES] --signer-cert FILE --signer-key FILE\n"
-	        "                 [--signer-chain FILE] --publisher-cert FILE\n"
+	        "                 [--signer-chain FILE] --publisher-cert FILE [--out DIR]\n"
 	        "      encrypts IMAGE once (AES-256-GCM), signs the manifest as\n"
 	        "      vendor-firmware-signer, wraps the content key for the publisher's\n"
-	        "      E2E certificate (vendor-firmware-service) and stores the release\n"
+	        "      E2E certificate (vendor-firmware-service) and stores the release;\n"
+	        "      with --out DIR, offline: writes the bundle to DIR, no database\n"
+	        "  release import DIR --e2e-root FILE --services-ca FILE\n"
+	        "      stores a bundle after its manifest and every piece verified\n"
 	        "  release list\n"
 	        "\n"
 	        "Vendor ops:\n"
@@ -96,6 +99,8 @@ static int parse(int argc, char **argv, firmware_opts *o, int *done)
 		{ "abort-failures", required_argument, NULL, 'a' }, { "deadline", required_argument, NULL, 'd' },
 		{ "phase", required_argument, NULL, 'f' }, { "watch", optional_argument, NULL, 'w' },
 		{ "quiet", no_argument, NULL, 'q' }, { "help", no_argument, NULL, 'h' },
+		{ "out", required_argument, NULL, 'o' }, { "e2e-root", required_argument, NULL, 'E' },
+		{ "services-ca", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long long v;
@@ -154,6 +159,9 @@ static int parse(int argc, char **argv, firmware_opts *o, int *done)
 			}
 			break;
 		case 'q': o->quiet = 1; break;
+		case 'o': o->out_dir = optarg; break;
+		case 'E': o->e2e_root = optarg; break;
+		case 'S': o->services_ca = optarg; break;
 		case 'h': usage(stdout); *done = 1; return 0;
 		default:
 			fprintf(stderr, "sms-firmware: unknown option or missing argument '%s'; see --help\n",
@@ -172,6 +180,8 @@ static int dispatch(const firmware_opts *o, int n, char **w)
 {
 	if (n == 3 && strcmp(w[0], "release") == 0 && strcmp(w[1], "create") == 0)
 		return firmware_release_create(o, w[2]);
+	if (n == 3 && strcmp(w[0], "release") == 0 && strcmp(w[1], "import") == 0)
+		return firmware_release_import(o, w[2]);
 	if (n == 2 && strcmp(w[0], "release") == 0 && strcmp(w[1], "list") == 0)
 		return firmware_release_list(o);
 	if (n == 3 && strcmp(w[0], "rollout") == 0 && strcmp(w[1], "create") == 0)
@@ -183,7 +193,7 @@ static int dispatch(const firmware_opts *o, int n, char **w)
 		return firmware_rollout_status(o, w[2]);
 	if (n == 3 && strcmp(w[0], "device") == 0 && strcmp(w[1], "history") == 0)
 		return firmware_device_history(o, w[2]);
-	fprintf(stderr, "sms-firmware: expected release create|list, rollout create|pause|resume|abort|status or "
+	fprintf(stderr, "sms-firmware: expected release create|import|list, rollout create|pause|resume|abort|status or "
 	                "device history; see --help\n");
 	return 2;
 }

@@ -7,9 +7,16 @@
  * never holds it); the content key leaves this process only wrapped for
  * the publisher's E2E certificate (AuthEnvelopedData, originator: the
  * signer). Release row and pieces go in one transaction.
+ *
+ * Offline (Uptane's separation taken literally): release create --out DIR
+ * touches no database and writes the bundle DIR/manifest.der,
+ * DIR/key.cms (the wrapped key) and DIR/pieces.bin (the ciphertext);
+ * release import DIR on an online host stores it only after the manifest
+ * verified (E2E root, signer role) and every piece matched its digest.
  */
 #include "services/firmware/firmware_cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +29,7 @@
 #include <openssl/sha.h>
 
 #include "cms/smscms.h"
+#include "common/fw_load_error.h"
 #include "common/fw_offer.h"
 #include "common/identity.h"
 #include "common/json_fields.h"
@@ -327,8 +335,8 @@ static int store_pieces(const firmware_opts *o, pg_session *db, release_job *j, 
 	}
 	for (n = 0; n < j->m.n_pieces; n++) {
 		len = fw_manifest_piece_len(&j->m, n);
-		if (fread(buf, 1, len, j->cipher) != len) {
-			firmware_fail("temporary file: short read");
+		if (fread(buf, 1, len, j->cipher) != len || !fw_manifest_piece_ok(&j->m, n, buf, len)) {
+			firmware_fail("ciphertext: piece %zu is short or does not match the manifest's digest", n);
 			goto out;
 		}
 		snprintf(n_text, sizeof n_text, "%zu", n);
@@ -413,6 +421,123 @@ static void job_clear(release_job *j)
 	OPENSSL_free(j->wrapped);
 }
 
+/* ---------------------------------------------------- offline bundles */
+
+static int write_file(const char *dir, const char *name, const unsigned char *data, size_t len, FILE *from)
+{
+	char path[1024], tmp[1040], buf[65536];
+	size_t n;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	if ((f = fopen(tmp, "wb")) == NULL)
+		return firmware_fail("%s: cannot create", tmp);
+	ok = data == NULL || fwrite(data, 1, len, f) == len;
+	if (from != NULL && fseek(from, 0, SEEK_SET) == 0)
+		while (ok && (n = fread(buf, 1, sizeof buf, from)) > 0)
+			ok = fwrite(buf, 1, n, f) == n;
+	ok = ok && (from == NULL || !ferror(from)) && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return firmware_fail("%s: write failed (disk full?)", path);
+	}
+	return 0;
+}
+
+static int write_bundle(const char *dir, release_job *j)
+{
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return firmware_fail("--out %s: cannot create the directory", dir);
+	if (write_file(dir, "pieces.bin", NULL, 0, j->cipher) != 0 ||
+	    write_file(dir, "key.cms", j->wrapped, j->wrapped_len, NULL) != 0 ||
+	    write_file(dir, "manifest.der", j->manifest_der, j->manifest_len, NULL) != 0)
+		return 1;
+	return 0;
+}
+
+/* A whole small file into OPENSSL_malloc'd memory; NULL after a line. */
+static unsigned char *read_small(const char *dir, const char *name, size_t max, size_t *len)
+{
+	char path[1024];
+	unsigned char *data = NULL;
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if ((f = fopen(path, "rb")) == NULL || fstat(fileno(f), &st) != 0 || st.st_size < 1 ||
+	    (size_t)st.st_size > max || (data = OPENSSL_malloc((size_t)st.st_size)) == NULL ||
+	    fread(data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		firmware_fail("%s: not a readable file of 1..%zu bytes", path, max);
+		OPENSSL_free(data);
+		data = NULL;
+	} else {
+		*len = (size_t)st.st_size;
+	}
+	if (f != NULL)
+		fclose(f);
+	return data;
+}
+
+static int verify_bundle(const firmware_opts *o, release_job *j)
+{
+	signed_data_trust *t = NULL;
+	X509 *sca = NULL;
+	char err[600];
+	int code, rc = 1;
+
+	if (o->e2e_root == NULL || o->services_ca == NULL)
+		return firmware_fail("release import needs --e2e-root and --services-ca (who may have signed)");
+	if ((t = signed_data_trust_new(o->e2e_root, err, sizeof err)) == NULL) {
+		firmware_fail("--e2e-root: %s", err);
+		goto out;
+	}
+	if ((sca = x509_read_cert(o->services_ca)) == NULL) {
+		firmware_fail("--services-ca %s: no readable certificate", o->services_ca);
+		goto out;
+	}
+	if (fw_manifest_verify(t, sca, j->manifest_der, j->manifest_len, &j->m, &code, err, sizeof err) != 0) {
+		firmware_fail("%s (%s)", err, fw_load_error_name(code));
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_free(sca);
+	signed_data_trust_free(t);
+	return rc;
+}
+
+int firmware_release_import(const firmware_opts *o, const char *dir)
+{
+	char path[1024], when[32];
+	pg_session *db = NULL;
+	release_job j;
+	struct stat st;
+	int rc = 1;
+
+	memset(&j, 0, sizeof j);
+	if ((j.manifest_der = read_small(dir, "manifest.der", FW_MANIFEST_MAX_DER, &j.manifest_len)) == NULL ||
+	    (j.wrapped = read_small(dir, "key.cms", FW_OFFER_MAX_DER, &j.wrapped_len)) == NULL ||
+	    verify_bundle(o, &j) != 0)
+		goto out;
+	snprintf(path, sizeof path, "%s/pieces.bin", dir);
+	if ((j.cipher = fopen(path, "rb")) == NULL || fstat(fileno(j.cipher), &st) != 0 || st.st_size != j.m.size) {
+		firmware_fail("%s: not the %lld bytes of ciphertext the manifest names", path, j.m.size);
+		goto out;
+	}
+	if ((db = firmware_db_open(o->conninfo)) == NULL || store(o, db, &j) != 0)
+		goto out;
+	json_fields_time_string(j.m.expires, when, sizeof when);
+	printf("release %s imported: %lld bytes, %zu pieces, signature and every piece verified, expires %s\n",
+	       j.m.release, j.m.size, j.m.n_pieces, when);
+	rc = 0;
+out:
+	pg_session_free(db);
+	job_clear(&j);
+	return rc;
+}
+
 int firmware_release_create(const firmware_opts *o, const char *image)
 {
 	release_job j;
@@ -424,16 +549,17 @@ int firmware_release_create(const firmware_opts *o, const char *image)
 	if (fill_manifest(o, &j.m) != 0 || load_keys(o, &j) != 0)
 		goto out;
 	/* Before the long work: a database we cannot write to fails now. */
-	if ((db = firmware_db_open(o->conninfo)) == NULL)
+	if (o->out_dir == NULL && (db = firmware_db_open(o->conninfo)) == NULL)
 		goto out;
 	if (encrypt_image(o, image, &j) != 0 || sign_and_wrap(&j) != 0)
 		goto out;
 	OPENSSL_cleanse(j.key, sizeof j.key);
-	if (store(o, db, &j) != 0)
+	if (o->out_dir != NULL ? write_bundle(o->out_dir, &j) != 0 : store(o, db, &j) != 0)
 		goto out;
 	json_fields_time_string(j.m.expires, when, sizeof when);
-	printf("release %s: %lld bytes, %zu pieces of %lld bytes, manifest %zu bytes, expires %s\n", j.m.release,
-	       j.m.size, j.m.n_pieces, j.m.piece_size, j.manifest_len, when);
+	printf("release %s: %lld bytes, %zu pieces of %lld bytes, manifest %zu bytes, expires %s%s%s\n", j.m.release,
+	       j.m.size, j.m.n_pieces, j.m.piece_size, j.manifest_len, when, o->out_dir ? "; bundle in " : "",
+	       o->out_dir ? o->out_dir : "");
 	rc = 0;
 out:
 	pg_session_free(db);

@@ -10,3 +10,10 @@ $(B)/obj/services/firmware/%.o: MODULE_CFLAGS := -I/usr/include/postgresql -I/us
 $(B)/bin/sms-firmware: $(patsubst %.c,$(B)/obj/%.o,$(FIRMWARE_SRC)) $(SMSCOMMON_LIB) $(B)/lib/libsmscms.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lpq -lcjson $(SMSCMS_LDLIBS) -lm
+
+UNIT_TESTS += $(B)/tests/unit/test_firmware_parse
+
+$(B)/tests/unit/test_firmware_parse: $(B)/obj/tests/unit/test_firmware_parse.o \
+		$(B)/obj/services/firmware/firmware_parse.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lm

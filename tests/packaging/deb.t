@@ -67,9 +67,9 @@ mode_is() {
 	tap_is "$(stat -c '%a %u %g' "$f" 2>&1)" "$want" "$1 is $2 $3"
 }
 mode_is /usr/lib/sms/sms_auth.so 644 root:root
-BINS=(smscms sms-pki sms-devicesim sms-db sms-snapshotd sms-crlpub sms-agent)
-CONFS=(mosquitto sms_auth snapshotd crlpub agent)
-USERS=(sms-snapshotd sms-crlpub sms-agent)
+BINS=(smscms sms-pki sms-devicesim sms-firmware sms-db sms-snapshotd sms-crlpub sms-publisherd sms-agent)
+CONFS=(mosquitto sms_auth snapshotd crlpub publisherd agent)
+USERS=(sms-snapshotd sms-crlpub sms-publisherd sms-agent)
 if [[ " ${PKGS[*]} " == *" sms-audit "* ]]; then BINS+=(sms-audit); CONFS+=(audit); USERS+=(sms-audit); fi
 for b in "${BINS[@]}"; do mode_is /usr/bin/$b 755 root:root; done
 for c in "${CONFS[@]}"; do mode_is /etc/sms/$c.conf 644 root:root; done
@@ -82,15 +82,15 @@ done
 tap_is "$(q -L sms-broker-plugin | grep -c '^/usr/lib/sms/sms_auth.so$')" 1 "sms_auth.so is in sms-broker-plugin"
 tap_is "$(q -L sms-broker-plugin | grep -cE '^/usr/share/doc/sms-broker-plugin/examples/mosquitto-(site|regional)\.conf$')" 2 \
 	"sms-broker-plugin has the cascades' mosquitto.conf examples (site, regional)"
-tap_is "$(q -L sms-tools | grep -cE '^/usr/bin/(smscms|sms-pki|sms-devicesim)$')" 3 "sms-tools has smscms, sms-pki, sms-devicesim"
+tap_is "$(q -L sms-tools | grep -cE '^/usr/bin/(smscms|sms-pki|sms-devicesim|sms-firmware)$')" 4 "sms-tools has smscms, sms-pki, sms-devicesim, sms-firmware"
 # The CRL renewal runs where the CA keys are, i.e. where sms-pki is.
 tap_is "$(q -L sms-tools | grep -cE '^/lib/systemd/system/sms-pki-crl-renew\.(service|timer)$')" 2 \
 	"sms-tools has sms-pki-crl-renew.service and .timer"
 tap_is "$(q -L sms-tools | grep -c '^/usr/share/doc/sms-tools/examples/sms-pki-crl-renew$')" 1 \
 	"sms-tools has the cron form as an example"
-tap_is "$(q -L sms-vendor-services | grep -cE '^/usr/bin/sms-(snapshotd|db|crlpub)$')" 3 "sms-vendor-services has sms-snapshotd, sms-db, sms-crlpub"
-tap_is "$(q -L sms-vendor-services | grep -cE '^(/lib/systemd/system/sms-(snapshotd|crlpub)\.service|/etc/sms/(snapshotd|crlpub)\.conf)$')" 4 \
-	"sms-vendor-services has the units and configs of sms-snapshotd and sms-crlpub"
+tap_is "$(q -L sms-vendor-services | grep -cE '^/usr/bin/sms-(snapshotd|db|crlpub|publisherd)$')" 4 "sms-vendor-services has sms-snapshotd, sms-db, sms-crlpub, sms-publisherd"
+tap_is "$(q -L sms-vendor-services | grep -cE '^(/lib/systemd/system/sms-(snapshotd|crlpub|publisherd)\.service|/etc/sms/(snapshotd|crlpub|publisherd)\.conf)$')" 6 \
+	"sms-vendor-services has the units and configs of sms-snapshotd, sms-crlpub and sms-publisherd"
 if [[ " ${PKGS[*]} " == *" sms-audit "* ]]; then
 	tap_is "$(q -L sms-audit | grep -cE '^(/usr/bin/sms-audit|/lib/systemd/system/sms-audit\.service|/etc/sms/audit\.conf)$')" 3 \
 		"sms-audit has the program, its unit and /etc/sms/audit.conf"

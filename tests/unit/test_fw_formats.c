@@ -615,12 +615,12 @@ static void status_forged(void **state)
 	/* EQ2's key, claiming EQ1, on EQ1's topic. */
 	der = sign_status_as(DEV2, &s, &len);
 	assert_int_equal(fw_status_verify(t, der, len, EQ1, &got, err, sizeof err), -1);
-	assert_non_null(strstr(err, "not by that equipment"));
+	assert_non_null(strstr(err, "not by the topic's equipment"));
 	/* EQ1's own report replayed on EQ2's topic. */
 	OPENSSL_free(der);
 	der = sign_status_as(DEV1, &s, &len);
 	assert_int_equal(fw_status_verify(t, der, len, EQ2, &got, err, sizeof err), -1);
-	assert_non_null(strstr(err, "not by that equipment"));
+	assert_non_null(strstr(err, "not by the topic's equipment"));
 	/* The state changed after signing. */
 	p = memmem(der, len, "succeeded", 9);
 	assert_non_null(p);
