@@ -16,4 +16,4 @@ UNIT_TESTS += $(B)/tests/unit/test_firmware_parse
 $(B)/tests/unit/test_firmware_parse: $(B)/obj/tests/unit/test_firmware_parse.o \
 		$(B)/obj/services/firmware/firmware_parse.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson $(SMSCMS_LDLIBS) -lm

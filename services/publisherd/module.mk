@@ -10,7 +10,7 @@ $(B)/obj/services/publisherd/%.o: MODULE_CFLAGS := -I/usr/include/postgresql -I/
 
 $(B)/bin/sms-publisherd: $(patsubst %.c,$(B)/obj/%.o,$(PUBLISHERD_SRC)) $(SMSCOMMON_LIB) $(B)/lib/libsmscms.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lconfig -lpq -lcjson -lssl -lcrypto -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lconfig -lpq -lcjson -lssl $(SMSCMS_LDLIBS) -lm
 
 # The test-only device side (tests/harness/sms_test_fw_device.c), until and
 # besides the real agent: firmware_publisher.t and firmware.bench.
@@ -20,4 +20,4 @@ $(B)/obj/tests/harness/sms_test_fw_device.o: MODULE_CFLAGS := -I/usr/include/cjs
 
 $(B)/tests/sms-test-fw-device: $(B)/obj/tests/harness/sms_test_fw_device.o $(SMSCOMMON_LIB) $(B)/lib/libsmscms.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lcjson -lssl -lcrypto -lpthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lmosquitto -lcjson -lssl $(SMSCMS_LDLIBS) -lm
