@@ -39,6 +39,11 @@ has "outage over: all 54 snapshots delivered and receipted" "broker back: everyt
 has "signed snapshots stored (t_snapshot_signature, EQID00000777 signs): 19" "the signing device's snapshots are stored as signed"
 has "000002/00001 | EQID00000777 | 19" "every device's snapshots are stored"
 has "device outboxes (unreceipted entries): EQID00000234 0  EQID00000235 0  EQID00000777 0" "every outbox is empty at the end"
+has "progress \[#*\] 2/2 done (100%)" "firmware: the rollout's status table shows both devices done"
+has "EQID00000234: slots/current -> b, the release's image" "firmware: the release is in the device's current slot"
+has "EQID00000234 refused it: rejected stalePackage: offered version 2 <= installed 3" \
+	"firmware: the device refuses a downgrade"
+has "offered      rejected     stalePackage (28)" "firmware: the refusal is stored with its RFC 4108 code"
 has "sms-audit report for 000001/00002" "the demo ends with the customer's audit report"
 has "! not_for_us: encrypted for: /CN=vendor-snapshot-service$" \
 	"the report shows the forged snapshot: not encrypted for the customer"
