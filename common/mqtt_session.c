@@ -489,6 +489,10 @@ static int setup_client(mqtt_session *s, unsigned int session_expiry, int check_
 	rc = mosquitto_threaded_set(s->mosq, true);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	/* Without it Nagle holds the tail of a snapshot until the broker's
+	 * delayed ACK: 43 ms p50 on loopback against 5 ms (docs/scaling.md). */
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_int_option(s->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	if (rc == MOSQ_ERR_SUCCESS && check_crls) {
 		if (own_tls(s, err, errlen) != 0)
 			return -1;
