@@ -158,16 +158,6 @@ char *fw_manifest_json(const fw_manifest *m, char *err, size_t errlen)
 
 /* ------------------------------------------------------------- parsing */
 
-static int copy_string(const cJSON *v, const char *key, size_t max, char *out, char *err, size_t errlen)
-{
-	const char *s;
-
-	if (json_fields_string(v, key, max, &s, LABEL, err, errlen) != 0)
-		return -1;
-	memcpy(out, s, strlen(s) + 1);
-	return 0;
-}
-
 static int parse_hardware(const cJSON *list, fw_manifest *out, char *err, size_t errlen)
 {
 	const cJSON *it;
@@ -176,7 +166,8 @@ static int parse_hardware(const cJSON *list, fw_manifest *out, char *err, size_t
 	if (!cJSON_IsArray(list) || n < 1 || n > FW_MANIFEST_MAX_HARDWARE)
 		return errf(err, errlen, LABEL ": hardware must be an array of 1..%d", FW_MANIFEST_MAX_HARDWARE);
 	cJSON_ArrayForEach(it, list) {
-		if (copy_string(it, "hardware", FW_HARDWARE_MAX, out->hardware[out->n_hardware], err, errlen) != 0)
+		if (json_fields_copy_string(it, "hardware", FW_HARDWARE_MAX, out->hardware[out->n_hardware],
+		                            LABEL, err, errlen) != 0)
 			return -1;
 		out->n_hardware++;
 	}
@@ -196,7 +187,8 @@ static int parse_requires(const cJSON *list, fw_manifest *out, char *err, size_t
 		if (!cJSON_IsObject(it))
 			return errf(err, errlen, LABEL ": a requirement must be an object");
 		if (json_fields_collect(it, rkeys, 2, seen, LABEL " requirement", err, errlen) != 0 ||
-		    copy_string(seen[0], "requires.package", FW_PACKAGE_MAX, r->package, err, errlen) != 0 ||
+		    json_fields_copy_string(seen[0], "requires.package", FW_PACKAGE_MAX, r->package,
+		                            LABEL, err, errlen) != 0 ||
 		    json_fields_int(seen[1], "requires.min_version", 1, FW_VERSION_MAX, &r->min_version, LABEL, err,
 		                    errlen) != 0)
 			return -1;
@@ -232,8 +224,9 @@ static int parse_fields(const cJSON **s, fw_manifest *out, char *err, size_t err
 	if (strcmp(text, "sms-firmware-manifest") != 0)
 		return errf(err, errlen, LABEL ": type is not sms-firmware-manifest");
 	if (json_fields_int(s[K_FORMAT], "format", 1, 1, &format, LABEL, err, errlen) != 0 ||
-	    copy_string(s[K_RELEASE], "release", FW_RELEASE_MAX - 1, out->release, err, errlen) != 0 ||
-	    copy_string(s[K_PACKAGE], "package", FW_PACKAGE_MAX, out->package, err, errlen) != 0 ||
+	    json_fields_copy_string(s[K_RELEASE], "release", FW_RELEASE_MAX - 1, out->release,
+	                            LABEL, err, errlen) != 0 ||
+	    json_fields_copy_string(s[K_PACKAGE], "package", FW_PACKAGE_MAX, out->package, LABEL, err, errlen) != 0 ||
 	    json_fields_int(s[K_VERSION], "version", 1, FW_VERSION_MAX, &out->version, LABEL, err, errlen) != 0 ||
 	    json_fields_int(s[K_MIN_VERSION], "min_version", 1, FW_VERSION_MAX, &out->min_version, LABEL, err,
 	                    errlen) != 0 ||
@@ -259,18 +252,15 @@ int fw_manifest_parse(const char *json, size_t len, fw_manifest *out, char *err,
 {
 	const cJSON *seen[K_COUNT];
 	cJSON *root;
-	int rc = -1, k;
+	int rc = -1;
 
 	memset(out, 0, sizeof *out);
 	if ((root = json_fields_parse(json, len, LABEL, err, errlen)) == NULL)
 		return -1;
 	if (json_fields_collect(root, keys, K_COUNT, seen, LABEL, err, errlen) != 0)
 		goto out;
-	for (k = 0; k < K_COUNT; k++)
-		if (seen[k] == NULL) {
-			errf(err, errlen, LABEL ": key %s missing", keys[k]);
-			goto out;
-		}
+	if (json_fields_require_all(seen, keys, K_COUNT, LABEL, err, errlen) != 0)
+		goto out;
 	rc = parse_fields(seen, out, err, errlen);
 out:
 	cJSON_Delete(root);

@@ -84,16 +84,6 @@ char *fw_offer_json(const fw_offer *o, char *err, size_t errlen)
 	return text;
 }
 
-static int copy_string(const cJSON *v, const char *key, size_t max, char *out, char *err, size_t errlen)
-{
-	const char *s;
-
-	if (json_fields_string(v, key, max, &s, LABEL, err, errlen) != 0)
-		return -1;
-	memcpy(out, s, strlen(s) + 1);
-	return 0;
-}
-
 static int parse_fields(const cJSON **s, fw_offer *out, char *err, size_t errlen)
 {
 	long long format;
@@ -104,10 +94,12 @@ static int parse_fields(const cJSON **s, fw_offer *out, char *err, size_t errlen
 	if (strcmp(type, "sms-firmware-offer") != 0)
 		return errf(err, errlen, LABEL ": type is not sms-firmware-offer");
 	if (json_fields_int(s[K_FORMAT], "format", 1, 1, &format, LABEL, err, errlen) != 0 ||
-	    copy_string(s[K_EQUIPMENT], "equipment", IDENTITY_SCOPE_MAX - 1, out->equipment, err, errlen) != 0 ||
+	    json_fields_copy_string(s[K_EQUIPMENT], "equipment", IDENTITY_SCOPE_MAX - 1, out->equipment,
+	                            LABEL, err, errlen) != 0 ||
 	    json_fields_int(s[K_ROLLOUT], "rollout", 1, FW_VERSION_MAX, &out->rollout, LABEL, err, errlen) != 0 ||
-	    copy_string(s[K_RELEASE], "release", FW_RELEASE_MAX - 1, out->release, err, errlen) != 0 ||
-	    copy_string(s[K_PACKAGE], "package", FW_PACKAGE_MAX, out->package, err, errlen) != 0 ||
+	    json_fields_copy_string(s[K_RELEASE], "release", FW_RELEASE_MAX - 1, out->release,
+	                            LABEL, err, errlen) != 0 ||
+	    json_fields_copy_string(s[K_PACKAGE], "package", FW_PACKAGE_MAX, out->package, LABEL, err, errlen) != 0 ||
 	    json_fields_int(s[K_VERSION], "version", 1, FW_VERSION_MAX, &out->version, LABEL, err, errlen) != 0 ||
 	    json_fields_hex(s[K_KEY], "key", out->key, FW_KEY_LEN, LABEL, err, errlen) != 0 ||
 	    json_fields_time(s[K_OFFERED_AT], "offered_at", &out->offered_at, LABEL, err, errlen) != 0)
@@ -119,18 +111,15 @@ int fw_offer_parse(const char *json, size_t len, fw_offer *out, char *err, size_
 {
 	const cJSON *seen[K_COUNT];
 	cJSON *root;
-	int rc = -1, i;
+	int rc = -1;
 
 	memset(out, 0, sizeof *out);
 	if ((root = json_fields_parse(json, len, LABEL, err, errlen)) == NULL)
 		return -1;
 	if (json_fields_collect(root, keys, K_COUNT, seen, LABEL, err, errlen) != 0)
 		goto out;
-	for (i = 0; i < K_COUNT; i++)
-		if (seen[i] == NULL) {
-			errf(err, errlen, LABEL ": key %s missing", keys[i]);
-			goto out;
-		}
+	if (json_fields_require_all(seen, keys, K_COUNT, LABEL, err, errlen) != 0)
+		goto out;
 	rc = parse_fields(seen, out, err, errlen);
 out:
 	wipe_key(root);

@@ -118,16 +118,6 @@ char *fw_status_json(const fw_status *s, char *err, size_t errlen)
 
 /* ------------------------------------------------------------- parsing */
 
-static int copy_string(const cJSON *v, const char *key, size_t max, char *out, char *err, size_t errlen)
-{
-	const char *s;
-
-	if (json_fields_string(v, key, max, &s, LABEL, err, errlen) != 0)
-		return -1;
-	memcpy(out, s, strlen(s) + 1);
-	return 0;
-}
-
 static int parse_progress(const cJSON *p, fw_status *out, char *err, size_t errlen)
 {
 	static const char *const pkeys[2] = { "pieces", "of" };
@@ -173,10 +163,12 @@ static int parse_fields(const cJSON **s, fw_status *out, char *err, size_t errle
 	if (strcmp(type, "sms-firmware-status") != 0)
 		return errf(err, errlen, LABEL ": type is not sms-firmware-status");
 	if (json_fields_int(s[K_FORMAT], "format", 1, 1, &format, LABEL, err, errlen) != 0 ||
-	    copy_string(s[K_EQUIPMENT], "equipment", IDENTITY_SCOPE_MAX - 1, out->equipment, err, errlen) != 0 ||
+	    json_fields_copy_string(s[K_EQUIPMENT], "equipment", IDENTITY_SCOPE_MAX - 1, out->equipment,
+	                            LABEL, err, errlen) != 0 ||
 	    json_fields_int(s[K_ROLLOUT], "rollout", 1, FW_VERSION_MAX, &out->rollout, LABEL, err, errlen) != 0 ||
-	    copy_string(s[K_RELEASE], "release", FW_RELEASE_MAX - 1, out->release, err, errlen) != 0 ||
-	    copy_string(s[K_STATE], "state", sizeof state - 1, state, err, errlen) != 0 ||
+	    json_fields_copy_string(s[K_RELEASE], "release", FW_RELEASE_MAX - 1, out->release,
+	                            LABEL, err, errlen) != 0 ||
+	    json_fields_copy_string(s[K_STATE], "state", sizeof state - 1, state, LABEL, err, errlen) != 0 ||
 	    json_fields_time(s[K_REPORTED_AT], "reported_at", &out->reported_at, LABEL, err, errlen) != 0)
 		return -1;
 	if ((out->state = fw_report_state_from_name(state)) == 0)
@@ -187,7 +179,8 @@ static int parse_fields(const cJSON **s, fw_status *out, char *err, size_t errle
 		return -1;
 	if (parse_code(s, out, err, errlen) != 0)
 		return -1;
-	if (s[K_DETAIL] != NULL && copy_string(s[K_DETAIL], "detail", FW_STATUS_DETAIL_MAX, out->detail, err, errlen) != 0)
+	if (s[K_DETAIL] != NULL && json_fields_copy_string(s[K_DETAIL], "detail", FW_STATUS_DETAIL_MAX, out->detail,
+	                                                   LABEL, err, errlen) != 0)
 		return -1;
 	if (s[K_INSTALLED] != NULL && json_fields_int(s[K_INSTALLED], "installed_version", 0, FW_VERSION_MAX,
 	                                              &out->installed_version, LABEL, err, errlen) != 0)

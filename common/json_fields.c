@@ -60,6 +60,28 @@ int json_fields_string(const cJSON *v, const char *key, size_t max, const char *
 	return 0;
 }
 
+int json_fields_require_all(const cJSON *const *seen, const char *const *keys, size_t n_keys, const char *label,
+                            char *err, size_t errlen)
+{
+	size_t k;
+
+	for (k = 0; k < n_keys; k++)
+		if (seen[k] == NULL)
+			return errf(err, errlen, "%s: key %s missing", label, keys[k]);
+	return 0;
+}
+
+int json_fields_copy_string(const cJSON *v, const char *key, size_t max, char *out, const char *label, char *err,
+                            size_t errlen)
+{
+	const char *s;
+
+	if (json_fields_string(v, key, max, &s, label, err, errlen) != 0)
+		return -1;
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
+}
+
 int json_fields_int(const cJSON *v, const char *key, long long lo, long long hi, long long *out, const char *label,
                     char *err, size_t errlen)
 {

@@ -25,9 +25,17 @@ cJSON *json_fields_parse(const char *buf, size_t len, const char *label, char *e
 int json_fields_collect(const cJSON *obj, const char *const *keys, size_t n_keys, const cJSON **seen,
                         const char *label, char *err, size_t errlen);
 
+/* Every seen[k] present, else an error naming keys[k] (for objects whose
+ * keys are all required). */
+int json_fields_require_all(const cJSON *const *seen, const char *const *keys, size_t n_keys, const char *label,
+                            char *err, size_t errlen);
+
 /* A string of 1..max bytes, valid UTF-8 without control characters. */
 int json_fields_string(const cJSON *v, const char *key, size_t max, const char **out, const char *label, char *err,
                        size_t errlen);
+/* json_fields_string copied into out[max + 1]. */
+int json_fields_copy_string(const cJSON *v, const char *key, size_t max, char *out, const char *label, char *err,
+                            size_t errlen);
 /* An integer in lo..hi, exactly. */
 int json_fields_int(const cJSON *v, const char *key, long long lo, long long hi, long long *out, const char *label,
                     char *err, size_t errlen);
