@@ -420,7 +420,8 @@ static int cmd_publish(const opts *o)
 		char path[4096];
 
 		snprintf(path, sizeof path, "%s.%ld", o->stamps, o->shard);
-		if ((stamps_out = fopen(path, "w")) == NULL)
+		/* Line-buffered: the bench stops publishers with SIGTERM. */
+		if ((stamps_out = fopen(path, "w")) == NULL || setvbuf(stamps_out, NULL, _IOLBF, 0) != 0)
 			die("cannot write --stamps");
 	}
 	mosquitto_lib_init();
