@@ -13,7 +13,7 @@
 struct cache_entry {
 	unsigned char fp[SHA256_DIGEST_LENGTH];
 	time_t expires;
-	int used;
+	unsigned long long used;      /* 0: free; else the tick of the last hit */
 };
 
 struct smscms_verifier {
@@ -23,8 +23,8 @@ struct smscms_verifier {
 	char *root_file;
 	char **crl_files;
 	size_t n_crl_files;
-	struct cache_entry cache[CMS_VERIFIER_CACHE];
-	size_t next;                  /* ring position for the next insert */
+	struct cache_entry *cache;    /* CMS_VERIFIER_CACHE entries, guarded by lock */
+	unsigned long long tick;
 };
 
 static smscms_status verifier_load_pem(smscms_ctx *ctx, X509_STORE *store, const char *file,
@@ -112,6 +112,7 @@ void smscms_verifier_free(smscms_verifier *v)
 	for (i = 0; i < v->n_crl_files; i++)
 		OPENSSL_free(v->crl_files[i]);
 	OPENSSL_free(v->crl_files);
+	OPENSSL_free(v->cache);
 	pthread_mutex_destroy(&v->lock);
 	OPENSSL_free(v);
 }
@@ -133,7 +134,8 @@ smscms_status smscms_verifier_new(smscms_ctx *ctx, const char *trust_root_file,
 		OPENSSL_free(v);
 		return cms_error(ctx, SMSCMS_ERR_MEMORY, "cannot create verifier lock");
 	}
-	if ((v->root_file = OPENSSL_strdup(trust_root_file)) == NULL)
+	if ((v->root_file = OPENSSL_strdup(trust_root_file)) == NULL ||
+	    (v->cache = OPENSSL_zalloc(CMS_VERIFIER_CACHE * sizeof(*v->cache))) == NULL)
 		goto oom;
 	if (n_crl_files > 0 && (v->crl_files = OPENSSL_zalloc(n_crl_files * sizeof(char *))) == NULL)
 		goto oom;
@@ -161,8 +163,7 @@ static void verifier_swap(smscms_verifier *v, X509_STORE *fresh)
 	pthread_mutex_lock(&v->lock);
 	old = v->store;
 	v->store = fresh;
-	memset(v->cache, 0, sizeof(v->cache));
-	v->next = 0;
+	memset(v->cache, 0, CMS_VERIFIER_CACHE * sizeof(*v->cache));
 	pthread_mutex_unlock(&v->lock);
 	X509_STORE_free(old);
 }
@@ -200,22 +201,40 @@ static int verifier_fingerprint(X509 *cert, unsigned char fp[SHA256_DIGEST_LENGT
 	return X509_digest(cert, EVP_sha256(), fp, &len) && len == SHA256_DIGEST_LENGTH;
 }
 
+/* The first of the CMS_VERIFIER_PROBE slots fp may occupy: SHA-256 is
+ * uniform, so its first bytes are the hash. */
+static size_t cache_home(const unsigned char *fp)
+{
+	size_t h = 0;
+
+	memcpy(&h, fp, sizeof(h));
+	return h & (CMS_VERIFIER_CACHE - 1);
+}
+
+static struct cache_entry *cache_slot(smscms_verifier *v, size_t home, size_t i)
+{
+	return &v->cache[(home + i) & (CMS_VERIFIER_CACHE - 1)];
+}
+
 static int verifier_cache_hit(smscms_verifier *v, const unsigned char *fp, time_t now)
 {
-	size_t i;
+	size_t home = cache_home(fp), i;
 
-	for (i = 0; i < CMS_VERIFIER_CACHE; i++) {
-		struct cache_entry *e = &v->cache[i];
+	for (i = 0; i < CMS_VERIFIER_PROBE; i++) {
+		struct cache_entry *e = cache_slot(v, home, i);
 
-		if (e->used && e->expires > now && memcmp(e->fp, fp, SHA256_DIGEST_LENGTH) == 0)
+		if (e->used && e->expires > now && memcmp(e->fp, fp, SHA256_DIGEST_LENGTH) == 0) {
+			e->used = ++v->tick;
 			return 1;
+		}
 	}
 	return 0;
 }
 
 static void verifier_cache_add(smscms_verifier *v, const unsigned char *fp, X509 *cert, time_t now)
 {
-	struct cache_entry *e = &v->cache[v->next];
+	size_t home = cache_home(fp), i;
+	struct cache_entry *e = cache_slot(v, home, 0);
 	time_t expires = now + CMS_VERIFIER_TTL, not_after;
 	int days, secs;
 
@@ -225,12 +244,22 @@ static void verifier_cache_add(smscms_verifier *v, const unsigned char *fp, X509
 	not_after = now + (time_t)days * 86400 + secs;
 	if (not_after < expires)
 		expires = not_after;
+	/* The same certificate, else a free or expired slot, else the least
+	 * recently used one of the probe window. */
+	for (i = 0; i < CMS_VERIFIER_PROBE; i++) {
+		struct cache_entry *c = cache_slot(v, home, i);
+
+		if (c->used && memcmp(c->fp, fp, SHA256_DIGEST_LENGTH) == 0) {
+			e = c;
+			break;
+		}
+		if (e->used && (!c->used || c->expires <= now || c->used < e->used))
+			e = c;
+	}
 	memcpy(e->fp, fp, SHA256_DIGEST_LENGTH);
 	e->expires = expires;
-	e->used = 1;
-	v->next = (v->next + 1) % CMS_VERIFIER_CACHE;
+	e->used = ++v->tick;
 }
-
 
 /* Subjects in messages in the one form every SMS log uses (RFC 2253, as
  * common/x509_util.h writes them), not OpenSSL's "/O=..." oneline form. */

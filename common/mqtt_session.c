@@ -27,6 +27,7 @@ struct mqtt_session {
 	int port, keepalive, clean_start, qos;
 	long backoff_min, backoff_max;
 	int max_inflight;
+	int receive_max;
 	char *subs[MQTT_SESSION_MAX_SUBS];
 	size_t n_subs;
 	mqtt_session_handlers h;
@@ -290,6 +291,7 @@ static int copy_config(mqtt_session *s, const mqtt_session_config *cfg, const ch
 	s->backoff_min = cfg->backoff_min_ms > 0 ? cfg->backoff_min_ms : 500;
 	s->backoff_max = cfg->backoff_max_ms >= s->backoff_min ? cfg->backoff_max_ms : 30000;
 	s->max_inflight = cfg->max_inflight;
+	s->receive_max = cfg->receive_max;
 	return failed ? -1 : 0;
 }
 
@@ -501,6 +503,8 @@ static int setup_client(mqtt_session *s, unsigned int session_expiry, int check_
 	}
 	if (rc == MOSQ_ERR_SUCCESS && s->max_inflight > 0)
 		rc = mosquitto_max_inflight_messages_set(s->mosq, (unsigned int)s->max_inflight);
+	if (rc == MOSQ_ERR_SUCCESS && s->receive_max > 0)
+		rc = mosquitto_int_option(s->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, s->receive_max);
 	if (rc == MOSQ_ERR_SUCCESS && !s->clean_start)
 		rc = mosquitto_property_add_int32(&s->connect_props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
 		                                  session_expiry);

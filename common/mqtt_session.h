@@ -40,6 +40,14 @@
  * asks handlers.ready(), so it does not fetch the same message again just to
  * abandon it.
  *
+ * Receive Maximum: libmosquitto reads on while TLS has bytes pending, and
+ * the PUBACKs of what it read leave only when it stops reading. With the
+ * broker free to push its whole backlog (tens of thousands of messages),
+ * a subscriber that stores one message at a time sends no PUBACK for
+ * minutes, the broker drops it for silence and redelivers everything in
+ * flight. A subscriber sets receive_max so the broker stops after that
+ * many unacknowledged messages, and the acknowledgements keep flowing.
+ *
  * Threads: mqtt_session_run blocks and drives the loop in the caller's
  * thread (or mqtt_session_start runs it in a thread of its own);
  * mqtt_session_stop and mqtt_session_publish may be called from any thread.
@@ -65,6 +73,8 @@ typedef struct {
 	unsigned int session_expiry;       /* seconds the broker keeps the session */
 	long backoff_min_ms, backoff_max_ms;
 	int max_inflight;                  /* our QoS 1 publishes in flight; 0: default */
+	int receive_max;                   /* QoS 1 messages the broker may have in flight to us
+	                                      (MQTT 5 Receive Maximum); 0: libmosquitto's 65535 */
 	const char *name;                  /* for log lines, e.g. "worker 0" */
 	int check_crls;                    /* see above: own SSL_CTX, CRLs of mqtt_session_set_crls */
 } mqtt_session_config;

@@ -9,7 +9,7 @@ SNAPSHOTD_SRC := services/snapshotd/snapshotd_main.c services/snapshotd/snapshot
 	services/snapshotd/snapshotd_metrics.c \
 	services/snapshotd/snapshotd_config.c services/snapshotd/snapshot_ingest.c \
 	services/snapshotd/snapshot_store.c services/snapshotd/snapshotd_replay.c \
-	services/snapshotd/snapshotd_receipts.c
+	services/snapshotd/snapshotd_receipts.c services/snapshotd/snapshotd_group_commit.c
 
 BINS += $(B)/bin/sms-snapshotd
 

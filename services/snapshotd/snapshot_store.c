@@ -228,85 +228,166 @@ static store_result read_receipt(const PGresult *res, store_receipt *rc)
 	return STORE_DUPLICATE;
 }
 
+/* The parameters of the ingest statement for one snapshot. */
+typedef struct {
+	strbuf groups, channels, units, nums, txts;
+	char seq[32], replay[32], signed_at[32];
+	const char *params[18];
+	int lengths[18], formats[18];
+} ingest_params;
+
+static void ingest_params_free(ingest_params *p)
+{
+	free(p->groups.buf); free(p->channels.buf); free(p->units.buf); free(p->nums.buf); free(p->txts.buf);
+}
+
+/* STORE_OK, STORE_RETRY (out of memory) or STORE_REJECTED, err set. */
+static store_result ingest_params_build(ingest_params *p, const unsigned char digest[32], const char *topic,
+                                        const snapshot_topic *t, const snapshot *snap, const char *originator,
+                                        const store_signature *sig, long long replay_of, char *err, size_t errlen)
+{
+	char num[40];
+	struct tm tm;
+	size_t i;
+
+	memset(p, 0, sizeof *p);
+	p->lengths[0] = 32;
+	p->formats[0] = 1;
+	sb_putc(&p->groups, '{'); sb_putc(&p->channels, '{'); sb_putc(&p->units, '{');
+	sb_putc(&p->nums, '{'); sb_putc(&p->txts, '{');
+	for (i = 0; i < snap->n_values; i++) {
+		const snapshot_value *v = &snap->values[i];
+		sb_array_elem(&p->groups, v->group);
+		sb_array_elem(&p->channels, v->channel);
+		sb_array_elem(&p->units, v->unit);
+		if (v->is_text) {
+			sb_array_elem(&p->nums, NULL);
+			sb_array_elem(&p->txts, v->text);
+		} else {
+			snprintf(num, sizeof num, "%.17g", v->num);
+			sb_array_elem(&p->nums, num);
+			sb_array_elem(&p->txts, NULL);
+		}
+	}
+	sb_putc(&p->groups, '}'); sb_putc(&p->channels, '}'); sb_putc(&p->units, '}');
+	sb_putc(&p->nums, '}'); sb_putc(&p->txts, '}');
+	if (p->groups.failed || p->channels.failed || p->units.failed || p->nums.failed || p->txts.failed) {
+		snprintf(err, errlen, "out of memory building %zu values", snap->n_values);
+		return STORE_RETRY;
+	}
+	snprintf(p->seq, sizeof p->seq, "%lld", snap->seq);
+	snprintf(p->replay, sizeof p->replay, "%lld", replay_of);
+	p->params[0] = (const char *)digest;
+	p->params[1] = topic;
+	p->params[2] = t->master;
+	p->params[3] = t->account;
+	p->params[4] = t->equipment;
+	p->params[5] = snap->device_type;
+	p->params[6] = snap->taken_at;
+	p->params[7] = p->seq;
+	p->params[8] = originator;
+	p->params[9] = p->groups.buf;
+	p->params[10] = p->channels.buf;
+	p->params[11] = p->units.buf;
+	p->params[12] = p->nums.buf;
+	p->params[13] = p->txts.buf;
+	p->params[14] = replay_of > 0 ? p->replay : NULL;
+	if (sig != NULL && sig->der != NULL) {
+		if (gmtime_r(&sig->signing_time, &tm) == NULL ||
+		    strftime(p->signed_at, sizeof p->signed_at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+			snprintf(err, errlen, "storing snapshot: signing time out of range");
+			return STORE_REJECTED;
+		}
+		p->params[15] = (const char *)sig->der;
+		p->lengths[15] = (int)sig->der_len;
+		p->formats[15] = 1;
+		p->params[16] = sig->signer;
+		p->params[17] = p->signed_at;
+	}
+	return STORE_OK;
+}
+
 store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32], const char *topic,
                                 const snapshot_topic *t, const snapshot *snap, const char *originator,
                                 const store_signature *sig, long long replay_of, store_receipt *rc, char *err,
                                 size_t errlen)
 {
-	strbuf groups = { 0 }, channels = { 0 }, units = { 0 }, nums = { 0 }, txts = { 0 };
-	char seq[32], num[40], replay[32], signed_at[32];
-	const char *params[18];
-	int lengths[18] = { 32 }, formats[18] = { 1 };
-	struct tm tm;
+	ingest_params p;
 	PGresult *res = NULL;
-	store_result r = STORE_RETRY;
-	size_t i;
+	store_result r;
 
 	memset(rc, 0, sizeof *rc);
-	sb_putc(&groups, '{'); sb_putc(&channels, '{'); sb_putc(&units, '{');
-	sb_putc(&nums, '{'); sb_putc(&txts, '{');
-	for (i = 0; i < snap->n_values; i++) {
-		const snapshot_value *v = &snap->values[i];
-		sb_array_elem(&groups, v->group);
-		sb_array_elem(&channels, v->channel);
-		sb_array_elem(&units, v->unit);
-		if (v->is_text) {
-			sb_array_elem(&nums, NULL);
-			sb_array_elem(&txts, v->text);
-		} else {
-			snprintf(num, sizeof num, "%.17g", v->num);
-			sb_array_elem(&nums, num);
-			sb_array_elem(&txts, NULL);
-		}
-	}
-	sb_putc(&groups, '}'); sb_putc(&channels, '}'); sb_putc(&units, '}');
-	sb_putc(&nums, '}'); sb_putc(&txts, '}');
-	if (groups.failed || channels.failed || units.failed || nums.failed || txts.failed) {
-		snprintf(err, errlen, "out of memory building %zu values", snap->n_values);
-		goto out;
-	}
-	snprintf(seq, sizeof seq, "%lld", snap->seq);
-	snprintf(replay, sizeof replay, "%lld", replay_of);
-	params[0] = (const char *)digest;
-	params[1] = topic;
-	params[2] = t->master;
-	params[3] = t->account;
-	params[4] = t->equipment;
-	params[5] = snap->device_type;
-	params[6] = snap->taken_at;
-	params[7] = seq;
-	params[8] = originator;
-	params[9] = groups.buf;
-	params[10] = channels.buf;
-	params[11] = units.buf;
-	params[12] = nums.buf;
-	params[13] = txts.buf;
-	params[14] = replay_of > 0 ? replay : NULL;
-	params[15] = params[16] = params[17] = NULL;
-	if (sig != NULL && sig->der != NULL) {
-		if (gmtime_r(&sig->signing_time, &tm) == NULL ||
-		    strftime(signed_at, sizeof signed_at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-			snprintf(err, errlen, "storing snapshot: signing time out of range");
-			r = STORE_REJECTED;
-			goto out;
-		}
-		params[15] = (const char *)sig->der;
-		lengths[15] = (int)sig->der_len;
-		formats[15] = 1;
-		params[16] = sig->signer;
-		params[17] = signed_at;
-	}
-	r = exec_prepared(s, "ingest", 18, params, lengths, formats, "storing snapshot", &res, err, errlen);
+	r = ingest_params_build(&p, digest, topic, t, snap, originator, sig, replay_of, err, errlen);
+	if (r == STORE_OK)
+		r = exec_prepared(s, "ingest", 18, p.params, p.lengths, p.formats, "storing snapshot", &res, err, errlen);
 	if (r == STORE_OK && PQntuples(res) != 1) {
 		snprintf(err, errlen, "storing snapshot: sms_ingest_snapshot returned %d rows", PQntuples(res));
 		r = STORE_SETUP;
 	}
 	if (r == STORE_OK)
 		r = read_receipt(res, rc);
-out:
 	PQclear(res);
-	free(groups.buf); free(channels.buf); free(units.buf); free(nums.buf); free(txts.buf);
+	ingest_params_free(&p);
 	return r;
+}
+
+static int exec_ok(PGconn *c, const char *sql)
+{
+	PGresult *res = PQexec(c, sql);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	PQclear(res);
+	return ok;
+}
+
+/* Every item in one transaction on this connection, never reconnecting in
+ * between (a new connection would lose what the old transaction held while
+ * the items after it still reported success). 1 committed, 0 nothing kept. */
+static int put_batch_once(snapshot_store *s, store_item *items, size_t n)
+{
+	PGconn *c;
+	size_t i;
+	int ok;
+
+	if (connect_prepared(s, items[0].err, sizeof items[0].err) != STORE_OK || (c = pg_session_conn(s->db)) == NULL ||
+	    !exec_ok(c, "BEGIN"))
+		return 0;
+	for (ok = 1, i = 0; ok && i < n; i++) {
+		store_item *it = &items[i];
+		ingest_params p;
+		PGresult *res = NULL;
+
+		memset(&it->rc, 0, sizeof it->rc);
+		ok = ingest_params_build(&p, it->digest, it->topic, it->t, it->snap, it->originator, it->sig, 0,
+		                         it->err, sizeof it->err) == STORE_OK;
+		if (ok) {
+			res = PQexecPrepared(c, "ingest", 18, p.params, p.lengths, p.formats, 0);
+			ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+		}
+		if (ok)
+			it->result = read_receipt(res, &it->rc);
+		PQclear(res);
+		ingest_params_free(&p);
+	}
+	if (ok && exec_ok(c, "COMMIT"))
+		return 1;
+	if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+		exec_ok(c, "ROLLBACK");
+	return 0;
+}
+
+void snapshot_store_put_batch(snapshot_store *s, store_item *items, size_t n)
+{
+	size_t i;
+
+	if (n > 1 && put_batch_once(s, items, n))
+		return;
+	for (i = 0; i < n; i++) {
+		store_item *it = &items[i];
+
+		it->result = snapshot_store_put(s, it->digest, it->topic, it->t, it->snap, it->originator, it->sig, 0,
+		                                &it->rc, it->err, sizeof it->err);
+	}
 }
 
 store_result snapshot_store_dead_letter(snapshot_store *s, const unsigned char digest[32],

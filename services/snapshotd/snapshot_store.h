@@ -81,6 +81,26 @@ store_result snapshot_store_put(snapshot_store *s, const unsigned char digest[32
                                 const store_signature *sig, long long replay_of, store_receipt *receipt,
                                 char *err, size_t errlen);
 
+/* One snapshot of a group commit: snapshot_store_put's arguments (no
+ * replay) and, after snapshot_store_put_batch, its results. */
+typedef struct {
+	const unsigned char *digest;
+	const char *topic;
+	const snapshot_topic *t;
+	const snapshot *snap;
+	const char *originator;
+	const store_signature *sig;
+	store_result result;
+	store_receipt rc;
+	char err[512];
+} store_item;
+
+/* Group commit: n snapshots in one transaction, one commit (one WAL flush)
+ * for all. When any of them fails, or the transaction does, nothing of it
+ * stays and each is stored on its own with snapshot_store_put, so every
+ * item's result means exactly what snapshot_store_put's would. */
+void snapshot_store_put_batch(snapshot_store *s, store_item *items, size_t n);
+
 /* The device of t was heard from now, with this E2E certificate (serial
  * hex, issuer, notAfter ISO 8601; empty strings leave NULL): what sms-db
  * devices lists. Its own statement after the snapshot's commit. */

@@ -388,6 +388,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	lock_ok = 1;
+	if (cfg.workers > 1 && (sh.commits = group_commit_new((size_t)cfg.workers)) == NULL) {
+		sms_log(LOG_LEVEL_ERROR, "out of memory");
+		goto out;
+	}
 	sh.keys.recipient = id;
 	sh.keys.verifier = verifier;
 	sh.keys.max_payload = cfg.max_payload;
@@ -438,6 +442,7 @@ out_lib:
 out:
 	if (lock_ok)
 		pthread_rwlock_destroy(&sh.verifier_lock);
+	group_commit_free(sh.commits);
 	smscms_verifier_free(verifier);
 	signed_data_trust_free(sh.signatures);
 	crl_watch_free(crls);

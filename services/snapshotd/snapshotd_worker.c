@@ -14,6 +14,7 @@
 #include "services/snapshotd/snapshotd_metrics.h"
 
 #define BACKOFF_MIN_MS 100
+#define SNAPSHOTD_RECEIVE_MAX 16
 #define BACKOFF_MAX_MS 5000
 
 /* A transient database error: count it, say so, and wait before the next try
@@ -63,8 +64,11 @@ static void report_missing(snapshotd_worker *w, const ingest_result *r, const st
  * duplicate of a message that was dead-lettered before (no snapshot id). */
 /* sms-db devices wants last seen to the minute, not a database write per
  * message: each worker remembers (device, certificate) per slot and writes
- * again after DEVICE_SEEN_EVERY_S or when the certificate changes. */
-#define DEVICE_SEEN_SLOTS 1024
+ * again after DEVICE_SEEN_EVERY_S or when the certificate changes. Sized
+ * for a fleet of tens of thousands (16 bytes a slot, per worker): with
+ * fewer slots than devices, slots collide and every snapshot costs a
+ * second transaction. */
+#define DEVICE_SEEN_SLOTS 65536
 #define DEVICE_SEEN_EVERY_S 60
 
 static _Thread_local struct {
@@ -101,6 +105,24 @@ static void note_device_seen(snapshotd_worker *w, const ingest_result *r)
 	device_seen_cache[slot].at = now;
 }
 
+/* On the worker's own connection, or with the other workers' snapshots in
+ * one transaction (snapshotd_group_commit.h) when there are several. */
+static store_result put_snapshot(snapshotd_worker *w, const unsigned char digest[32], const char *topic,
+                                 const ingest_result *r, const store_signature *sig, store_receipt *rc, char *err,
+                                 size_t errlen)
+{
+	store_item it = { .digest = digest, .topic = topic, .t = &r->topic, .snap = &r->snap,
+	                  .originator = r->originator, .sig = sig };
+
+	if (w->sh->commits == NULL)
+		return snapshot_store_put(w->store, digest, topic, &r->topic, &r->snap, r->originator, sig, 0, rc, err,
+		                          errlen);
+	group_commit_put(w->sh->commits, w->store, &it);
+	*rc = it.rc;
+	snprintf(err, errlen, "%s", it.err);
+	return it.result;
+}
+
 static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], const char *topic,
                           ingest_result *r, int *is_snapshot)
 {
@@ -111,8 +133,7 @@ static int store_accepted(snapshotd_worker *w, const unsigned char digest[32], c
 	const store_signature sig = { r->signed_data, r->signed_data_len, r->signer, r->signing_time };
 
 	for (;;) {
-		sr = snapshot_store_put(w->store, digest, topic, &r->topic, &r->snap, r->originator,
-		                        r->signed_data ? &sig : NULL, 0, &rc, err, sizeof err);
+		sr = put_snapshot(w, digest, topic, r, r->signed_data ? &sig : NULL, &rc, err, sizeof err);
 		switch (sr) {
 		case STORE_OK:
 			*is_snapshot = 1;
@@ -296,6 +317,9 @@ int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index,
 		 * queues QoS 1 messages while we are away. */
 		.clean_start = 0, .session_expiry = UINT32_MAX,
 		.backoff_min_ms = 1000, .backoff_max_ms = 30000,
+		/* One message at a time: a small window keeps the PUBACKs
+		 * flowing through a backlog (mqtt_session.h, Receive Maximum). */
+		.receive_max = SNAPSHOTD_RECEIVE_MAX,
 	};
 	char app[128], name[32];
 	int rc;

@@ -2,7 +2,8 @@
  * One ingest worker: its own MQTT session (common/mqtt_session: persistent
  * session, QoS 1), its own PostgreSQL connection and its own smscms_ctx,
  * driven by one thread. Several workers share the load through a $share
- * subscription.
+ * subscription, and commit their snapshots together (group commit,
+ * snapshotd_group_commit.h).
  *
  * Acknowledgement rule (mqtt_session.h): the message callback returns only
  * once the message's effect (snapshot or dead letter, plus its digest) is
@@ -28,12 +29,14 @@
 #include "services/snapshotd/snapshot_ingest.h"
 #include "services/snapshotd/snapshot_store.h"
 #include "services/snapshotd/snapshotd_config.h"
+#include "services/snapshotd/snapshotd_group_commit.h"
 
 typedef struct {
 	const snapshotd_config *cfg;
 	ingest_keys keys;
 	signed_data_trust *signatures;   /* keys.signatures, writable for CRL reloads */
 	pthread_rwlock_t verifier_lock;  /* read: decrypt and signatures; write: CRL reload */
+	group_commit *commits;           /* snapshots of all workers, NULL with one worker */
 	atomic_int stop;
 	atomic_int failed;               /* a worker's session ended fatally */
 } snapshotd_shared;

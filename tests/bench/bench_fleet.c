@@ -5,7 +5,7 @@
  *   bench_fleet pki      FLEET [--write I --out DIR]
  *   bench_fleet encrypt  FLEET --recipient CERT --rounds R [--values V] --out FILE
  *   bench_fleet publish  FLEET --port P --cafile ROOT --in FILE [--round R]
- *                        [--inflight W] [--rate MSG_PER_S] [--stamps FILE]
+ *                        [--inflight W] [--rate MSG_PER_S] [--stamps FILE] [--shard K/S]
  *   bench_fleet decrypt  FLEET --in FILE --cert C --key K --chain F --trust ROOT --crl F
  *   FLEET = --pki DIR --ma MA --acc ACC --prefix P --devices N --cache DIR
  *
@@ -18,8 +18,10 @@
  * connection each, held open, driven by one poll loop) and publishes the
  * records of round R (default: all) on MA/ACC/EQ/snapshots at QoS 1, at
  * most W unacknowledged at once (default 200), at MSG_PER_S when given. It
- * prints "connected=N seconds=S" and "published=K seconds=S"; --stamps
- * writes "EQ<TAB>seq<TAB>epoch_ms" of each message as it is published.
+ * prints "connected=N seconds=S" and "published=K seconds=S". libmosquitto
+ * takes three descriptors a client, so one process holds ~6,000 devices:
+ * --shard K/S takes devices i with i % S == K only (run S of them). --stamps
+ * F writes F.<K>: "EQ<TAB>seq<TAB>epoch_ms" of each message as it is published.
  * decrypt reads rounds 1 and 2 of FILE as recipient C and prints
  * "cold=<msg/s> warm=<msg/s> mqv_only=<msg/s> rss_growth_kib=<KiB>": cold is
  * round 1 (every device seen for the first time: MQV decrypt + chain
@@ -49,7 +51,7 @@
 typedef struct {
 	const char *cmd, *pki, *ma, *acc, *prefix, *cache, *out, *in, *recipient, *cafile, *stamps;
 	const char *cert, *key, *chain, *trust, *crl;
-	long devices, write_index, rounds, values, round, inflight, port;
+	long devices, write_index, rounds, values, round, inflight, port, shard, shards;
 	double rate;
 } opts;
 
@@ -98,6 +100,7 @@ static int parse(int argc, char **argv, opts *o)
 	o->values = 340;
 	o->inflight = 200;
 	o->round = -1;
+	o->shards = 1;
 	if (argc < 2)
 		return 0;
 	o->cmd = argv[1];
@@ -121,6 +124,7 @@ static int parse(int argc, char **argv, opts *o)
 		else if (!strcmp(a, "--port")) o->port = atol(v);
 		else if (!strcmp(a, "--cafile")) o->cafile = v;
 		else if (!strcmp(a, "--stamps")) o->stamps = v;
+		else if (!strcmp(a, "--shard")) { o->shard = atol(v); o->shards = atol(strchr(v, '/') ? strchr(v, '/') + 1 : "0"); }
 		else if (!strcmp(a, "--cert")) o->cert = v;
 		else if (!strcmp(a, "--key")) o->key = v;
 		else if (!strcmp(a, "--chain")) o->chain = v;
@@ -131,7 +135,8 @@ static int parse(int argc, char **argv, opts *o)
 			return 0;
 		}
 	}
-	return o->pki && o->ma && o->acc && o->prefix && o->cache && o->devices > 0 && o->inflight > 0;
+	return o->pki && o->ma && o->acc && o->prefix && o->cache && o->devices > 0 && o->inflight > 0 &&
+	       o->shards >= 1 && o->shard >= 0 && o->shard < o->shards;
 }
 
 static fleet_pki *open_fleet(const opts *o)
@@ -239,7 +244,7 @@ static int cmd_encrypt(const opts *o)
 	return 0;
 }
 
-static size_t read_records(const char *path, size_t devices, long round)
+static size_t read_records(const char *path, size_t devices, long round, long shard, long shards)
 {
 	FILE *in = fopen(path, "rb");
 	size_t n = 0, cap = 0, k = 0;
@@ -253,7 +258,7 @@ static size_t read_records(const char *path, size_t devices, long round)
 
 		if (der == NULL || fread(der, 1, hdr[1], in) != hdr[1])
 			die("short payload file");
-		if (round >= 0 && seq != (uint32_t)round + 1) {
+		if ((round >= 0 && seq != (uint32_t)round + 1) || (long)(hdr[0] % (uint32_t)shards) != shard) {
 			free(der);
 			continue;
 		}
@@ -330,25 +335,33 @@ static void misc_all(device_conn *c, size_t n)
 		mosquitto_loop_misc(c[i].mosq);
 }
 
+/* This shard's devices: position i is device shard + i * shards. */
+static size_t own_count(const opts *o, size_t devices)
+{
+	return (devices - (size_t)o->shard + (size_t)o->shards - 1) / (size_t)o->shards;
+}
+
 static void connect_all(fleet_pki *f, const opts *o, device_conn *c, struct pollfd *pfd)
 {
-	size_t n = fleet_pki_count(f);
+	size_t n = own_count(o, fleet_pki_count(f));
 	X509_STORE *store = X509_STORE_new();
 	X509 *root = NULL;
 	FILE *rf = fopen(o->cafile, "r");
 	double t0 = now_s(), last = t0;
+	int rc;
 
 	if (store == NULL || rf == NULL || (root = PEM_read_X509(rf, NULL, NULL, NULL)) == NULL ||
 	    X509_STORE_add_cert(store, root) != 1)
 		die("cannot load --cafile");
 	fclose(rf);
 	for (size_t i = 0; i < n; i++) {
+		size_t dev = (size_t)o->shard + i * (size_t)o->shards;
 		char id[300];
 
 		snprintf(c[i].topic, sizeof c[i].topic, "%s/%s/%s/snapshots", fleet_pki_ma(f), fleet_pki_acc(f),
-		         fleet_pki_equipment(f, i));
-		snprintf(id, sizeof id, "%s/%s/%s@fleet", fleet_pki_ma(f), fleet_pki_acc(f), fleet_pki_equipment(f, i));
-		c[i].ssl = device_ssl(f, i, store);
+		         fleet_pki_equipment(f, dev));
+		snprintf(id, sizeof id, "%s/%s/%s@fleet", fleet_pki_ma(f), fleet_pki_acc(f), fleet_pki_equipment(f, dev));
+		c[i].ssl = device_ssl(f, dev, store);
 		c[i].mosq = mosquitto_new(id, true, &c[i]);
 		if (c[i].mosq == NULL ||
 		    mosquitto_int_option(c[i].mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0) != MOSQ_ERR_SUCCESS ||
@@ -356,8 +369,11 @@ static void connect_all(fleet_pki *f, const opts *o, device_conn *c, struct poll
 			die("mosquitto client setup failed");
 		mosquitto_connect_callback_set(c[i].mosq, on_connect);
 		mosquitto_publish_callback_set(c[i].mosq, on_publish);
-		if (mosquitto_connect(c[i].mosq, "127.0.0.1", (int)o->port, 600) != MOSQ_ERR_SUCCESS)
-			die("connect failed");
+		if ((rc = mosquitto_connect(c[i].mosq, "127.0.0.1", (int)o->port, 600)) != MOSQ_ERR_SUCCESS) {
+			fprintf(stderr, "bench_fleet: device %zu of %zu: connect: %s (%s)\n", i, n, mosquitto_strerror(rc),
+			        rc == MOSQ_ERR_ERRNO ? strerror(errno) : "");
+			exit(1);
+		}
 		/* Handshakes in batches, so the broker's accept queue never overflows. */
 		while ((long)i + 1 - n_connected - n_failed >= 100)
 			pump(c, i + 1, pfd, 100);
@@ -376,10 +392,22 @@ static void connect_all(fleet_pki *f, const opts *o, device_conn *c, struct poll
 	fflush(stdout);
 }
 
+static int next_due_ms(const opts *o, size_t next, size_t nrec, double t0)
+{
+	double wait;
+
+	if (next >= nrec || (long)next - n_acked >= o->inflight)
+		return 50;
+	if (o->rate <= 0)
+		return 0;
+	wait = ((double)(next + 1) / o->rate - (now_s() - t0)) * 1000;
+	return wait < 1 ? 1 : wait > 50 ? 50 : (int)wait;
+}
+
 static int cmd_publish(const opts *o)
 {
 	fleet_pki *f = open_fleet(o);
-	size_t n = fleet_pki_count(f), nrec;
+	size_t n = own_count(o, fleet_pki_count(f)), nrec;
 	device_conn *c = calloc(n, sizeof *c);
 	struct pollfd *pfd = calloc(n, sizeof *pfd);
 	double t0, tmisc;
@@ -387,9 +415,15 @@ static int cmd_publish(const opts *o)
 
 	if (c == NULL || pfd == NULL || o->in == NULL || o->cafile == NULL || o->port <= 0)
 		die("publish needs --in, --cafile and --port");
-	nrec = read_records(o->in, n, o->round);
-	if (o->stamps != NULL && (stamps_out = fopen(o->stamps, "w")) == NULL)
-		die("cannot write --stamps");
+	nrec = read_records(o->in, fleet_pki_count(f), o->round, o->shard, o->shards);
+	if (o->stamps != NULL) {
+		char path[4096];
+
+		snprintf(path, sizeof path, "%s.%ld", o->stamps, o->shard);
+		/* Line-buffered: the bench stops publishers with SIGTERM. */
+		if ((stamps_out = fopen(path, "w")) == NULL || setvbuf(stamps_out, NULL, _IOLBF, 0) != 0)
+			die("cannot write --stamps");
+	}
 	mosquitto_lib_init();
 	connect_all(f, o, c, pfd);
 	t0 = tmisc = now_s();
@@ -397,14 +431,18 @@ static int cmd_publish(const opts *o)
 		while (next < nrec && (long)next - n_acked < o->inflight &&
 		       (o->rate <= 0 || (double)next < (now_s() - t0) * o->rate)) {
 			record *r = &recs[next];
-			if (mosquitto_publish(c[r->dev].mosq, NULL, c[r->dev].topic, (int)r->len, r->der, 1, false) !=
+			device_conn *d = &c[r->dev / (uint32_t)o->shards];
+			if (mosquitto_publish(d->mosq, NULL, d->topic, (int)r->len, r->der, 1, false) !=
 			    MOSQ_ERR_SUCCESS)
 				die("publish failed (connection lost?)");
 			if (stamps_out != NULL)
 				fprintf(stamps_out, "%s\t%u\t%lld\n", fleet_pki_equipment(f, r->dev), r->seq, epoch_ms());
 			next++;
 		}
-		pump(c, n, pfd, 5);
+		/* Sleep in poll until the next message is due (at most 50 ms):
+		 * a scan of thousands of sockets every few ms would eat the
+		 * CPU the ingest under test needs. */
+		pump(c, n, pfd, next_due_ms(o, next, nrec, t0));
 		if (now_s() - tmisc > 1) {
 			misc_all(c, n);
 			tmisc = now_s();
@@ -472,7 +510,7 @@ static int cmd_decrypt(const opts *o)
 	if (smscms_identity_load_pem(ctx, o->cert, o->key, o->chain, &me) != SMSCMS_OK ||
 	    smscms_verifier_new(ctx, o->trust, crls, 1, &v) != SMSCMS_OK)
 		die(smscms_ctx_error(ctx));
-	nrec = read_records(o->in, n, -1);
+	nrec = read_records(o->in, n, -1, 0, 1);
 	if (nrec < 2 * n)
 		die("decrypt needs two rounds in --in");
 	rss0 = rss_kib();

@@ -8,12 +8,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <cmocka.h>
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 #include "cms/smscms.h"
+#include "cms/cms_verifier.h"
 #include "tests/unit/cms_test_support.h"
 
 static const int curves[] = { NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1 };
@@ -231,6 +234,45 @@ static void test_verifier_cache_and_reload(void **state)
 	smscms_ctx_free(ctx);
 }
 
+/* A fleet larger than the old 1024-entry ring stays cached: every one of
+ * FLEET_CERTS verified originators is answered from the cache afterwards
+ * (the leaves share one key; their DER, hence their SHA-256, differ). */
+#define FLEET_CERTS 1536
+static void test_verifier_cache_holds_a_fleet(void **state)
+{
+	struct rt_fixture *f = *state;
+	struct cts_pki *p = &f->pki[0];
+	smscms_ctx *ctx = smscms_ctx_new();
+	smscms_verifier *v = NULL;
+	EVP_PKEY *key = cts_key(p->nid);
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	X509 **leaf = calloc(FLEET_CERTS, sizeof(*leaf));
+	char root[256], name[32];
+	int cached = 0;
+
+	assert_non_null(ctx);
+	assert_non_null(leaf);
+	assert_non_null(untrusted);
+	assert_true(sk_X509_push(untrusted, p->ca) > 0);
+	cts_write_cert("root.pem", p->root, root, sizeof(root));
+	assert_int_equal(smscms_verifier_new(ctx, root, NULL, 0, &v), SMSCMS_OK);
+	for (int i = 0; i < FLEET_CERTS; i++) {
+		snprintf(name, sizeof(name), "F%05d", i);
+		leaf[i] = cts_cert(name, key, p->ca, p->ca_key, 0, 5000 + i);
+		assert_int_equal(cms_verifier_check(ctx, v, leaf[i], untrusted), SMSCMS_OK);
+	}
+	for (int i = 0; i < FLEET_CERTS; i++) {
+		cached += cms_verifier_cached(v, leaf[i]);
+		X509_free(leaf[i]);
+	}
+	assert_int_equal(cached, FLEET_CERTS);
+	free(leaf);
+	sk_X509_free(untrusted);
+	EVP_PKEY_free(key);
+	smscms_verifier_free(v);
+	smscms_ctx_free(ctx);
+}
+
 /* Identities and the verifier are shared by threads, each with its own ctx;
  * the verifier's cache is hit and filled concurrently. */
 struct mt_arg {
@@ -300,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_sizes),
 		cmocka_unit_test(test_roundtrip_extra_attrs),
 		cmocka_unit_test(test_verifier_cache_and_reload),
+		cmocka_unit_test(test_verifier_cache_holds_a_fleet),
 		cmocka_unit_test(test_threads_share_identity_and_verifier),
 	};
 
