@@ -38,7 +38,13 @@ tap_is "$?" 0 "workers = 4: SIGTERM exit status 0"
 # --- Receive Maximum: 200 queued messages, the database held by a lock:
 # the broker may send only 16 before the first PUBACK. (One run first, so
 # the broker holds the one-worker session and queues for it.)
+subacks=$(grep -c 'Sending SUBACK to role:vendor-snapshot-service' "$H_DIR/mosquitto/mosquitto.log")
 svc_daemon_start
+# Stopped before its SUBSCRIBE is granted, the session would queue nothing.
+for i in $(seq 1 100); do
+	[ "$(grep -c 'Sending SUBACK to role:vendor-snapshot-service' "$H_DIR/mosquitto/mosquitto.log")" -gt "$subacks" ] && break
+	sleep 0.1
+done
 svc_daemon_stop TERM
 svc_devsim 000001 00001 EQ1 --count 200 --seq-start 5000 --values 5 >/dev/null 2>&1 ||
 	tap_not_ok "200 snapshots queued while sms-snapshotd was away"
