@@ -43,6 +43,7 @@ DECLARE
 	v_new boolean;
 	v_layout bytea;
 	v_ids integer[];
+	v_resolved boolean := false;   -- names resolved here: record the layout
 BEGIN
 	IF p_replay_of IS NULL THEN
 		PERFORM 1 FROM t_ingest_log l WHERE l.digest = p_digest AND l.topic = p_topic;
@@ -111,6 +112,7 @@ BEGIN
 	SELECT channel_ids INTO v_ids FROM t_channel_layout WHERE device_type_id = v_type AND digest = v_layout;
 
 	IF v_ids IS NULL THEN
+		v_resolved := true;
 		SELECT count(*) INTO v_known
 		  FROM unnest(p_groups, p_channels) AS u(grp, chan)
 		  JOIN t_channel_group g ON g.name = u.grp
@@ -170,10 +172,12 @@ BEGIN
 			RAISE EXCEPTION 'stored % of % values', v_known, v_n USING ERRCODE = 'SMS02';
 		END IF;
 		outcome := 'stored';
-		INSERT INTO t_channel_layout (device_type_id, digest, channel_ids)
-			SELECT v_type, v_layout, v_ids
-			 WHERE (SELECT count(*) FROM t_channel_layout WHERE device_type_id = v_type) < 64
-			ON CONFLICT DO NOTHING;
+		IF v_resolved THEN
+			INSERT INTO t_channel_layout (device_type_id, digest, channel_ids)
+				SELECT v_type, v_layout, v_ids
+				 WHERE (SELECT count(*) FROM t_channel_layout WHERE device_type_id = v_type) < 64
+				ON CONFLICT DO NOTHING;
+		END IF;
 
 		-- Gaps: only a snapshot newer than the last one can reveal skipped
 		-- seqs; a late (redelivered, reordered) one does not move the mark,

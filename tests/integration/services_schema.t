@@ -77,6 +77,12 @@ q "select sms_ingest_snapshot('\\x$(printf '6%.0s' $(seq 64))'::bytea, 'm/a/EQ1/
 tap_is "$(q "select string_agg(channel_id::text, ',' order by channel_id) from t_snapshot_values v
             join t_snapshot s on s.id = v.snapshot_id where s.seq = 6")" "-2,-1" "a known layout is read, not the names (ids taken from it)"
 q "delete from t_snapshot_values where channel_id < 0; delete from t_channel_layout" >/dev/null
+q "select count(*) from (select sms_ingest_snapshot(sha256(i::text::bytea), 'm/a/EQL/snapshots', 'm', 'a', 'EQL', 'LT',
+   '2026-11-21T10:00:00Z'::timestamptz + i * interval '1 s', i, 'CN=EQL', array['g'], array['c' || i], array[''],
+   array[i]::float8[], array[null]::text[]) from generate_series(1, 70) i) x" >/dev/null
+tap_is "$(q "select count(distinct s.id) || ':' || (select count(*) from t_channel_layout l join t_device_type t
+             on t.id = l.device_type_id where t.name = 'LT') from t_snapshot s join t_device d on d.id = s.device_id
+             where d.equipment = 'EQL'")" "70:64" "70 channel lists of one device type: all stored, 64 layouts kept"
 tap_is "$(q "select relname from pg_class c join pg_inherits i on i.inhrelid = c.oid
             join t_snapshot s on true join t_snapshot_values v on v.snapshot_id = s.id and v.tableoid = c.oid
             where s.seq = 2 limit 1")" "t_snapshot_values_202611" "values land in their monthly partition"
