@@ -34,6 +34,7 @@ static const pg_need snapshotd_needs[] = {
 	TABLE_SI("t_unit"),
 	TABLE_SI("t_channel_group"),
 	TABLE_SI("t_channel"),
+	TABLE_SI("t_channel_layout"),
 	TABLE_SI("t_snapshot"),
 	{ "INSERT", "t_snapshot_values", NULL },
 	TABLE_SI("t_dead_letter"),

@@ -37,7 +37,10 @@ tap_is "$?" 0 "workers = 4: SIGTERM exit status 0"
 
 # --- Receive Maximum: 200 queued messages, the database held by a lock:
 # the broker may send only 16 before the first PUBACK. (One run first, so
-# the broker holds the one-worker session and queues for it.)
+# the broker holds the one-worker session and queues for it. The four
+# workers above may have logged their connects after svc_daemon_start
+# counted them: count again, or the start below returns at once.)
+SVC_CONNECTS=$(grep -c 'connected as' "$H_DIR/snapshotd.log")
 subacks=$(grep -c 'Sending SUBACK to role:vendor-snapshot-service' "$H_DIR/mosquitto/mosquitto.log")
 svc_daemon_start
 # Stopped before its SUBSCRIBE is granted, the session would queue nothing.

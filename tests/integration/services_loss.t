@@ -43,7 +43,7 @@ case $out in *"role sms_x did not get its grants (run sms-db roles as the owner 
 	tap_ok "... saying the role did not get its grants";; *) tap_not_ok "non-owner sms-db roles: $out";; esac
 tap_is "$(q "select string_agg(table_name || ':' || privilege_type, ' ' order by table_name, privilege_type)
             from information_schema.table_privileges where grantee = 'sms_snapshotd'")" \
-	"schema_migrations:SELECT t_account:INSERT t_account:SELECT t_channel:INSERT t_channel:SELECT t_channel_group:INSERT t_channel_group:SELECT t_dead_letter:INSERT t_dead_letter:SELECT t_device:INSERT t_device:SELECT t_device_type:INSERT t_device_type:SELECT t_ingest_log:INSERT t_ingest_log:SELECT t_master_account:INSERT t_master_account:SELECT t_snapshot:INSERT t_snapshot:SELECT t_snapshot_signature:INSERT t_snapshot_values:INSERT t_unit:INSERT t_unit:SELECT" \
+	"schema_migrations:SELECT t_account:INSERT t_account:SELECT t_channel:INSERT t_channel:SELECT t_channel_group:INSERT t_channel_group:SELECT t_channel_layout:INSERT t_channel_layout:SELECT t_dead_letter:INSERT t_dead_letter:SELECT t_device:INSERT t_device:SELECT t_device_type:INSERT t_device_type:SELECT t_ingest_log:INSERT t_ingest_log:SELECT t_master_account:INSERT t_master_account:SELECT t_snapshot:INSERT t_snapshot:SELECT t_snapshot_signature:INSERT t_snapshot_values:INSERT t_unit:INSERT t_unit:SELECT" \
 	"sms_snapshotd: table privileges exactly as listed (no UPDATE/DELETE on whole tables)"
 tap_is "$(q "select string_agg(table_name || '.' || column_name, ' ' order by table_name, column_name)
             from information_schema.column_privileges where grantee = 'sms_snapshotd' and privilege_type = 'UPDATE'")" \

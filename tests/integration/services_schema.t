@@ -55,6 +55,34 @@ out=$(ingest "$d4" 3 EQ1 bar 2>&1)
 case "$out" in *"unit mismatch"*) tap_ok "a unit that contradicts the channel is refused (SMS01)";;
 	*) tap_not_ok "unit mismatch refused: $out";; esac
 tap_is "$(q "select count(*) from t_ingest_log where digest = '\\x$d4'")" 0 "a refused snapshot leaves no ingest-log row"
+
+# Channel layouts (006): the second snapshot of a channel list takes its ids
+# from t_channel_layout instead of resolving names, and stores the same rows.
+tap_is "$(q "select count(*) || ':' || min(cardinality(channel_ids)) from t_channel_layout")" "1:2" \
+	"one layout recorded for the channel list, with one id per channel"
+tap_is "$(q "select count(distinct v) from (select s.seq, string_agg(channel_id || '=' || coalesce(value_num::text, value_text), ','
+             order by channel_id) v from t_snapshot_values x join t_snapshot s on s.id = x.snapshot_id group by s.seq) y")" 1 \
+	"a snapshot stored through its layout has the same rows as the one that resolved the names"
+d5=$(printf '5%.0s' $(seq 64))
+tap_is "$(q "select outcome from sms_ingest_snapshot('\\x$d5'::bytea, 'm/a/EQ1/snapshots', 'm', 'a', 'EQ1', 'FM',
+           '2026-11-21T10:00:05Z', 5, 'CN=EQ1', array['filter','engine'], array['state','hours'], array['','h'],
+           array[null, 777]::float8[], array['worn', null])")" stored "the same channels in another order are stored"
+tap_is "$(q "select count(*) from t_channel_layout")" 2 "another order is another layout"
+tap_is "$(q "select string_agg(coalesce(value_num::text, value_text), ',' order by channel_id) from t_snapshot_values v
+            join t_snapshot s on s.id = v.snapshot_id where s.seq = 5")" "777,worn" "each value lands on its own channel"
+q "update t_channel_layout set channel_ids = array[-1, -2] where cardinality(channel_ids) = 2" >/dev/null
+q "select sms_ingest_snapshot('\\x$(printf '6%.0s' $(seq 64))'::bytea, 'm/a/EQ1/snapshots', 'm', 'a', 'EQ1', 'FM',
+   '2026-11-21T10:00:06Z', 6, 'CN=EQ1', array['engine','filter'], array['hours','state'], array['h',''],
+   array[1, null]::float8[], array[null, 'ok'])" >/dev/null
+tap_is "$(q "select string_agg(channel_id::text, ',' order by channel_id) from t_snapshot_values v
+            join t_snapshot s on s.id = v.snapshot_id where s.seq = 6")" "-2,-1" "a known layout is read, not the names (ids taken from it)"
+q "delete from t_snapshot_values where channel_id < 0; delete from t_channel_layout" >/dev/null
+q "select count(*) from (select sms_ingest_snapshot(sha256(i::text::bytea), 'm/a/EQL/snapshots', 'm', 'a', 'EQL', 'LT',
+   '2026-11-21T10:00:00Z'::timestamptz + i * interval '1 s', i, 'CN=EQL', array['g'], array['c' || i], array[''],
+   array[i]::float8[], array[null]::text[]) from generate_series(1, 70) i) x" >/dev/null
+tap_is "$(q "select count(distinct s.id) || ':' || (select count(*) from t_channel_layout l join t_device_type t
+             on t.id = l.device_type_id where t.name = 'LT') from t_snapshot s join t_device d on d.id = s.device_id
+             where d.equipment = 'EQL'")" "70:64" "70 channel lists of one device type: all stored, 64 layouts kept"
 tap_is "$(q "select relname from pg_class c join pg_inherits i on i.inhrelid = c.oid
             join t_snapshot s on true join t_snapshot_values v on v.snapshot_id = s.id and v.tableoid = c.oid
             where s.seq = 2 limit 1")" "t_snapshot_values_202611" "values land in their monthly partition"
