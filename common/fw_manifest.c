@@ -216,15 +216,11 @@ static int parse_pieces(const cJSON *list, fw_manifest *out, char *err, size_t e
 
 static int parse_fields(const cJSON **s, fw_manifest *out, char *err, size_t errlen)
 {
-	long long format;
 	const char *text;
 
-	if (json_fields_string(s[K_TYPE], "type", 64, &text, LABEL, err, errlen) != 0)
+	if (json_fields_type_format(s[K_TYPE], s[K_FORMAT], "sms-firmware-manifest", LABEL, err, errlen) != 0)
 		return -1;
-	if (strcmp(text, "sms-firmware-manifest") != 0)
-		return errf(err, errlen, LABEL ": type is not sms-firmware-manifest");
-	if (json_fields_int(s[K_FORMAT], "format", 1, 1, &format, LABEL, err, errlen) != 0 ||
-	    json_fields_copy_string(s[K_RELEASE], "release", FW_RELEASE_MAX - 1, out->release,
+	if (json_fields_copy_string(s[K_RELEASE], "release", FW_RELEASE_MAX - 1, out->release,
 	                            LABEL, err, errlen) != 0 ||
 	    json_fields_copy_string(s[K_PACKAGE], "package", FW_PACKAGE_MAX, out->package, LABEL, err, errlen) != 0 ||
 	    json_fields_int(s[K_VERSION], "version", 1, FW_VERSION_MAX, &out->version, LABEL, err, errlen) != 0 ||

@@ -86,15 +86,9 @@ char *fw_offer_json(const fw_offer *o, char *err, size_t errlen)
 
 static int parse_fields(const cJSON **s, fw_offer *out, char *err, size_t errlen)
 {
-	long long format;
-	const char *type;
-
-	if (json_fields_string(s[K_TYPE], "type", 64, &type, LABEL, err, errlen) != 0)
+	if (json_fields_type_format(s[K_TYPE], s[K_FORMAT], "sms-firmware-offer", LABEL, err, errlen) != 0)
 		return -1;
-	if (strcmp(type, "sms-firmware-offer") != 0)
-		return errf(err, errlen, LABEL ": type is not sms-firmware-offer");
-	if (json_fields_int(s[K_FORMAT], "format", 1, 1, &format, LABEL, err, errlen) != 0 ||
-	    json_fields_copy_string(s[K_EQUIPMENT], "equipment", IDENTITY_SCOPE_MAX - 1, out->equipment,
+	if (json_fields_copy_string(s[K_EQUIPMENT], "equipment", IDENTITY_SCOPE_MAX - 1, out->equipment,
 	                            LABEL, err, errlen) != 0 ||
 	    json_fields_int(s[K_ROLLOUT], "rollout", 1, FW_VERSION_MAX, &out->rollout, LABEL, err, errlen) != 0 ||
 	    json_fields_copy_string(s[K_RELEASE], "release", FW_RELEASE_MAX - 1, out->release,

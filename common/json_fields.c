@@ -71,6 +71,19 @@ int json_fields_require_all(const cJSON *const *seen, const char *const *keys, s
 	return 0;
 }
 
+int json_fields_type_format(const cJSON *type, const cJSON *format, const char *want_type, const char *label,
+                            char *err, size_t errlen)
+{
+	const char *got;
+	long long n;
+
+	if (json_fields_string(type, "type", 64, &got, label, err, errlen) != 0)
+		return -1;
+	if (strcmp(got, want_type) != 0)
+		return errf(err, errlen, "%s: type is not %s", label, want_type);
+	return json_fields_int(format, "format", 1, 1, &n, label, err, errlen);
+}
+
 int json_fields_copy_string(const cJSON *v, const char *key, size_t max, char *out, const char *label, char *err,
                             size_t errlen)
 {

@@ -30,6 +30,11 @@ int json_fields_collect(const cJSON *obj, const char *const *keys, size_t n_keys
 int json_fields_require_all(const cJSON *const *seen, const char *const *keys, size_t n_keys, const char *label,
                             char *err, size_t errlen);
 
+/* The "type" and "format" members every firmware document opens with:
+ * type exactly want_type, format exactly 1. */
+int json_fields_type_format(const cJSON *type, const cJSON *format, const char *want_type, const char *label,
+                            char *err, size_t errlen);
+
 /* A string of 1..max bytes, valid UTF-8 without control characters. */
 int json_fields_string(const cJSON *v, const char *key, size_t max, const char **out, const char *label, char *err,
                        size_t errlen);
