@@ -50,6 +50,7 @@
 #include "common/log.h"
 #include "common/mqtt_session.h"
 #include "common/receipt.h"
+#include "common/role_cert.h"
 #include "services/agent/agent_config.h"
 #include "services/agent/agent_crl.h"
 #include "services/agent/agent_firmware.h"
@@ -144,15 +145,6 @@ static int is_customer_of(const identity *t, const identity *self)
 	       strcmp(t->account, self->account) == 0;
 }
 
-/* A role is honoured only on a certificate the services CA signed (a
- * customer's CA must not mint a "vendor" recipient). */
-static int issued_by(X509 *cert, X509 *ca)
-{
-	EVP_PKEY *key = X509_get0_pubkey(ca);
-
-	return X509_check_issued(ca, cert) == X509_V_OK && key != NULL && X509_verify(cert, key) == 1;
-}
-
 /* One recipient: 0 and *r, or -1 with err. */
 static int recipient_identity(const char *path, X509 *services_ca, identity *r, char *err, size_t errlen)
 {
@@ -162,7 +154,9 @@ static int recipient_identity(const char *path, X509 *services_ca, identity *r, 
 
 	if (cert == NULL || identity_from_subject(X509_get_subject_name(cert), r, why, sizeof why) != 0)
 		snprintf(err, errlen, "e2e.recipients: %s: no certificate with an SMS identity", path);
-	else if (r->kind == IDENTITY_ROLE && !issued_by(cert, services_ca))
+	/* A role is honoured only on a certificate the services CA signed (a
+	 * customer's CA must not mint a "vendor" recipient). */
+	else if (r->kind == IDENTITY_ROLE && role_cert_check(cert, services_ca, r->role, "", why, sizeof why) != 0)
 		snprintf(err, errlen, "e2e.recipients: %s names role %s but is not issued by e2e.services_ca", path,
 		         r->role);
 	else
