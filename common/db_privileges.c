@@ -12,6 +12,11 @@ static const pg_need snapshotd_needs[] = {
 	             "text[],text[],text[],double precision[],text[],bigint)", NULL },
 	{ "EXECUTE", "sms_ingest_signed_snapshot(bytea,text,text,text,text,text,timestamptz,bigint,text,"
 	             "text[],text[],text[],double precision[],text[],bigint,bytea,text,timestamptz)", NULL },
+	{ "EXECUTE", "sms_ingest_head(bytea,text,text,text,text,text,timestamptz,bigint,text,integer,bytea,bigint,"
+	             "bytea,text,timestamptz)", NULL },
+	{ "EXECUTE", "sms_ingest_values(bigint,timestamptz,text,text[],text[],text[],double precision[],text[])", NULL },
+	{ "EXECUTE", "sms_channel_layout(text,bytea,text[],text[],text[])", NULL },
+	{ "EXECUTE", "sms_layout_digest(text[],text[],text[])", NULL },
 	{ "INSERT", "t_snapshot_signature", NULL },
 	{ "EXECUTE", "sms_dead_letter(bytea,text,bytea,bigint,text,text)", NULL },
 	{ "EXECUTE", "sms_dead_letter_replay_failed(bigint,text)", NULL },

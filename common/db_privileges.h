@@ -13,6 +13,8 @@
 
 /* sql/NNN_*.sql these programs were written against. */
 #define SMS_SCHEMA_VERSION 4
+/* sql/007_ingest_by_copy.sql: what sms-snapshotd needs. */
+#define SMS_SNAPSHOTD_SCHEMA_VERSION 7
 /* sql/005_firmware.sql: what sms-firmware and sms-publisherd need. */
 #define SMS_FIRMWARE_SCHEMA_VERSION 5
 

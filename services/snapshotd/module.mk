@@ -9,7 +9,8 @@ SNAPSHOTD_SRC := services/snapshotd/snapshotd_main.c services/snapshotd/snapshot
 	services/snapshotd/snapshotd_metrics.c \
 	services/snapshotd/snapshotd_config.c services/snapshotd/snapshot_ingest.c \
 	services/snapshotd/snapshot_store.c services/snapshotd/snapshotd_replay.c \
-	services/snapshotd/snapshotd_receipts.c services/snapshotd/snapshotd_group_commit.c
+	services/snapshotd/snapshotd_receipts.c services/snapshotd/snapshotd_group_commit.c \
+	services/snapshotd/snapshot_layout.c services/snapshotd/snapshot_copy.c
 
 BINS += $(B)/bin/sms-snapshotd
 
@@ -30,3 +31,12 @@ $(B)/tests/unit/test_snapshotd_receipts: $(B)/obj/tests/unit/test_snapshotd_rece
 		$(B)/obj/tests/unit/pki_test_support.o $(B)/obj/services/snapshotd/snapshotd_receipts.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread
+
+UNIT_TESTS += $(B)/tests/unit/test_snapshot_copy
+
+$(B)/obj/tests/unit/test_snapshot_copy.o: MODULE_CFLAGS := -I/usr/include/cjson
+
+$(B)/tests/unit/test_snapshot_copy: $(B)/obj/tests/unit/test_snapshot_copy.o \
+		$(B)/obj/services/snapshotd/snapshot_layout.o $(B)/obj/services/snapshotd/snapshot_copy.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lm

@@ -7,12 +7,18 @@
 #include <libpq-fe.h>
 
 #include "common/db_privileges.h"
+#include "common/log.h"
+#include "services/snapshotd/snapshot_copy.h"
+#include "services/snapshotd/snapshot_layout.h"
 
 /* How long the start-up check waits for a database that is not up yet. */
 #define READY_WAIT_MS 30000
+/* Layouts a connection remembers as recorded (a few per device type). */
+#define LAYOUTS_REMEMBERED 1024
 
 struct snapshot_store {
 	pg_session *db;
+	layout_set *layouts;   /* recorded in t_channel_layout, seen on this connection */
 };
 
 /* A growable string for the array literals. */
@@ -87,7 +93,10 @@ snapshot_store *snapshot_store_new(const char *conninfo, const char *application
 	if (s == NULL)
 		return NULL;
 	s->db = pg_session_new(conninfo, application_name);
-	if (s->db == NULL) {
+	s->layouts = layout_set_new(LAYOUTS_REMEMBERED);
+	if (s->db == NULL || s->layouts == NULL) {
+		pg_session_free(s->db);
+		layout_set_free(s->layouts);
 		free(s);
 		return NULL;
 	}
@@ -99,6 +108,7 @@ void snapshot_store_free(snapshot_store *s)
 	if (s == NULL)
 		return;
 	pg_session_free(s->db);
+	layout_set_free(s->layouts);
 	free(s);
 }
 
@@ -118,6 +128,12 @@ static const char ingest_sql[] =
 	"$1, $2, $3, $4, $5, $6, $7::timestamptz, $8::bigint, $9, "
 	"$10::text[], $11::text[], $12::text[], $13::float8[], $14::text[], $15::bigint, "
 	"$16::bytea, $17, $18::timestamptz)";
+static const char ingest_head_sql[] =
+	"SELECT outcome, snapshot_id, first_topic, missing_from, missing_to, channel_ids, taken_at_us"
+	" FROM sms_ingest_head($1, $2, $3, $4, $5, $6, $7::timestamptz, $8::bigint, $9, $10::integer, $11::bytea,"
+	" NULL, $12::bytea, $13, $14::timestamptz)";
+static const char channel_layout_sql[] =
+	"SELECT recorded FROM sms_channel_layout($1, $2::bytea, $3::text[], $4::text[], $5::text[])";
 static const char dead_letter_sql[] = "SELECT sms_dead_letter($1, $2, $3, $4::bigint, $5, $6)";
 static const char replay_fetch_sql[] =
 	"SELECT id, topic, payload, digest FROM t_dead_letter"
@@ -147,7 +163,13 @@ static store_result connect_prepared(snapshot_store *s, char *err, size_t errlen
 		return to_store_result(c);
 	if (!pg_session_fresh(s->db))
 		return STORE_OK;
+	/* Another server, or the same one restored: learn its layouts again. */
+	layout_set_clear(s->layouts);
 	c = prepare(s, "ingest", ingest_sql, err, errlen);
+	if (c == PG_OK)
+		c = prepare(s, "ingest_head", ingest_head_sql, err, errlen);
+	if (c == PG_OK)
+		c = prepare(s, "channel_layout", channel_layout_sql, err, errlen);
 	if (c == PG_OK)
 		c = prepare(s, "dead_letter", dead_letter_sql, err, errlen);
 	if (c == PG_OK)
@@ -192,7 +214,7 @@ int snapshot_store_check_ready(snapshot_store *s, char *err, size_t errlen)
 	pg_class c = pg_session_connect_retry(s->db, READY_WAIT_MS, err, errlen);
 
 	if (c == PG_OK)
-		c = pg_session_check_ready(s->db, r->program, SMS_SCHEMA_VERSION, r->needs, r->n_needs, err, errlen);
+		c = pg_session_check_ready(s->db, r->program, SMS_SNAPSHOTD_SCHEMA_VERSION, r->needs, r->n_needs, err, errlen);
 	if (c == PG_OK && connect_prepared(s, err, errlen) != STORE_OK)
 		return -1;
 	return c == PG_OK ? 0 : -1;
@@ -241,13 +263,19 @@ static void ingest_params_free(ingest_params *p)
 	free(p->groups.buf); free(p->channels.buf); free(p->units.buf); free(p->nums.buf); free(p->txts.buf);
 }
 
+static int format_signing_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	return gmtime_r(&t, &tm) != NULL && strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) != 0 ? 0 : -1;
+}
+
 /* STORE_OK, STORE_RETRY (out of memory) or STORE_REJECTED, err set. */
 static store_result ingest_params_build(ingest_params *p, const unsigned char digest[32], const char *topic,
                                         const snapshot_topic *t, const snapshot *snap, const char *originator,
                                         const store_signature *sig, long long replay_of, char *err, size_t errlen)
 {
 	char num[40];
-	struct tm tm;
 	size_t i;
 
 	memset(p, 0, sizeof *p);
@@ -293,8 +321,7 @@ static store_result ingest_params_build(ingest_params *p, const unsigned char di
 	p->params[13] = p->txts.buf;
 	p->params[14] = replay_of > 0 ? p->replay : NULL;
 	if (sig != NULL && sig->der != NULL) {
-		if (gmtime_r(&sig->signing_time, &tm) == NULL ||
-		    strftime(p->signed_at, sizeof p->signed_at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		if (format_signing_time(sig->signing_time, p->signed_at, sizeof p->signed_at) != 0) {
 			snprintf(err, errlen, "storing snapshot: signing time out of range");
 			return STORE_REJECTED;
 		}
@@ -340,47 +367,330 @@ static int exec_ok(PGconn *c, const char *sql)
 	return ok;
 }
 
-/* Every item in one transaction on this connection, never reconnecting in
- * between (a new connection would lose what the old transaction held while
- * the items after it still reported success). 1 committed, 0 nothing kept. */
-static int put_batch_once(snapshot_store *s, store_item *items, size_t n)
+/* ---- Group commit by COPY (sql/007_ingest_by_copy.sql) ---- */
+
+/* How one snapshot of a batch goes, and what its head returned. */
+typedef struct {
+	unsigned char layout[LAYOUT_DIGEST_LEN];
+	int by_copy;          /* sms_ingest_head + COPY; else the whole sms_ingest_signed_snapshot */
+	int *ids;             /* channel ids of a snapshot stored by its head */
+	long long taken_at_us;
+} batch_slot;
+
+/* The parameters of sms_ingest_head for one snapshot. */
+typedef struct {
+	char seq[32], n_values[16], signed_at[32];
+	const char *params[14];
+	int lengths[14], formats[14];
+} head_params;
+
+static int head_params_build(head_params *h, const store_item *it, const batch_slot *slot)
 {
-	PGconn *c;
+	memset(h, 0, sizeof *h);
+	snprintf(h->seq, sizeof h->seq, "%lld", it->snap->seq);
+	snprintf(h->n_values, sizeof h->n_values, "%zu", it->snap->n_values);
+	h->params[0] = (const char *)it->digest;
+	h->lengths[0] = 32;
+	h->formats[0] = 1;
+	h->params[1] = it->topic;
+	h->params[2] = it->t->master;
+	h->params[3] = it->t->account;
+	h->params[4] = it->t->equipment;
+	h->params[5] = it->snap->device_type;
+	h->params[6] = it->snap->taken_at;
+	h->params[7] = h->seq;
+	h->params[8] = it->originator;
+	h->params[9] = h->n_values;
+	h->params[10] = (const char *)slot->layout;
+	h->lengths[10] = LAYOUT_DIGEST_LEN;
+	h->formats[10] = 1;
+	if (it->sig != NULL && it->sig->der != NULL) {
+		if (format_signing_time(it->sig->signing_time, h->signed_at, sizeof h->signed_at) != 0)
+			return -1;
+		h->params[11] = (const char *)it->sig->der;
+		h->lengths[11] = (int)it->sig->der_len;
+		h->formats[11] = 1;
+		h->params[12] = it->sig->signer;
+		h->params[13] = h->signed_at;
+	}
+	return 0;
+}
+
+/* Records the snapshot's layout in its own transaction (resolving and
+ * creating channels, checking units), so its heads can take the ids by
+ * digest. Failing is not an error here: the snapshot then goes the whole
+ * way through sms_ingest_signed_snapshot, which refuses it for the reason
+ * this failed (or finds it a duplicate first). */
+static void learn_layout(snapshot_store *s, store_item *it, const batch_slot *slot)
+{
+	ingest_params p;
+	const char *params[5];
+	int lengths[5] = { 0, LAYOUT_DIGEST_LEN, 0, 0, 0 }, formats[5] = { 0, 1, 0, 0, 0 };
+	PGresult *res = NULL;
+
+	if (ingest_params_build(&p, it->digest, it->topic, it->t, it->snap, it->originator, NULL, 0, it->err,
+	                        sizeof it->err) != STORE_OK)
+		goto out;
+	params[0] = it->snap->device_type;
+	params[1] = (const char *)slot->layout;
+	params[2] = p.groups.buf;
+	params[3] = p.channels.buf;
+	params[4] = p.units.buf;
+	if (exec_prepared(s, "channel_layout", 5, params, lengths, formats, "recording a channel layout", &res,
+	                  it->err, sizeof it->err) == STORE_OK &&
+	    PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		layout_set_add(s->layouts, it->snap->device_type, slot->layout);
+out:
+	PQclear(res);
+	ingest_params_free(&p);
+}
+
+static void plan_item(snapshot_store *s, store_item *it, batch_slot *slot)
+{
+	memset(&it->rc, 0, sizeof it->rc);
+	it->result = STORE_RETRY;
+	if (snapshot_layout_digest(it->snap, slot->layout) != 0)
+		return;
+	if (!layout_set_has(s->layouts, it->snap->device_type, slot->layout))
+		learn_layout(s, it, slot);
+	slot->by_copy = layout_set_has(s->layouts, it->snap->device_type, slot->layout);
+}
+
+/* BEGIN, one statement per snapshot, and the sync, without waiting. */
+static int send_batch(PGconn *c, store_item *items, const batch_slot *slots, size_t n)
+{
+	size_t i;
+	int ok = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
+
+	for (i = 0; ok && i < n; i++) {
+		store_item *it = &items[i];
+		head_params h;
+		ingest_params p;
+
+		if (slots[i].by_copy) {
+			ok = head_params_build(&h, it, &slots[i]) == 0 &&
+			     PQsendQueryPrepared(c, "ingest_head", 14, h.params, h.lengths, h.formats, 0) == 1;
+			continue;
+		}
+		ok = ingest_params_build(&p, it->digest, it->topic, it->t, it->snap, it->originator, it->sig, 0,
+		                         it->err, sizeof it->err) == STORE_OK &&
+		     PQsendQueryPrepared(c, "ingest", 18, p.params, p.lengths, p.formats, 0) == 1;
+		ingest_params_free(&p);
+	}
+	return ok && PQpipelineSync(c) == 1;
+}
+
+/* The next result in the pipeline, of status want (and, but for the sync,
+ * the end of its statement); NULL with the reason in why otherwise. */
+static PGresult *next_result(PGconn *c, ExecStatusType want, char *why, size_t whylen)
+{
+	PGresult *res = PQgetResult(c), *end;
+
+	if (res == NULL || PQresultStatus(res) != want) {
+		snprintf(why, whylen, "%s", res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(c));
+		why[strcspn(why, "\n")] = '\0';
+		PQclear(res);
+		return NULL;
+	}
+	if (want != PGRES_PIPELINE_SYNC && (end = PQgetResult(c)) != NULL) {
+		snprintf(why, whylen, "more than one result for a statement");
+		PQclear(end);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* "{1,2,3}": exactly n positive ids. */
+static int parse_ids(const char *s, int *ids, size_t n)
+{
+	size_t i = 0;
+	char *end;
+	long v;
+
+	if (*s++ != '{')
+		return -1;
+	while (i < n) {
+		v = strtol(s, &end, 10);
+		if (end == s || v <= 0 || v > 2147483647L)
+			return -1;
+		ids[i++] = (int)v;
+		s = end;
+		if (*s != ',')
+			break;
+		s++;
+	}
+	return i == n && s[0] == '}' && s[1] == '\0' ? 0 : -1;
+}
+
+static int read_item(const PGresult *res, store_item *it, batch_slot *slot)
+{
+	if (PQntuples(res) != 1)
+		return 0;
+	it->result = read_receipt(res, &it->rc);
+	if (!slot->by_copy || it->result != STORE_OK)
+		return 1;
+	if (PQnfields(res) != 7 || PQgetisnull(res, 0, 5) || PQgetisnull(res, 0, 6) ||
+	    (slot->ids = malloc(it->snap->n_values * sizeof *slot->ids)) == NULL ||
+	    parse_ids(PQgetvalue(res, 0, 5), slot->ids, it->snap->n_values) != 0)
+		return 0;
+	slot->taken_at_us = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+	return 1;
+}
+
+static int read_batch(PGconn *c, store_item *items, batch_slot *slots, size_t n, char *why, size_t whylen)
+{
+	PGresult *res;
 	size_t i;
 	int ok;
 
-	if (connect_prepared(s, items[0].err, sizeof items[0].err) != STORE_OK || (c = pg_session_conn(s->db)) == NULL ||
-	    !exec_ok(c, "BEGIN"))
+	if ((res = next_result(c, PGRES_COMMAND_OK, why, whylen)) == NULL)
 		return 0;
-	for (ok = 1, i = 0; ok && i < n; i++) {
-		store_item *it = &items[i];
-		ingest_params p;
-		PGresult *res = NULL;
-
-		memset(&it->rc, 0, sizeof it->rc);
-		ok = ingest_params_build(&p, it->digest, it->topic, it->t, it->snap, it->originator, it->sig, 0,
-		                         it->err, sizeof it->err) == STORE_OK;
-		if (ok) {
-			res = PQexecPrepared(c, "ingest", 18, p.params, p.lengths, p.formats, 0);
-			ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-		}
-		if (ok)
-			it->result = read_receipt(res, &it->rc);
+	PQclear(res);
+	for (i = 0; i < n; i++) {
+		if ((res = next_result(c, PGRES_TUPLES_OK, why, whylen)) == NULL)
+			return 0;
+		ok = read_item(res, &items[i], &slots[i]);
 		PQclear(res);
-		ingest_params_free(&p);
+		if (!ok) {
+			snprintf(why, whylen, "unexpected result for snapshot %zu of the batch", i + 1);
+			return 0;
+		}
 	}
-	if (ok && exec_ok(c, "COMMIT"))
-		return 1;
-	if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
-		exec_ok(c, "ROLLBACK");
-	return 0;
+	if ((res = next_result(c, PGRES_PIPELINE_SYNC, why, whylen)) == NULL)
+		return 0;
+	PQclear(res);
+	return 1;
+}
+
+/* After an error: read up to the sync (statements after the failed one
+ * come back aborted), then leave pipeline mode. 0 if that failed too. */
+static int pipeline_abandon(PGconn *c)
+{
+	PGresult *res;
+	int nulls = 0;
+
+	while (PQstatus(c) == CONNECTION_OK && nulls < 2) {
+		if ((res = PQgetResult(c)) == NULL) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		PQclear(res);
+	}
+	return PQexitPipelineMode(c) == 1;
+}
+
+/* One COPY with the values of every snapshot a head stored; checks that
+ * PostgreSQL took exactly that many rows. */
+static int copy_values(PGconn *c, const store_item *items, const batch_slot *slots, size_t n, char *why,
+                       size_t whylen)
+{
+	copy_rows rows;
+	PGresult *res;
+	size_t i;
+	int sent;
+
+	copy_rows_begin(&rows);
+	for (i = 0; i < n; i++)
+		if (slots[i].by_copy && items[i].result == STORE_OK)
+			copy_rows_add(&rows, items[i].rc.snapshot_id, slots[i].taken_at_us, slots[i].ids, items[i].snap);
+	copy_rows_end(&rows);
+	if (rows.rows == 0 || rows.failed || rows.len > 2147483647u) {
+		if (rows.rows > 0)
+			snprintf(why, whylen, "out of memory for %zu value rows", rows.rows);
+		copy_rows_free(&rows);
+		return rows.rows == 0;
+	}
+	res = PQexec(c, snapshot_copy_sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		snprintf(why, whylen, "%s", PQresultErrorMessage(res));
+		PQclear(res);
+		copy_rows_free(&rows);
+		return 0;
+	}
+	PQclear(res);
+	sent = PQputCopyData(c, (const char *)rows.buf, (int)rows.len) == 1;
+	sent = PQputCopyEnd(c, sent ? NULL : "sms-snapshotd could not send the rows") == 1 && sent;
+	res = PQgetResult(c);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK || strtoull(PQcmdTuples(res), NULL, 10) != rows.rows) {
+		snprintf(why, whylen, "COPY of %zu value rows: %s", rows.rows,
+		         PQresultStatus(res) == PGRES_COMMAND_OK ? PQcmdTuples(res) : PQresultErrorMessage(res));
+		sent = 0;
+	}
+	PQclear(res);
+	while ((res = PQgetResult(c)) != NULL)
+		PQclear(res);
+	copy_rows_free(&rows);
+	return sent;
+}
+
+static int commit_ok(PGconn *c)
+{
+	PGresult *res = PQexec(c, "COMMIT");
+	/* COMMIT of a failed transaction answers ROLLBACK. */
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+
+	PQclear(res);
+	return ok;
+}
+
+/* The batch in one transaction: the heads pipelined in one round trip, the
+ * values in one COPY. 1 committed (results in items), 0 nothing kept. */
+static int put_batch_copy(snapshot_store *s, store_item *items, size_t n)
+{
+	batch_slot *slots = calloc(n, sizeof *slots);
+	char why[256] = "";
+	PGconn *c = NULL;
+	int ok = 0;
+	size_t i;
+
+	if (slots == NULL || connect_prepared(s, why, sizeof why) != STORE_OK)
+		goto out;
+	for (i = 0; i < n; i++)
+		plan_item(s, &items[i], &slots[i]);
+	if ((c = pg_session_conn(s->db)) == NULL || PQenterPipelineMode(c) != 1)
+		goto out;
+	if (!send_batch(c, items, slots, n)) {
+		snprintf(why, sizeof why, "sending the batch: %s", PQerrorMessage(c));
+		why[strcspn(why, "\n")] = '\0';
+		pg_session_disconnect(s->db);
+		goto rollback;
+	}
+	if (!read_batch(c, items, slots, n, why, sizeof why)) {
+		if (!pipeline_abandon(c))
+			pg_session_disconnect(s->db);
+		goto rollback;
+	}
+	if (PQexitPipelineMode(c) != 1 || !copy_values(c, items, slots, n, why, sizeof why) || !commit_ok(c))
+		goto rollback;
+	ok = 1;
+	goto out;
+rollback:
+	if ((c = pg_session_conn(s->db)) != NULL && PQstatus(c) == CONNECTION_OK &&
+	    PQtransactionStatus(c) != PQTRANS_IDLE && !exec_ok(c, "ROLLBACK"))
+		pg_session_disconnect(s->db);
+	/* A layout the database no longer has (restored?) must be learnt again. */
+	layout_set_clear(s->layouts);
+out:
+	if (!ok)
+		sms_log(LOG_LEVEL_DEBUG, "%zu snapshot(s) not stored together (%s): storing each on its own", n,
+		        why[0] ? why : "no connection");
+	for (i = 0; slots != NULL && i < n; i++)
+		free(slots[i].ids);
+	free(slots);
+	return ok;
 }
 
 void snapshot_store_put_batch(snapshot_store *s, store_item *items, size_t n)
 {
 	size_t i;
 
-	if (n > 1 && put_batch_once(s, items, n))
+	if (n > 0 && put_batch_copy(s, items, n))
 		return;
 	for (i = 0; i < n; i++) {
 		store_item *it = &items[i];

@@ -106,7 +106,8 @@ static void note_device_seen(snapshotd_worker *w, const ingest_result *r)
 }
 
 /* On the worker's own connection, or with the other workers' snapshots in
- * one transaction (snapshotd_group_commit.h) when there are several. */
+ * one transaction (snapshotd_group_commit.h) when there are several; either
+ * way values go by COPY (snapshot_store_put_batch). */
 static store_result put_snapshot(snapshotd_worker *w, const unsigned char digest[32], const char *topic,
                                  const ingest_result *r, const store_signature *sig, store_receipt *rc, char *err,
                                  size_t errlen)
@@ -115,9 +116,9 @@ static store_result put_snapshot(snapshotd_worker *w, const unsigned char digest
 	                  .originator = r->originator, .sig = sig };
 
 	if (w->sh->commits == NULL)
-		return snapshot_store_put(w->store, digest, topic, &r->topic, &r->snap, r->originator, sig, 0, rc, err,
-		                          errlen);
-	group_commit_put(w->sh->commits, w->store, &it);
+		snapshot_store_put_batch(w->store, &it, 1);
+	else
+		group_commit_put(w->sh->commits, w->store, &it);
 	*rc = it.rc;
 	snprintf(err, errlen, "%s", it.err);
 	return it.result;

@@ -107,7 +107,8 @@ svc_daemon_start() {
 		conf=$H_DIR/snapshotd-extra.conf
 		{ cat "$H_DIR/snapshotd.conf"; printf '%s\n' "$@"; } >"$conf"
 	fi
-	"$DBIN/sms-snapshotd" --config "$conf" >>"$H_DIR/snapshotd.log" 2>&1 &
+	# SVC_DAEMON_ARGS: more options (--verbose).
+	"$DBIN/sms-snapshotd" --config "$conf" ${SVC_DAEMON_ARGS:-} >>"$H_DIR/snapshotd.log" 2>&1 &
 	SVC_DAEMON=$!
 	H_PIDS+=("$SVC_DAEMON")
 	# Ready when the broker session is up.

@@ -51,7 +51,7 @@ tap_is "$(q "select string_agg(table_name || '.' || column_name, ' ' order by ta
 	"sms_snapshotd: UPDATE only on the columns it sets"
 tap_is "$(q "select string_agg(p.proname, ' ' order by p.proname) from pg_proc p
             where p.pronamespace = 'public'::regnamespace and has_function_privilege('snapd', p.oid, 'EXECUTE')")" \
-	"sms_dead_letter sms_dead_letter_replay_failed sms_device_seen sms_ensure_partition sms_ensure_partitions sms_ingest_signed_snapshot sms_ingest_snapshot" \
+	"sms_channel_layout sms_dead_letter sms_dead_letter_replay_failed sms_device_seen sms_ensure_partition sms_ensure_partitions sms_ingest_head sms_ingest_signed_snapshot sms_ingest_snapshot sms_ingest_values sms_layout_digest" \
 	"snapd may execute exactly the functions it calls (not the 001 sms_dead_letter form, nothing for PUBLIC)"
 tap_is "$(q "select has_schema_privilege('snapd', 'public', 'CREATE') or has_database_privilege('snapd', 'sms', 'CREATE')")" f \
 	"snapd has no CREATE on schema public or the database"
@@ -86,7 +86,7 @@ before=$(log_count 'not starting')
 SVC_CONF=$H_DIR/old.conf svc_daemon_start
 svc_daemon_stop TERM
 tap_is "$?" 1 "schema at version 1: daemon refuses to start"
-grep 'not starting' "$H_DIR/snapshotd.log" | tail -n 1 | grep -q "schema version 1, sms-snapshotd needs 4: run sms-db migrate" &&
+grep 'not starting' "$H_DIR/snapshotd.log" | tail -n 1 | grep -q "schema version 1, sms-snapshotd needs 7: run sms-db migrate" &&
 	tap_ok "schema at version 1: the line says to migrate" || tap_not_ok "schema at version 1: the line says to migrate"
 
 # The daemon from here on: least privilege, small dead letters, quick replays.
