@@ -21,10 +21,22 @@
 -- can compute: SHA-256 of "group\nchannel\nunit\n" per value, in order
 -- (names and units hold no control characters, see snapshot_json.h).
 --
+-- Also: signed_data compressed with lz4, and sms_device_seen in PL/pgSQL.
+--
 -- sms_ingest_snapshot and sms_ingest_signed_snapshot keep their signatures
 -- and their results (replays, and the fallback when a batch fails, use
 -- them); both are now sms_ingest_head + sms_ingest_values, so the rules
 -- live once.
+
+-- The SignedData (the snapshot's JSON with its signature, ~22 KB) is
+-- compressed on the way into TOAST; lz4 does that several times faster than
+-- the default pglz. A server built without lz4 keeps pglz.
+DO $$
+BEGIN
+	ALTER TABLE t_snapshot_signature ALTER COLUMN signed_data SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+	RAISE NOTICE 'lz4 not available: signed_data stays compressed with pglz';
+END $$;
 
 -- 006's digests were of the arrays' text forms; a layout is a cache of
 -- resolved names, rebuilt from the first snapshot that uses it.
@@ -315,6 +327,18 @@ BEGIN
 		PERFORM sms_ingest_values(snapshot_id, p_taken_at, p_device_type, p_groups, p_channels, p_units,
 		                          p_num, p_txt);
 	END IF;
+END $$;
+
+-- 004's sms_device_seen was LANGUAGE sql: PostgreSQL plans such a body on
+-- every call. The same statement in PL/pgSQL keeps its plan per session.
+CREATE OR REPLACE FUNCTION sms_device_seen(p_master text, p_account text, p_equipment text,
+                                           p_serial text, p_issuer text, p_not_after timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE t_device d
+	   SET last_seen = now(), cert_serial = p_serial, cert_issuer = p_issuer, cert_not_after = p_not_after
+	  FROM t_account a JOIN t_master_account m ON m.id = a.master_account_id
+	 WHERE d.account_id = a.id AND a.name = p_account AND m.name = p_master AND d.equipment = p_equipment;
 END $$;
 
 DO $$

@@ -2,12 +2,13 @@
  * Group commit across the workers' MQTT sessions. libmosquitto hands a
  * session one message at a time and the PUBACK must wait for the commit,
  * so one session commits (and flushes the WAL) once per snapshot. Here a
- * worker with a snapshot to store joins a queue; whoever finds no commit
- * running leads: it stores what is queued (up to max_batch, oldest first)
+ * worker with a snapshot to store joins a queue; while fewer than
+ * max_in_flight batches are committing, a worker whose snapshot is still
+ * queued leads: it stores what is queued (up to max_batch, oldest first)
  * in one transaction on its own connection (snapshot_store_put_batch),
  * and every worker of that batch returns from its message only after that
- * commit, so commit-before-acknowledge holds for each. While one batch
- * commits, the next one queues: with W workers a batch holds up to W.
+ * commit, so commit-before-acknowledge holds for each. With two batches in
+ * flight one flushes the WAL while the other runs on the second core.
  * No thread of its own; the leader is always a worker inside its message
  * callback.
  */
@@ -20,7 +21,7 @@
 
 typedef struct group_commit group_commit;
 
-group_commit *group_commit_new(size_t max_batch);
+group_commit *group_commit_new(size_t max_batch, size_t max_in_flight);
 void group_commit_free(group_commit *g);
 
 /* Stores item (with whatever else is queued) and returns item->result once

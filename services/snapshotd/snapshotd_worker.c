@@ -1,6 +1,7 @@
 /* One ingest worker; contract in snapshotd_worker.h. */
 #include "services/snapshotd/snapshotd_worker.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,15 +64,17 @@ static void report_missing(snapshotd_worker *w, const ingest_result *r, const st
  * whether a snapshot holds it: stored now, or earlier (a re-send); not so a
  * duplicate of a message that was dead-lettered before (no snapshot id). */
 /* sms-db devices wants last seen to the minute, not a database write per
- * message: each worker remembers (device, certificate) per slot and writes
- * again after DEVICE_SEEN_EVERY_S or when the certificate changes. Sized
- * for a fleet of tens of thousands (16 bytes a slot, per worker): with
- * fewer slots than devices, slots collide and every snapshot costs a
- * second transaction. */
+ * message: the workers remember (device, certificate) per slot and write
+ * again after DEVICE_SEEN_EVERY_S or when the certificate changes. One
+ * table for all workers: a shared subscription hands a device's next
+ * snapshot to any worker, so per-worker tables missed (W-1)/W of the time
+ * and cost a second transaction per snapshot. Sized for a fleet of tens of
+ * thousands (16 bytes a slot): with fewer slots than devices, slots collide. */
 #define DEVICE_SEEN_SLOTS 65536
 #define DEVICE_SEEN_EVERY_S 60
 
-static _Thread_local struct {
+static pthread_mutex_t device_seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
 	uint64_t key;
 	time_t at;
 } device_seen_cache[DEVICE_SEEN_SLOTS];
@@ -92,8 +95,12 @@ static void note_device_seen(snapshotd_worker *w, const ingest_result *r)
 	size_t slot = (size_t)(key % DEVICE_SEEN_SLOTS);
 	time_t now = time(NULL);
 	char err[512];
+	int fresh;
 
-	if (device_seen_cache[slot].key == key && now - device_seen_cache[slot].at < DEVICE_SEEN_EVERY_S)
+	pthread_mutex_lock(&device_seen_lock);
+	fresh = device_seen_cache[slot].key == key && now - device_seen_cache[slot].at < DEVICE_SEEN_EVERY_S;
+	pthread_mutex_unlock(&device_seen_lock);
+	if (fresh)
 		return;
 	if (snapshot_store_device_seen(w->store, &r->topic, r->cert_serial, r->cert_issuer, r->cert_not_after, err,
 	                               sizeof err) != STORE_OK) {
@@ -101,8 +108,10 @@ static void note_device_seen(snapshotd_worker *w, const ingest_result *r)
 		        w->index, r->topic.master, r->topic.account, r->topic.equipment, err);
 		return;
 	}
+	pthread_mutex_lock(&device_seen_lock);
 	device_seen_cache[slot].key = key;
 	device_seen_cache[slot].at = now;
+	pthread_mutex_unlock(&device_seen_lock);
 }
 
 /* On the worker's own connection, or with the other workers' snapshots in

@@ -125,4 +125,19 @@ tap_is "$(q "select reason || ': ' || (position('unit mismatch: g/max: unit' in 
 grep -q "not stored together (.*unit mismatch" "$H_DIR/snapshotd.log" &&
 	tap_ok "... its batch fell back to one by one, saying why" ||
 	tap_not_ok "unit mismatch fallback logged: $(grep 'not stored together' "$H_DIR/snapshotd.log" | tail -1)"
+
+# --- last seen: one write per device and minute, whichever worker gets it
+for i in 1 2 3 4 5 6; do snap "seen-$i" EQ1 $((300 + i)) "2026-11-21T12:00:0${i}Z" "$V"; done
+before=$(q "select count(*) from t_snapshot s join t_device d on d.id = s.device_id where d.equipment = 'EQ1'")
+q "select pg_stat_reset()" >/dev/null
+SVC_CONF=$H_DIR/snapshotd-w4.conf svc_daemon_start
+for i in 1 2 3 4 5 6; do
+	publish_dir "$T1" 000001/00001/EQ1/snapshots "$H_DIR/out/seen-$i"
+	svc_wait_count "select count(*) from t_snapshot s join t_device d on d.id = s.device_id where d.equipment = 'EQ1'" \
+		"$((before + i))" 30 >/dev/null
+done
+svc_daemon_stop TERM
+tap_is "$(calls sms_device_seen)/$(q "select count(*) from t_snapshot s join t_device d on d.id = s.device_id
+            where d.equipment = 'EQ1' and s.seq > 300")" "1/6" \
+	"workers = 4: six snapshots of one device in a minute, last seen written once (the workers share what they wrote)"
 tap_done
