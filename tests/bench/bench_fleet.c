@@ -3,7 +3,7 @@
  * tests/bench/fleet.bench.
  *
  *   bench_fleet pki      FLEET [--write I --out DIR]
- *   bench_fleet encrypt  FLEET --recipient CERT --rounds R [--values V] --out FILE
+ *   bench_fleet encrypt  FLEET --recipient CERT --rounds R [--values V] [--dictionary D] --out FILE
  *   bench_fleet publish  FLEET --port P --cafile ROOT --in FILE [--round R]
  *                        [--inflight W] [--rate MSG_PER_S] [--stamps FILE] [--shard K/S]
  *   bench_fleet decrypt  FLEET --in FILE --cert C --key K --chain F --trust ROOT --crl F
@@ -13,7 +13,9 @@
  * seconds=S" (--write also writes device I's files, sms-pki layout).
  * encrypt writes R rounds of one snapshot per device (round robin, device
  * 0..N-1, seq = round + 1), each MQV-encrypted by the device's E2E identity
- * for CERT, to FILE as records (u32 device, u32 length, DER).
+ * for CERT, to FILE as records (u32 device, u32 length, DER). --dictionary:
+ * the compact form by the channel dictionary D, as RFC 3274 CompressedData
+ * (what sms-devicesim --dictionary D --compress sends).
  * publish connects every device over TLS with its own certificate (one
  * connection each, held open, driven by one poll loop) and publishes the
  * records of round R (default: all) on MA/ACC/EQ/snapshots at QoS 1, at
@@ -46,11 +48,13 @@
 #include <openssl/ssl.h>
 
 #include "cms/smscms.h"
+#include "common/snapshot_dict.h"
+#include "common/snapshot_json.h"
 #include "tests/bench/fleet_pki.h"
 
 typedef struct {
 	const char *cmd, *pki, *ma, *acc, *prefix, *cache, *out, *in, *recipient, *cafile, *stamps;
-	const char *cert, *key, *chain, *trust, *crl;
+	const char *cert, *key, *chain, *trust, *crl, *dictionary;
 	long devices, write_index, rounds, values, round, inflight, port, shard, shards;
 	double rate;
 } opts;
@@ -130,6 +134,7 @@ static int parse(int argc, char **argv, opts *o)
 		else if (!strcmp(a, "--chain")) o->chain = v;
 		else if (!strcmp(a, "--trust")) o->trust = v;
 		else if (!strcmp(a, "--crl")) o->crl = v;
+		else if (!strcmp(a, "--dictionary")) o->dictionary = v;
 		else {
 			fprintf(stderr, "bench_fleet: unknown option %s\n", a);
 			return 0;
@@ -201,8 +206,25 @@ out:
 	return out;
 }
 
+/* The compact form of the full JSON by dict (the same parser reads both). */
+static char *compact_json(const snapshot_dict *dict, char *json)
+{
+	snapshot s;
+	char err[300], *out = NULL;
+
+	if (snapshot_parse(json, strlen(json), 1000000, &s, err, sizeof err) != SNAPSHOT_OK)
+		die(err);
+	if (snapshot_dict_compact(dict, &s, &out, err, sizeof err) != 0)
+		die(err);
+	snapshot_free(&s);
+	free(json);
+	return out;
+}
+
 static int cmd_encrypt(const opts *o)
 {
+	snapshot_dict *dict = NULL;
+	char derr[300];
 	fleet_pki *f = open_fleet(o);
 	smscms_ctx *ctx = smscms_ctx_new();
 	smscms_encrypt_opts eo;
@@ -215,10 +237,18 @@ static int cmd_encrypt(const opts *o)
 	if (smscms_cert_load_pem(ctx, o->recipient, &rcpt) != SMSCMS_OK)
 		die(smscms_ctx_error(ctx));
 	smscms_encrypt_opts_init(&eo);
+	if (o->dictionary != NULL) {
+		if (snapshot_dict_load(o->dictionary, &dict, derr, sizeof derr) != 0)
+			die(derr);
+		eo.compress = 1;
+	}
 	for (long r = 0; r < o->rounds; r++)
 		for (size_t i = 0; i < fleet_pki_count(f); i++) {
 			smscms_identity *me = NULL;
 			char *json = snapshot_json(fleet_pki_equipment(f, i), r + 1, o->values, base + r);
+
+			if (json != NULL && dict != NULL)
+				json = compact_json(dict, json);
 			unsigned char *der = NULL;
 			size_t len = 0;
 			uint32_t hdr[2];
@@ -241,6 +271,7 @@ static int cmd_encrypt(const opts *o)
 	X509_free(rcpt);
 	smscms_ctx_free(ctx);
 	fleet_pki_free(f);
+	snapshot_dict_free(dict);
 	return 0;
 }
 
