@@ -31,8 +31,9 @@
 #include "services/snapshotd/snapshotd_worker.h"
 
 /* Group-commit batches committing at once: while one waits for its WAL
- * flush, the next is already running on the database. Two measured best
- * on a 2-core host (docs/scaling.md); more mostly adds lock waits. */
+ * flush, the next is already running on the database. On a 2-core host
+ * fleet.bench (8 workers) stored 579 snapshots/s with two against 455/s
+ * with one (separate runs); more were not tried. */
 #define COMMITS_IN_FLIGHT 2
 
 #define PARTITION_CHECK_SECONDS 3600
