@@ -600,11 +600,14 @@ static int copy_values(PGconn *c, const store_item *items, const batch_slot *slo
 		if (slots[i].by_copy && items[i].result == STORE_OK)
 			copy_rows_add(&rows, items[i].rc.snapshot_id, slots[i].taken_at_us, slots[i].ids, items[i].snap);
 	copy_rows_end(&rows);
-	if (rows.rows == 0 || rows.failed || rows.len > 2147483647u) {
-		if (rows.rows > 0)
-			snprintf(why, whylen, "out of memory for %zu value rows", rows.rows);
+	if (rows.rows == 0) {
 		copy_rows_free(&rows);
-		return rows.rows == 0;
+		return 1;
+	}
+	if (rows.failed || rows.len > 2147483647u) {
+		snprintf(why, whylen, "%zu value rows do not fit in one COPY buffer", rows.rows);
+		copy_rows_free(&rows);
+		return 0;
 	}
 	res = PQexec(c, snapshot_copy_sql);
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
