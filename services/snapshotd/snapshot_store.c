@@ -263,11 +263,45 @@ static void ingest_params_free(ingest_params *p)
 	free(p->groups.buf); free(p->channels.buf); free(p->units.buf); free(p->nums.buf); free(p->txts.buf);
 }
 
-static int format_signing_time(time_t t, char *buf, size_t len)
+/* Parameters 0..8 of both ingest statements (sms_ingest_signed_snapshot,
+ * sms_ingest_head): digest, topic, its three levels, device type,
+ * taken_at, seq (written into seq), originator. */
+static void snapshot_params(const char **params, int *lengths, int *formats, char *seq, size_t seqlen,
+                            const unsigned char *digest, const char *topic, const snapshot_topic *t,
+                            const snapshot *snap, const char *originator)
+{
+	snprintf(seq, seqlen, "%lld", snap->seq);
+	params[0] = (const char *)digest;
+	lengths[0] = 32;
+	formats[0] = 1;
+	params[1] = topic;
+	params[2] = t->master;
+	params[3] = t->account;
+	params[4] = t->equipment;
+	params[5] = snap->device_type;
+	params[6] = snap->taken_at;
+	params[7] = seq;
+	params[8] = originator;
+}
+
+/* The signature's three parameters (SignedData, signer, signing time written
+ * into signed_at), left NULL for an unsigned snapshot; -1 when the signing
+ * time cannot be written. */
+static int signature_params(const char **params, int *lengths, int *formats, char *signed_at, size_t len,
+                            const store_signature *sig)
 {
 	struct tm tm;
 
-	return gmtime_r(&t, &tm) != NULL && strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) != 0 ? 0 : -1;
+	if (sig == NULL || sig->der == NULL)
+		return 0;
+	if (gmtime_r(&sig->signing_time, &tm) == NULL || strftime(signed_at, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return -1;
+	params[0] = (const char *)sig->der;
+	lengths[0] = (int)sig->der_len;
+	formats[0] = 1;
+	params[1] = sig->signer;
+	params[2] = signed_at;
+	return 0;
 }
 
 /* STORE_OK, STORE_RETRY (out of memory) or STORE_REJECTED, err set. */
@@ -279,8 +313,6 @@ static store_result ingest_params_build(ingest_params *p, const unsigned char di
 	size_t i;
 
 	memset(p, 0, sizeof *p);
-	p->lengths[0] = 32;
-	p->formats[0] = 1;
 	sb_putc(&p->groups, '{'); sb_putc(&p->channels, '{'); sb_putc(&p->units, '{');
 	sb_putc(&p->nums, '{'); sb_putc(&p->txts, '{');
 	for (i = 0; i < snap->n_values; i++) {
@@ -303,33 +335,18 @@ static store_result ingest_params_build(ingest_params *p, const unsigned char di
 		snprintf(err, errlen, "out of memory building %zu values", snap->n_values);
 		return STORE_RETRY;
 	}
-	snprintf(p->seq, sizeof p->seq, "%lld", snap->seq);
+	snapshot_params(p->params, p->lengths, p->formats, p->seq, sizeof p->seq, digest, topic, t, snap, originator);
 	snprintf(p->replay, sizeof p->replay, "%lld", replay_of);
-	p->params[0] = (const char *)digest;
-	p->params[1] = topic;
-	p->params[2] = t->master;
-	p->params[3] = t->account;
-	p->params[4] = t->equipment;
-	p->params[5] = snap->device_type;
-	p->params[6] = snap->taken_at;
-	p->params[7] = p->seq;
-	p->params[8] = originator;
 	p->params[9] = p->groups.buf;
 	p->params[10] = p->channels.buf;
 	p->params[11] = p->units.buf;
 	p->params[12] = p->nums.buf;
 	p->params[13] = p->txts.buf;
 	p->params[14] = replay_of > 0 ? p->replay : NULL;
-	if (sig != NULL && sig->der != NULL) {
-		if (format_signing_time(sig->signing_time, p->signed_at, sizeof p->signed_at) != 0) {
-			snprintf(err, errlen, "storing snapshot: signing time out of range");
-			return STORE_REJECTED;
-		}
-		p->params[15] = (const char *)sig->der;
-		p->lengths[15] = (int)sig->der_len;
-		p->formats[15] = 1;
-		p->params[16] = sig->signer;
-		p->params[17] = p->signed_at;
+	if (signature_params(p->params + 15, p->lengths + 15, p->formats + 15, p->signed_at, sizeof p->signed_at,
+	                     sig) != 0) {
+		snprintf(err, errlen, "storing snapshot: signing time out of range");
+		return STORE_REJECTED;
 	}
 	return STORE_OK;
 }
@@ -387,33 +404,15 @@ typedef struct {
 static int head_params_build(head_params *h, const store_item *it, const batch_slot *slot)
 {
 	memset(h, 0, sizeof *h);
-	snprintf(h->seq, sizeof h->seq, "%lld", it->snap->seq);
+	snapshot_params(h->params, h->lengths, h->formats, h->seq, sizeof h->seq, it->digest, it->topic, it->t,
+	                it->snap, it->originator);
 	snprintf(h->n_values, sizeof h->n_values, "%zu", it->snap->n_values);
-	h->params[0] = (const char *)it->digest;
-	h->lengths[0] = 32;
-	h->formats[0] = 1;
-	h->params[1] = it->topic;
-	h->params[2] = it->t->master;
-	h->params[3] = it->t->account;
-	h->params[4] = it->t->equipment;
-	h->params[5] = it->snap->device_type;
-	h->params[6] = it->snap->taken_at;
-	h->params[7] = h->seq;
-	h->params[8] = it->originator;
 	h->params[9] = h->n_values;
 	h->params[10] = (const char *)slot->layout;
 	h->lengths[10] = LAYOUT_DIGEST_LEN;
 	h->formats[10] = 1;
-	if (it->sig != NULL && it->sig->der != NULL) {
-		if (format_signing_time(it->sig->signing_time, h->signed_at, sizeof h->signed_at) != 0)
-			return -1;
-		h->params[11] = (const char *)it->sig->der;
-		h->lengths[11] = (int)it->sig->der_len;
-		h->formats[11] = 1;
-		h->params[12] = it->sig->signer;
-		h->params[13] = h->signed_at;
-	}
-	return 0;
+	return signature_params(h->params + 11, h->lengths + 11, h->formats + 11, h->signed_at, sizeof h->signed_at,
+	                        it->sig);
 }
 
 /* Records the snapshot's layout in its own transaction (resolving and

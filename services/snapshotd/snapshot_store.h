@@ -1,7 +1,7 @@
 /*
  * PostgreSQL side of the snapshot subscriber (libpq, through pg_session).
- * One store per thread (a PGconn is not shared). Each call is one round trip
- * to a function of sql/ and commits on its own: when it returns STORE_OK,
+ * One store per thread (a PGconn is not shared). Each call commits on its
+ * own (snapshot_store_put_batch: one transaction per batch): when it returns STORE_OK,
  * STORE_DUPLICATE or STORE_REPLAY the effect is durable (or, for
  * STORE_REPLAY, nothing was written and the caller dead-letters the message).
  *
@@ -95,10 +95,12 @@ typedef struct {
 	char err[512];
 } store_item;
 
-/* Group commit: n snapshots in one transaction, one commit (one WAL flush)
- * for all. When any of them fails, or the transaction does, nothing of it
- * stays and each is stored on its own with snapshot_store_put, so every
- * item's result means exactly what snapshot_store_put's would. */
+/* Group commit: n (1 or more) snapshots in one transaction, one commit (one
+ * WAL flush) for all: sms_ingest_head per snapshot, pipelined, and one
+ * binary COPY of all their value rows (sql/007_ingest_by_copy.sql). When
+ * any of them fails, or the transaction does, nothing of it stays and each
+ * is stored on its own with snapshot_store_put, so every item's result
+ * means exactly what snapshot_store_put's would. */
 void snapshot_store_put_batch(snapshot_store *s, store_item *items, size_t n);
 
 /* The device of t was heard from now, with this E2E certificate (serial
