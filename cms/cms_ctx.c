@@ -44,7 +44,7 @@ void smscms_ctx_free(smscms_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
-	cms_certcache_free(ctx->certs);
+	smscms_certcache_free(ctx->certs);
 	for (size_t i = 0; i < 5; i++)
 		EVP_MD_free(ctx->alg.md[i]);
 	EVP_KDF_free(ctx->alg.x963);

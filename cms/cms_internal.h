@@ -12,7 +12,6 @@
 
 #define CMS_ERR_MAX 384
 
-struct cms_certcache;
 
 /* Algorithms fetched once per ctx: the implicit fetch behind EVP_sha256(),
  * EVP_aes_256_gcm() or EVP_KDF_fetch() per message takes provider locks and
@@ -26,9 +25,10 @@ struct cms_algs {
 struct smscms_ctx {
 	char err[CMS_ERR_MAX];
 	struct cms_algs alg;
-	/* Decoded originatorInfo certificates, created on first decrypt
-	 * (cms_certcache.h). Owned by the ctx like its error buffer. */
-	struct cms_certcache *certs;
+	/* Decoded originatorInfo certificates (cms_certcache.h): a private
+	 * cache created on first decrypt, or a shared one; the ctx holds a
+	 * reference either way. */
+	smscms_certcache *certs;
 };
 
 struct smscms_identity {

@@ -58,6 +58,23 @@ void smscms_ctx_free(smscms_ctx *ctx);
 /* The last error message ("" when none). Valid until the next call on ctx. */
 const char *smscms_ctx_error(const smscms_ctx *ctx);
 
+/* Decoded originator certificates shared by the ctxs of several threads,
+ * for a receiver of a fleet: each certificate is parsed once per process
+ * instead of once per message whichever thread gets the message (a ctx's
+ * own cache holds 32). At most `entries` certificates, least recently used
+ * replaced; about 6 KB each for a P-256 device certificate (the X509 and
+ * its DER). Parse results only, never a trust verdict; its own lock.
+ * Reference counted: new gives one reference, each ctx that uses the cache
+ * takes one, free drops one. NULL when entries is 0 or memory ran out. */
+typedef struct smscms_certcache smscms_certcache;
+smscms_certcache *smscms_certcache_new(size_t entries);
+void smscms_certcache_free(smscms_certcache *cache);
+/* ctx drops its own cache and uses cache from now on. */
+void smscms_ctx_use_certcache(smscms_ctx *ctx, smscms_certcache *cache);
+/* Certificates held now, and lookups answered from the cache / parsed. */
+void smscms_certcache_stats(smscms_certcache *cache, size_t *held, unsigned long long *hits,
+                            unsigned long long *misses);
+
 /* An identity: certificate, private key and (optional) chain up to, not
  * including, the root. Used both as originator and as recipient. */
 typedef struct smscms_identity smscms_identity;

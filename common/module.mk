@@ -3,7 +3,7 @@
 # module has its contract in its header; the plugin links the pieces it uses.
 
 COMMON_SRC := common/identity.c common/utf8.c common/log.c common/conf.c common/mqtt_session.c \
-	common/snapshot_json.c common/snapshot_dict.c common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c \
+	common/snapshot_json.c common/json_arena.c common/snapshot_dict.c common/snapshot_topic.c common/db_migrate.c common/x509_util.c common/crl_set.c \
 	common/crl_watch.c common/ident_grammar.c common/errf.c common/pg_session.c common/db_privileges.c \
 	common/sleep_unless.c common/signed_data.c common/receipt.c common/conf_blocks.c common/daemon_cli.c common/crl_topic.c \
 	common/version.c common/metrics.c common/json_fields.c common/role_cert.c common/fw_release_id.c common/fw_load_error.c common/fw_manifest.c common/fw_offer.c common/fw_status.c common/daemon_metrics.c common/log_limit.c common/write_all.c common/monotonic.c
@@ -43,6 +43,14 @@ $(B)/obj/tests/unit/test_snapshot_dict.o: MODULE_CFLAGS := -I/usr/include/cjson
 $(B)/tests/unit/test_snapshot_dict: $(B)/obj/tests/unit/test_snapshot_dict.o $(SMSCOMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lm
+
+UNIT_TESTS += $(B)/tests/unit/test_json_arena
+
+$(B)/obj/tests/unit/test_json_arena.o: MODULE_CFLAGS := -I/usr/include/cjson
+
+$(B)/tests/unit/test_json_arena: $(B)/obj/tests/unit/test_json_arena.o $(SMSCOMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka -lcjson -lcrypto -lpthread -lm
 
 UNIT_TESTS += $(B)/tests/unit/test_common_runtime
 

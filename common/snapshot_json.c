@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cJSON.h>
 
+#include "common/json_arena.h"
 #include "common/snapshot_dict.h"
 #include "common/snapshot_topic.h"
 
@@ -146,18 +147,17 @@ static int pair_cmp(const void *a, const void *b)
 
 /* A value: finite number, text of at most SNAPSHOT_TEXT_MAX bytes, or a
  * boolean (text "true"/"false"), the same in both forms. */
-static snapshot_status parse_scalar(const cJSON *val, const char *where, snapshot_value *v, char *err,
-                                    size_t errlen)
+static snapshot_status parse_scalar(const cJSON *val, size_t i, snapshot_value *v, char *err, size_t errlen)
 {
 	if (cJSON_IsNumber(val)) {
 		if (!isfinite(val->valuedouble)) {
-			snprintf(err, errlen, "%s: value is not a finite number", where);
+			snprintf(err, errlen, "values[%zu]: value is not a finite number", i);
 			return SNAPSHOT_SCHEMA;
 		}
 		v->num = val->valuedouble;
 	} else if (cJSON_IsString(val)) {
 		if (strlen(val->valuestring) > SNAPSHOT_TEXT_MAX) {
-			snprintf(err, errlen, "%s: text value longer than %d bytes", where, SNAPSHOT_TEXT_MAX);
+			snprintf(err, errlen, "values[%zu]: text value longer than %d bytes", i, SNAPSHOT_TEXT_MAX);
 			return SNAPSHOT_SCHEMA;
 		}
 		v->is_text = 1;
@@ -166,38 +166,72 @@ static snapshot_status parse_scalar(const cJSON *val, const char *where, snapsho
 		v->is_text = 1;
 		v->text = cJSON_IsTrue(val) ? "true" : "false";
 	} else {
-		snprintf(err, errlen, "%s: value must be a number, a string or a boolean", where);
+		snprintf(err, errlen, "values[%zu]: value must be a number, a string or a boolean", i);
 		return SNAPSHOT_SCHEMA;
 	}
 	return SNAPSHOT_OK;
 }
 
+enum { M_GROUP, M_CHANNEL, M_UNIT, M_VALUE, M_COUNT };
+
+/* The members of a value object in one pass over it: a snapshot has
+ * hundreds, and a lookup per key plus only_keys walked each object five
+ * times. tree_clean already refused repeated keys. NULL: an unknown key. */
+static const char *value_members(const cJSON *item, const cJSON *m[M_COUNT])
+{
+	static const char *const keys[M_COUNT] = { "group", "channel", "unit", "value" };
+	const cJSON *c;
+	int k;
+
+	memset(m, 0, M_COUNT * sizeof *m);
+	for (c = item->child; c != NULL; c = c->next) {
+		switch (c->string[0]) {
+		case 'g': k = M_GROUP; break;
+		case 'c': k = M_CHANNEL; break;
+		case 'u': k = M_UNIT; break;
+		case 'v': k = M_VALUE; break;
+		default: return c->string;
+		}
+		if (strcmp(c->string, keys[k]) != 0)
+			return c->string;
+		m[k] = c;
+	}
+	return NULL;
+}
+
+static const char *string_of(const cJSON *it)
+{
+	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
 static snapshot_status parse_value(const cJSON *item, size_t i, snapshot_value *v, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "group", "channel", "unit", "value" };
-	char where[48];
+	const cJSON *m[M_COUNT];
+	const char *unknown;
 
-	snprintf(where, sizeof where, "values[%zu]", i);
 	if (!cJSON_IsObject(item)) {
-		snprintf(err, errlen, "%s is not an object", where);
+		snprintf(err, errlen, "values[%zu] is not an object", i);
 		return SNAPSHOT_SCHEMA;
 	}
-	if (!only_keys(item, keys, 4, err, errlen, where))
+	if ((unknown = value_members(item, m)) != NULL) {
+		snprintf(err, errlen, "values[%zu]: unknown key \"%.40s\"", i, unknown);
 		return SNAPSHOT_SCHEMA;
-	v->group = string_member(item, "group");
-	v->channel = string_member(item, "channel");
-	v->unit = cJSON_GetObjectItemCaseSensitive(item, "unit") != NULL ? string_member(item, "unit") : "";
+	}
+	v->group = string_of(m[M_GROUP]);
+	v->channel = string_of(m[M_CHANNEL]);
+	v->unit = m[M_UNIT] != NULL ? string_of(m[M_UNIT]) : "";
 	if (v->group == NULL || !snapshot_text_valid(v->group, 1, SNAPSHOT_NAME_MAX) || v->channel == NULL ||
 	    !snapshot_text_valid(v->channel, 1, SNAPSHOT_NAME_MAX)) {
-		snprintf(err, errlen, "%s: group and channel must be strings of 1..%d bytes without control characters",
-		         where, SNAPSHOT_NAME_MAX);
+		snprintf(err, errlen,
+		         "values[%zu]: group and channel must be strings of 1..%d bytes without control characters", i,
+		         SNAPSHOT_NAME_MAX);
 		return SNAPSHOT_SCHEMA;
 	}
 	if (v->unit == NULL || !snapshot_text_valid(v->unit, 0, SNAPSHOT_UNIT_MAX)) {
-		snprintf(err, errlen, "%s: unit must be a string of at most %d bytes", where, SNAPSHOT_UNIT_MAX);
+		snprintf(err, errlen, "values[%zu]: unit must be a string of at most %d bytes", i, SNAPSHOT_UNIT_MAX);
 		return SNAPSHOT_SCHEMA;
 	}
-	return parse_scalar(cJSON_GetObjectItemCaseSensitive(item, "value"), where, v, err, errlen);
+	return parse_scalar(m[M_VALUE], i, v, err, errlen);
 }
 
 static snapshot_status parse_values(const cJSON *arr, size_t max_values, snapshot *out, char *err,
@@ -256,7 +290,6 @@ static snapshot_status parse_compact_values(const cJSON *arr, const snapshot_dic
 {
 	const cJSON *item;
 	snapshot_status st;
-	char where[48];
 	size_t i = 0, n = 0;
 
 	if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) != d->n) {
@@ -278,8 +311,7 @@ static snapshot_status parse_compact_values(const cJSON *arr, const snapshot_dic
 			snprintf(err, errlen, "more than %zu values", max_values);
 			return SNAPSHOT_TOO_LARGE;
 		}
-		snprintf(where, sizeof where, "values[%zu]", i);
-		if ((st = parse_scalar(item, where, v, err, errlen)) != SNAPSHOT_OK)
+		if ((st = parse_scalar(item, i, v, err, errlen)) != SNAPSHOT_OK)
 			return st;
 		v->group = d->channels[i].group;
 		v->channel = d->channels[i].channel;
@@ -342,7 +374,7 @@ snapshot_status snapshot_parse_dict(const char *json, size_t len, size_t max_val
 		snprintf(err, errlen, "payload is not valid UTF-8");
 		return SNAPSHOT_BAD_JSON;
 	}
-	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	root = json_arena_parse(json, len, &end, &out->arena);
 	if (root == NULL) {
 		/* cJSON_GetErrorPtr() is a global shared by the worker threads: not used. */
 		snprintf(err, errlen, "payload is not JSON");
@@ -407,6 +439,6 @@ void snapshot_free(snapshot *s)
 	if (s == NULL)
 		return;
 	free(s->values);
-	cJSON_Delete(s->tree);
+	json_arena_release(s->tree, s->arena);
 	memset(s, 0, sizeof *s);
 }

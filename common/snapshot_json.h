@@ -37,6 +37,7 @@ typedef enum {
 } snapshot_status;
 
 typedef struct snapshot_dicts snapshot_dicts;
+struct json_arena;
 
 typedef struct {
 	const char *group;
@@ -57,6 +58,7 @@ typedef struct {
 	snapshot_value *values;
 	size_t n_values;
 	void *tree;              /* cJSON root, owns the strings */
+	struct json_arena *arena; /* the tree's memory (json_arena.h), NULL: cJSON's */
 } snapshot;
 
 /* Stable reason code for dead letters: "bad_json", "schema", "too_large",

@@ -20,6 +20,10 @@
  *               for compact snapshots; without it only the full form is read
  *               dir/sms-snapshotd.prom (common/conf_blocks.h, snapshotd_metrics.h)
  *   workers, stats_interval, log_file (stderr when absent)
+ *   certificate_cache (SNAPSHOTD_CERT_CACHE): decoded originator
+ *               certificates kept, shared by the workers (smscms_certcache_new):
+ *               about 6 KB each; size it above the fleet, or every message
+ *               parses its certificate again (least recently used goes)
  *
  * Unknown keys are errors; paths are relative to the file's directory; with
  * check_files every file named must be readable (each error is one line
@@ -40,6 +44,7 @@
 #include "common/snapshot_json.h"
 
 #define SNAPSHOTD_MAX_WORKERS 32
+#define SNAPSHOTD_CERT_CACHE 16384   /* a fleet of 10,000 takes ~60 MB */
 
 typedef struct {
 	conf_broker broker;             /* common/conf_blocks.h */
@@ -58,6 +63,7 @@ typedef struct {
 	long receipt_batch_ms;         /* a batch waits at most this long */
 	size_t receipt_max_digests;    /* a full batch goes out at once */
 	int workers;
+	size_t certificate_cache;      /* decoded originator certificates, all workers */
 	int stats_interval;
 	char *log_file;
 	char *dictionaries;          /* directory of channel dictionaries (*.json), NULL: none */

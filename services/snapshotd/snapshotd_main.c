@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 #include <mosquitto.h>
 
+#include "common/json_arena.h"
 #include "common/crl_watch.h"
 #include "common/signed_data.h"
 #include "common/daemon_cli.h"
@@ -352,6 +353,8 @@ int main(int argc, char **argv)
 	const daemon_flag flags[] = { { "migrate", &migrate }, { NULL, NULL } };
 	totals t;
 
+	/* Before any thread: snapshot trees in arenas (json_arena.h). */
+	json_arena_install();
 	if (daemon_args_parse(argc, argv, "sms-snapshotd", usage, flags, &args, &rc) != 0)
 		return rc;
 	config_path = args.config_path;
@@ -396,6 +399,10 @@ int main(int argc, char **argv)
 	lock_ok = 1;
 	if (cfg.workers > 1 && (sh.commits = group_commit_new((size_t)cfg.workers, COMMITS_IN_FLIGHT)) == NULL) {
 		sms_log(LOG_LEVEL_ERROR, "out of memory");
+		goto out;
+	}
+	if ((sh.certs = smscms_certcache_new(cfg.certificate_cache)) == NULL) {
+		sms_log(LOG_LEVEL_ERROR, "out of memory for a cache of %zu certificates", cfg.certificate_cache);
 		goto out;
 	}
 	sh.keys.recipient = id;
@@ -449,6 +456,7 @@ out:
 	if (lock_ok)
 		pthread_rwlock_destroy(&sh.verifier_lock);
 	group_commit_free(sh.commits);
+	smscms_certcache_free(sh.certs);
 	smscms_verifier_free(verifier);
 	signed_data_trust_free(sh.signatures);
 	crl_watch_free(crls);

@@ -76,6 +76,21 @@ static sums sum_workers(snapshotd_worker *w, int n)
 	return s;
 }
 
+/* Misses that keep pace with messages mean certificate_cache is below the fleet. */
+static void certificate_cache(metrics_buf *m, snapshotd_shared *sh)
+{
+	unsigned long long hits, misses;
+	size_t held;
+
+	smscms_certcache_stats(sh->certs, &held, &hits, &misses);
+	metrics_one(m, P "_certificate_cache_entries", METRIC_GAUGE,
+	            "Decoded originator certificates held (certificate_cache is the bound)", (double)held);
+	metrics_one(m, P "_certificate_cache_hits_total", METRIC_COUNTER,
+	            "Originator certificates answered from the cache", (double)hits);
+	metrics_one(m, P "_certificate_cache_misses_total", METRIC_COUNTER,
+	            "Originator certificates parsed (first sight, or evicted)", (double)misses);
+}
+
 void snapshotd_metrics_write(const snapshotd_config *cfg, snapshotd_worker *workers, int n, const crl_watch *crls,
                              time_t started)
 {
@@ -113,6 +128,8 @@ void snapshotd_metrics_write(const snapshotd_config *cfg, snapshotd_worker *work
 	metrics_one(&m, P "_last_stored_time_seconds", METRIC_GAUGE,
 	            "Unix time the last snapshot was stored (0: none since start)", (double)s.last_stored);
 	metrics_one(&m, P "_workers", METRIC_GAUGE, "Ingest workers running", (double)n);
+	if (n > 0)
+		certificate_cache(&m, workers[0].sh);
 	daemon_metrics_sessions(&m, P, sessions, (size_t)n);
 	daemon_metrics_crls(&m, P, crls, now);
 	daemon_metrics_write(&m, cfg->metrics.dir, "sms-snapshotd");

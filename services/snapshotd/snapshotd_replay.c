@@ -104,6 +104,7 @@ int snapshotd_replay_start(snapshotd_replayer *r, snapshotd_shared *sh, char *er
 		snprintf(err, errlen, "dead-letter replays: out of memory");
 		return -1;
 	}
+	smscms_ctx_use_certcache(r->ctx, sh->certs);
 	rc = pthread_create(&r->thread, NULL, replay_main, r);
 	if (rc != 0) {
 		snprintf(err, errlen, "dead-letter replays: pthread_create: %s", strerror(rc));

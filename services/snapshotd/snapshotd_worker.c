@@ -351,6 +351,7 @@ int snapshotd_worker_start(snapshotd_worker *w, snapshotd_shared *sh, int index,
 		snprintf(err, errlen, "worker %d: out of memory", index);
 		return -1;
 	}
+	smscms_ctx_use_certcache(w->ctx, sh->certs);
 	w->session = mqtt_session_new(&mc, subs, 1, 1, &handlers, w, err, errlen);
 	if (w->session == NULL)
 		return -1;

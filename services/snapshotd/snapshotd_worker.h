@@ -34,6 +34,7 @@
 typedef struct {
 	const snapshotd_config *cfg;
 	ingest_keys keys;
+	smscms_certcache *certs;         /* decoded originator certificates, every ctx */
 	signed_data_trust *signatures;   /* keys.signatures, writable for CRL reloads */
 	pthread_rwlock_t verifier_lock;  /* read: decrypt and signatures; write: CRL reload */
 	group_commit *commits;           /* snapshots of all workers, NULL with one worker */

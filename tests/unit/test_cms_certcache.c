@@ -1,13 +1,16 @@
 /*
- * The per-ctx decoded-certificate cache (cms/cms_certcache.c): a repeated
+ * The decoded-certificate cache (cms/cms_certcache.c): a repeated
  * certificate is served from the cache, a changed one never is, the size
- * stays bounded, and decrypt reuses the cache across messages.
+ * stays bounded, decrypt reuses the cache across messages, and a cache
+ * shared by several ctxs (threads) answers each with what it asked for,
+ * replacing the least recently used.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <setjmp.h>
 #include <string.h>
+#include <pthread.h>
 #include <cmocka.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -203,6 +206,157 @@ static void test_decrypt_uses_cache(void **state)
 	smscms_ctx_free(ctx);
 }
 
+/* Two ctxs on one shared cache: the second ctx is answered with the first
+ * one's parse, the counts say so, and the cache outlives the handle its
+ * creator dropped for as long as a ctx uses it. */
+static void test_shared_between_ctxs(void **state)
+{
+	struct fixture *f = *state;
+	smscms_certcache *cache = smscms_certcache_new(8);
+	smscms_ctx *a = smscms_ctx_new(), *b = smscms_ctx_new();
+	struct cms_cert_info x, y;
+	unsigned long long hits, misses;
+	size_t held;
+
+	assert_non_null(cache);
+	smscms_ctx_use_certcache(a, cache);
+	smscms_ctx_use_certcache(b, cache);
+	smscms_certcache_free(cache);   /* the ctxs hold it now */
+	assert_int_equal(cms_certcache_decode(a, f->der, f->der_len, &x), 1);
+	assert_int_equal(cms_certcache_decode(b, f->der, f->der_len, &y), 1);
+	assert_ptr_equal(x.cert, y.cert);
+	assert_int_equal(cms_certcache_size(a), 1);
+	assert_int_equal(cms_certcache_size(b), 1);
+	smscms_certcache_stats(a->certs, &held, &hits, &misses);
+	assert_int_equal(held, 1);
+	assert_int_equal(hits, 1);
+	assert_int_equal(misses, 1);
+	smscms_ctx_free(a);
+	/* b still works on the cache a dropped. */
+	X509_free(y.cert);
+	assert_int_equal(cms_certcache_decode(b, f->der, f->der_len, &y), 1);
+	assert_ptr_equal(x.cert, y.cert);
+	X509_free(x.cert);
+	X509_free(y.cert);
+	smscms_ctx_free(b);
+	assert_null(smscms_certcache_new(0));
+}
+
+/* Least recently used goes: a, b, c in a cache of 3, a used again, d in:
+ * b is the one parsed again. */
+static void test_least_recently_used_goes(void **state)
+{
+	struct fixture *f = *state;
+	smscms_certcache *cache = smscms_certcache_new(3);
+	smscms_ctx *ctx = smscms_ctx_new();
+	struct cms_cert_info ci[4], again;
+	unsigned char *d[4];
+	unsigned long long hits, misses;
+	size_t held;
+	int i;
+
+	smscms_ctx_use_certcache(ctx, cache);
+	for (i = 0; i < 4; i++)
+		d[i] = variant(f, (unsigned char)(0x40 + i));
+	for (i = 0; i < 3; i++)
+		assert_int_equal(cms_certcache_decode(ctx, d[i], f->der_len, &ci[i]), 1);
+	assert_int_equal(cms_certcache_decode(ctx, d[0], f->der_len, &again), 1);
+	assert_ptr_equal(again.cert, ci[0].cert);
+	X509_free(again.cert);
+	assert_int_equal(cms_certcache_decode(ctx, d[3], f->der_len, &ci[3]), 1);
+	smscms_certcache_stats(cache, &held, &hits, &misses);
+	assert_int_equal(held, 3);
+	assert_int_equal(misses, 4);
+	assert_int_equal(hits, 1);
+	/* a and c are still there, b was parsed again. */
+	assert_int_equal(cms_certcache_decode(ctx, d[0], f->der_len, &again), 1);
+	assert_ptr_equal(again.cert, ci[0].cert);
+	X509_free(again.cert);
+	assert_int_equal(cms_certcache_decode(ctx, d[2], f->der_len, &again), 1);
+	assert_ptr_equal(again.cert, ci[2].cert);
+	X509_free(again.cert);
+	assert_int_equal(cms_certcache_decode(ctx, d[1], f->der_len, &again), 1);
+	assert_ptr_not_equal(again.cert, ci[1].cert);
+	assert_int_equal(X509_cmp(again.cert, ci[1].cert), 0);
+	X509_free(again.cert);
+	smscms_certcache_stats(cache, &held, &hits, &misses);
+	assert_int_equal(held, 3);
+	assert_int_equal(misses, 5);
+	for (i = 0; i < 4; i++) {
+		X509_free(ci[i].cert);
+		OPENSSL_free(d[i]);
+	}
+	smscms_certcache_free(cache);
+	smscms_ctx_free(ctx);
+}
+
+#define SHARE_THREADS 4
+#define SHARE_CERTS 48
+
+struct share_run {
+	const struct fixture *f;
+	smscms_certcache *cache;
+	unsigned char *der[SHARE_CERTS];
+	int failures;
+};
+
+/* One thread with its own ctx on the shared cache: every answer is the
+ * certificate asked for, whatever the other threads evict meanwhile. */
+static void *share_thread(void *arg)
+{
+	struct share_run *r = arg;
+	smscms_ctx *ctx = smscms_ctx_new();
+	int i, k;
+
+	smscms_ctx_use_certcache(ctx, r->cache);
+	for (k = 0; k < 20; k++) {
+		for (i = 0; i < SHARE_CERTS; i++) {
+			const unsigned char *p = r->der[(i * 7 + k) % SHARE_CERTS];
+			struct cms_cert_info ci;
+			unsigned char *back = NULL;
+			int len;
+
+			if (cms_certcache_decode(ctx, p, r->f->der_len, &ci) != 1) {
+				__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			len = i2d_X509(ci.cert, &back);
+			if (len != (int)r->f->der_len || memcmp(back, p, r->f->der_len) != 0)
+				__atomic_add_fetch(&r->failures, 1, __ATOMIC_RELAXED);
+			OPENSSL_free(back);
+			X509_free(ci.cert);
+		}
+	}
+	smscms_ctx_free(ctx);
+	return NULL;
+}
+
+/* Threads on a cache smaller than what they ask for: hits, misses and
+ * evictions interleave under the lock. */
+static void test_threads_share_cache(void **state)
+{
+	struct share_run r = { .f = *state, .cache = smscms_certcache_new(SHARE_CERTS / 3) };
+	pthread_t t[SHARE_THREADS];
+	unsigned long long hits, misses;
+	size_t held;
+	int i;
+
+	assert_non_null(r.cache);
+	for (i = 0; i < SHARE_CERTS; i++)
+		r.der[i] = variant(r.f, (unsigned char)(0x80 + i));
+	for (i = 0; i < SHARE_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, share_thread, &r), 0);
+	for (i = 0; i < SHARE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(r.failures, 0);
+	smscms_certcache_stats(r.cache, &held, &hits, &misses);
+	assert_int_equal(held, SHARE_CERTS / 3);
+	assert_int_equal(hits + misses, (unsigned long long)SHARE_THREADS * 20 * SHARE_CERTS);
+	for (i = 0; i < SHARE_CERTS; i++)
+		OPENSSL_free(r.der[i]);
+	smscms_certcache_free(r.cache);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +364,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_changed_cert_not_served, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_is_bounded, setup, teardown),
 		cmocka_unit_test(test_decrypt_uses_cache),
+		cmocka_unit_test_setup_teardown(test_shared_between_ctxs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_least_recently_used_goes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads_share_cache, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
