@@ -23,12 +23,13 @@ static const char *const known_keys[] = {
 	"limits.max_payload", "limits.max_values", "limits.dead_letter_max_bytes",
 	"receipts.enabled", "receipts.batch_ms", "receipts.max_digests",
 	"workers", "stats_interval", "log_file", "dictionaries", "certificate_cache",
+	"commits_in_flight",
 	NULL
 };
 
 static int load_ints(conf_file *f, snapshotd_config *cfg)
 {
-	long long max_payload, max_values, dl_max, replay, workers, stats, batch_ms, max_digests, certs;
+	long long max_payload, max_values, dl_max, replay, workers, stats, batch_ms, max_digests, certs, in_flight;
 
 	if (conf_int(f, "limits.max_payload", 1024 * 1024, 256, 256LL * 1024 * 1024, &max_payload) ||
 	    conf_int(f, "limits.max_values", 4096, 1, 1000000, &max_values) ||
@@ -38,6 +39,7 @@ static int load_ints(conf_file *f, snapshotd_config *cfg)
 	    conf_int(f, "database.replay_interval", 5, 1, 3600, &replay) ||
 	    conf_int(f, "workers", 1, 1, SNAPSHOTD_MAX_WORKERS, &workers) ||
 	    conf_int(f, "certificate_cache", SNAPSHOTD_CERT_CACHE, 1, 1 << 24, &certs) ||
+	    conf_int(f, "commits_in_flight", 2, 1, SNAPSHOTD_MAX_WORKERS, &in_flight) ||
 	    conf_int(f, "stats_interval", 30, 0, 86400, &stats) ||
 	    conf_bool(f, "receipts.enabled", 1, &cfg->receipts_enabled) ||
 	    conf_bool(f, "e2e.require_signature", 0, &cfg->require_signature) ||
@@ -52,6 +54,7 @@ static int load_ints(conf_file *f, snapshotd_config *cfg)
 	cfg->replay_interval = (int)replay;
 	cfg->workers = (int)workers;
 	cfg->certificate_cache = (size_t)certs;
+	cfg->commits_in_flight = (int)in_flight;
 	cfg->stats_interval = (int)stats;
 	return 0;
 }

@@ -20,6 +20,9 @@
  *               for compact snapshots; without it only the full form is read
  *               dir/sms-snapshotd.prom (common/conf_blocks.h, snapshotd_metrics.h)
  *   workers, stats_interval, log_file (stderr when absent)
+ *   commits_in_flight (2): with workers > 1, group-commit batches that
+ *               may commit at once: while one waits for its WAL flush the
+ *               next runs (snapshotd_group_commit.h)
  *   certificate_cache (SNAPSHOTD_CERT_CACHE): decoded originator
  *               certificates kept, shared by the workers (smscms_certcache_new):
  *               about 6 KB each; size it above the fleet, or every message
@@ -64,6 +67,7 @@ typedef struct {
 	size_t receipt_max_digests;    /* a full batch goes out at once */
 	int workers;
 	size_t certificate_cache;      /* decoded originator certificates, all workers */
+	int commits_in_flight;         /* group-commit batches committing at once (workers > 1) */
 	int stats_interval;
 	char *log_file;
 	char *dictionaries;          /* directory of channel dictionaries (*.json), NULL: none */

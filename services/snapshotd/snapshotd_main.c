@@ -31,12 +31,6 @@
 #include "services/snapshotd/snapshotd_replay.h"
 #include "services/snapshotd/snapshotd_worker.h"
 
-/* Group-commit batches committing at once: while one waits for its WAL
- * flush, the next is already running on the database. On a 2-core host
- * fleet.bench (8 workers) stored 579 snapshots/s with two against 455/s
- * with one (separate runs); more were not tried. */
-#define COMMITS_IN_FLIGHT 2
-
 #define PARTITION_CHECK_SECONDS 3600
 
 static void usage(FILE *f)
@@ -397,7 +391,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	lock_ok = 1;
-	if (cfg.workers > 1 && (sh.commits = group_commit_new((size_t)cfg.workers, COMMITS_IN_FLIGHT)) == NULL) {
+	if (cfg.workers > 1 && (sh.commits = group_commit_new((size_t)cfg.workers, (size_t)cfg.commits_in_flight)) == NULL) {
 		sms_log(LOG_LEVEL_ERROR, "out of memory");
 		goto out;
 	}

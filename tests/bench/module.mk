@@ -20,6 +20,14 @@ $(B)/tests/bench/bench_wire: $(B)/obj/tests/bench/bench_wire.o $(SMSCOMMON_LIB) 
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcjson -lcrypto -lz -lpthread -lm
 endif
 
+# bench_memtouch: touches the machine's free memory once (tests/bench/run,
+# SMS_BENCH_TOUCH_MEMORY=1).
+HELPERS += $(B)/tests/bench/bench_memtouch
+
+$(B)/tests/bench/bench_memtouch: $(B)/obj/tests/bench/bench_memtouch.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
 # bench_fleet: a fleet of distinct devices (fleet_pki) for fleet.bench; the
 # load tests link fleet_pki.o too.
 HELPERS += $(B)/tests/bench/bench_fleet
