@@ -39,7 +39,7 @@ static int load_ints(conf_file *f, snapshotd_config *cfg)
 	    conf_int(f, "database.replay_interval", 5, 1, 3600, &replay) ||
 	    conf_int(f, "workers", 1, 1, SNAPSHOTD_MAX_WORKERS, &workers) ||
 	    conf_int(f, "certificate_cache", SNAPSHOTD_CERT_CACHE, 1, 1 << 24, &certs) ||
-	    conf_int(f, "commits_in_flight", 2, 1, SNAPSHOTD_MAX_WORKERS, &in_flight) ||
+	    conf_int(f, "commits_in_flight", SNAPSHOTD_COMMITS_IN_FLIGHT, 1, SNAPSHOTD_MAX_WORKERS, &in_flight) ||
 	    conf_int(f, "stats_interval", 30, 0, 86400, &stats) ||
 	    conf_bool(f, "receipts.enabled", 1, &cfg->receipts_enabled) ||
 	    conf_bool(f, "e2e.require_signature", 0, &cfg->require_signature) ||
