@@ -49,9 +49,10 @@
 
 #define SNAPSHOTD_MAX_WORKERS 32
 #define SNAPSHOTD_CERT_CACHE 16384   /* a fleet of 10,000 takes ~60 MB */
-/* fleet.bench, 2 cores: 8 workers stored 672/s with three against 647-654/s
- * with two, 16 workers 760-794/s with three (separate runs); one: 455/s. */
-#define SNAPSHOTD_COMMITS_IN_FLIGHT 3
+/* Two: with a few workers, more leaders would leave little to group
+ * (services_fleet.t, 4 workers: three gave one transaction per snapshot).
+ * fleet.bench, 2 cores: 16 workers stored 760-808/s with three. */
+#define SNAPSHOTD_COMMITS_IN_FLIGHT 2
 
 typedef struct {
 	conf_broker broker;             /* common/conf_blocks.h */
