@@ -12,7 +12,6 @@
 
 #define CMS_ERR_MAX 384
 
-
 /* Algorithms fetched once per ctx: the implicit fetch behind EVP_sha256(),
  * EVP_aes_256_gcm() or EVP_KDF_fetch() per message takes provider locks and
  * allocates every time. NULL until first use. */

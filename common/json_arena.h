@@ -14,9 +14,8 @@
  * thread uses cJSON (cJSON_InitHooks is not thread-safe); without it,
  * json_arena_parse is cJSON_ParseWithLengthOpts and *arena is NULL.
  *
- * A tree with an arena is read-only: never cJSON_Delete it or add to it;
- * json_arena_free releases it. json_arena_release does the right thing for
- * both kinds.
+ * A tree with an arena is read-only: never cJSON_Delete it or add to it.
+ * json_arena_release frees either kind of tree json_arena_parse returns.
  */
 #ifndef SMS_JSON_ARENA_H
 #define SMS_JSON_ARENA_H
